@@ -1,0 +1,29 @@
+"""jaxmle: maximum-likelihood estimation with JAX.
+
+A model is a pure log-likelihood plus a parameter spec; jaxmle compiles it,
+maximizes it with exact derivatives, and reports standard errors, confidence
+intervals and fit diagnostics, for one dataset or thousands at once.
+"""
+
+from . import models
+from .constraints import Bounded, Constraint, Positive, Real, Simplex, UnitInterval
+from .fit import fit, fit_batch
+from .model import Model
+from .results import FitResult, Status
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model",
+    "Constraint",
+    "Real",
+    "Positive",
+    "Bounded",
+    "UnitInterval",
+    "Simplex",
+    "fit",
+    "fit_batch",
+    "FitResult",
+    "Status",
+    "models",
+]

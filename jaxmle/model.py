@@ -1,0 +1,207 @@
+"""Model: a log-likelihood plus a parameter spec, and the map to one unconstrained vector."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .constraints import Constraint, as_constraint
+
+__all__ = ["Model"]
+
+
+class Model:
+    """A statistical model: a pure log-likelihood and the constraints of its parameters.
+
+    Args:
+        loglik: ``loglik(params, data)`` where ``params`` is a dict from name to
+            array and ``data`` is one dataset (any pytree). It returns either
+            the per-observation log-likelihood contributions (an array whose
+            leading axis is the observations; preferred, as it enables
+            ``weights=``, ``mask=``, robust standard errors and ``nobs``) or
+            the scalar total, with all normalizing constants.
+        spec: dict from parameter name to a constraint (``jm.Real()``,
+            ``jm.Positive()``, ``jm.Bounded(low, high)``, ``jm.UnitInterval()``,
+            ``jm.Simplex(k)``). The order of the dict is the order of
+            :attr:`param_names`.
+        init: optional function ``init(data) -> dict`` giving starting values
+            from the data (a family's own starting rule); used when ``fit`` is
+            given no ``init``. It must be traceable.
+        name: a label used in summaries.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> def loglik(p, x):
+        ...     return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
+        >>> model = jm.Model(loglik, {"mu": jm.Real(), "sigma": jm.Positive()})
+        >>> model.param_names
+        ('mu', 'sigma')
+        >>> model.free_size
+        2
+    """
+
+    def __init__(
+        self,
+        loglik: Callable[[dict, Any], jax.Array],
+        spec: Mapping[str, Constraint],
+        *,
+        init: Callable[[Any], Mapping[str, Any]] | None = None,
+        name: str | None = None,
+    ):
+        if not callable(loglik):
+            raise TypeError(f"Model needs a callable loglik(params, data), got {loglik!r}")
+        if not isinstance(spec, Mapping) or not spec:
+            raise TypeError(
+                "Model needs a non-empty dict spec from parameter name to constraint, "
+                f"e.g. {{'mu': jm.Real(), 'sigma': jm.Positive()}}; got {spec!r}"
+            )
+        self.loglik = loglik
+        self.spec = {}
+        for key, c in spec.items():
+            if not isinstance(key, str):
+                raise TypeError(f"parameter names must be strings, got {key!r}")
+            self.spec[key] = as_constraint(key, c)
+        self.init_fn = init
+        self.name = name or getattr(loglik, "__name__", "model")
+
+        offsets, start = {}, 0
+        for key, c in self.spec.items():
+            offsets[key] = (start, start + c.free_size)
+            start += c.free_size
+        self._free_slices = offsets
+        self.free_size = start
+
+    # -- names ----------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The parameter names, in spec order."""
+        return tuple(self.spec)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the flattened constrained parameters: ``mu``, ``beta[0]``, ``p[2]``..."""
+        out = []
+        for key, c in self.spec.items():
+            if c.shape == ():
+                out.append(key)
+            else:
+                for idx in np.ndindex(*c.shape):
+                    out.append(f"{key}[{','.join(str(i) for i in idx)}]")
+        return tuple(out)
+
+    @property
+    def constrained_size(self) -> int:
+        """Total number of elements of the constrained parameters."""
+        return sum(c.size for c in self.spec.values())
+
+    def param_blocks(self) -> list[tuple[str, slice, slice]]:
+        """Per parameter: (name, its slice in the flat constrained vector, its free slice)."""
+        out, start = [], 0
+        for key, c in self.spec.items():
+            lo, hi = self._free_slices[key]
+            out.append((key, slice(start, start + c.size), slice(lo, hi)))
+            start += c.size
+        return out
+
+    # -- flatten / unflatten ------------------------------------------------
+    def to_constrained(self, u: jax.Array) -> dict[str, jax.Array]:
+        """Map the unconstrained vector to the dict of constrained parameters."""
+        return {
+            key: c.forward(u[slice(*self._free_slices[key])]) for key, c in self.spec.items()
+        }
+
+    def to_unconstrained(self, params: Mapping[str, Any]) -> jax.Array:
+        """Map a dict of constrained parameters to one unconstrained vector."""
+        parts = [
+            jnp.reshape(c.inverse(jnp.asarray(params[key])), (-1,)) for key, c in self.spec.items()
+        ]
+        return jnp.concatenate(parts)
+
+    def flatten(self, params: Mapping[str, Any]) -> jax.Array:
+        """Concatenate the constrained parameters into one flat vector (``param_names`` order)."""
+        return self.flatten_batched(params, ())
+
+    def flatten_batched(self, params: Mapping[str, Any], batch_shape=()) -> jax.Array:
+        """Like :meth:`flatten`, keeping leading batch axes: shape ``batch_shape + (m,)``."""
+        lead = tuple(batch_shape)
+        return jnp.concatenate(
+            [jnp.reshape(jnp.asarray(params[key]), lead + (-1,)) for key in self.spec], axis=-1
+        )
+
+    def unflatten(self, flat: jax.Array) -> dict[str, jax.Array]:
+        """Inverse of :meth:`flatten` along the last axis (leading batch axes allowed)."""
+        batch = flat.shape[:-1]
+        out, start = {}, 0
+        for key, c in self.spec.items():
+            out[key] = jnp.reshape(flat[..., start : start + c.size], batch + c.shape)
+            start += c.size
+        return out
+
+    def log_det_jacobian(self, u: jax.Array) -> jax.Array:
+        """Sum of the bijectors' ``log|det J|`` at ``u``."""
+        return sum(
+            c.forward_log_det_jacobian(u[slice(*self._free_slices[key])])
+            for key, c in self.spec.items()
+        )
+
+    # -- starting values ------------------------------------------------------
+    def default_init(self, data: Any, dtype: Any) -> dict[str, jax.Array]:
+        """The model's own starting rule if it has one, else each constraint's default."""
+        init = {key: c.default_init(dtype) for key, c in self.spec.items()}
+        if self.init_fn is not None:
+            given = self.init_fn(data)
+            for key, val in given.items():
+                if key in init:
+                    init[key] = jnp.broadcast_to(jnp.asarray(val, dtype), self.spec[key].shape)
+        return init
+
+    def check_init(self, init: Mapping[str, Any], dtype: Any, batch_shape=()) -> dict:
+        """Validate a user ``init``: keys, shapes, and (when concrete) the support.
+
+        Scalars broadcast to a parameter's shape; ``batch_shape`` adds leading
+        axes (per-dataset starting values). Raises ``ValueError`` naming the
+        parameter.
+        """
+        if not isinstance(init, Mapping):
+            raise TypeError(f"init must be a dict from parameter name to value, got {init!r}")
+        unknown = set(init) - set(self.spec)
+        if unknown:
+            raise ValueError(
+                f"init has unknown parameter(s) {sorted(unknown)}; the model's parameters are "
+                f"{list(self.spec)}"
+            )
+        out = {}
+        for key, c in self.spec.items():
+            if key not in init:
+                continue
+            val = jnp.asarray(init[key], dtype)
+            target = tuple(batch_shape) + c.shape
+            ok_shapes = {c.shape, target, ()}
+            if batch_shape:
+                ok_shapes.add(tuple(batch_shape) + (1,) * len(c.shape))
+            if val.shape not in ok_shapes:
+                raise ValueError(
+                    f"init for parameter {key!r} has shape {val.shape}; expected {c.shape}"
+                    + (f" or {target} (one per dataset)" if batch_shape else "")
+                )
+            val = jnp.broadcast_to(val, target) if val.shape != c.shape or batch_shape else val
+            if not isinstance(val, jax.core.Tracer):
+                host = np.asarray(val)
+                inside = np.broadcast_to(c.check(host), host.shape)
+                if not np.all(inside):
+                    bad = host[~inside]
+                    raise ValueError(
+                        f"init for parameter {key!r} is outside its constraint: it must be "
+                        f"{c.describe()}, got {np.asarray(bad).ravel()[:5].tolist()}"
+                    )
+            out[key] = val
+        return out
+
+    def __repr__(self) -> str:
+        spec = ", ".join(f"{k!r}: {c!r}" for k, c in self.spec.items())
+        return f"Model({self.name}, {{{spec}}})"

@@ -1,0 +1,216 @@
+"""The solver: a safeguarded Newton method as a pure ``lax.while_loop``.
+
+Nothing statistical lives here: :func:`newton` minimizes a scalar function of
+one flat vector with its exact gradient and Hessian and says why it stopped.
+
+The method, per iteration:
+
+1. Scale the Hessian by its diagonal, ``S = D^-1 H D^-1`` with
+   ``D = sqrt(|diag H|)`` (Marquardt's scaling): the step is then invariant to
+   the units of each coordinate, which is what lets a Longley-like design whose
+   ``X'X`` has condition number 1e19 converge.
+2. Solve ``(S + lam I) q = -D^-1 g`` by Cholesky. ``lam`` is a
+   Levenberg-Marquardt damping that adapts like a trust region: it shrinks after
+   a step whose actual decrease matches the quadratic model and grows after a
+   rejected step. When ``S + lam I`` is not positive definite, ``lam`` is raised
+   at once to the Gershgorin bound that makes it so.
+3. Accept the step when it decreases ``f`` (ratio of actual to predicted
+   decrease above 1e-4, or both below the rounding level of ``f``) and the new
+   value, gradient and Hessian are finite; otherwise stay and raise ``lam``.
+
+Convergence is the Newton decrement ``g^T (H + lam D^2)^-1 g / 2 <= tol`` with
+little damping: it is invariant to affine changes of the coordinates and is
+measured in units of the objective (log-likelihood units), so one tolerance
+per dtype serves every model.
+
+Under ``vmap`` each member carries its own ``done`` flag and stops moving once
+converged; the loop runs until the slowest member is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+__all__ = ["NewtonResult", "newton", "default_tol"]
+
+
+class NewtonResult(NamedTuple):
+    """What the solver found; every field is an array."""
+
+    x: jax.Array  #: final point
+    value: jax.Array  #: f at x
+    grad: jax.Array  #: gradient at x
+    hess: jax.Array  #: Hessian at x
+    step: jax.Array  #: the (damped) Newton step at x, zero at an exact stationary point
+    n_iter: jax.Array  #: iterations taken (accepted and rejected)
+    converged: jax.Array  #: decrement below tolerance
+    nonfinite: jax.Array  #: f, its gradient or Hessian was not finite at the start
+    decrement: jax.Array  #: the last Newton decrement, g^T (H + lam D^2)^-1 g
+    divergent: jax.Array  #: per coordinate: curvature vanishing along the step (a limit)
+
+
+def default_tol(dtype) -> float:
+    """Tolerance on half the Newton decrement (log-likelihood units) for a dtype."""
+    return 1e-15 if jnp.finfo(dtype).bits >= 64 else 1e-6
+
+
+def _all_finite(*xs):
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs]))
+
+
+def _damped_step(g, H, lam):
+    """Solve (S + lam I) q = -D^-1 g with Marquardt scaling; fall back to a safe lam."""
+    dtype = g.dtype
+    eps = jnp.finfo(dtype).eps
+    d2 = jnp.abs(jnp.diag(H))
+    dmax = jnp.max(d2)
+    d2 = jnp.where(dmax > 0, jnp.maximum(d2, eps * dmax), 1.0)
+    d = jnp.sqrt(d2)
+    S = H / (d[:, None] * d[None, :])
+    eye = jnp.eye(g.shape[0], dtype=dtype)
+    rhs = -g / d
+
+    def solve(lam_):
+        L = jnp.linalg.cholesky(S + lam_ * eye)
+        q = jax.scipy.linalg.cho_solve((L, True), rhs)
+        piv = jnp.diag(L)
+        ok = jnp.all(jnp.isfinite(q)) & jnp.all(jnp.isfinite(L)) & (jnp.min(piv) ** 2 > 100 * eps)
+        return q, ok
+
+    q0, ok0 = solve(lam)
+    # Gershgorin: S + lam I is positive definite once lam > max_i (sum_j!=i |S_ij| - S_ii).
+    off = jnp.sum(jnp.abs(S), axis=1) - jnp.abs(jnp.diag(S))
+    lam_safe = jnp.maximum(lam, jnp.max(off - jnp.diag(S)) + 1e-3 + 1e-3 * lam)
+    q1, ok1 = solve(lam_safe)
+    q = jnp.where(ok0, q0, q1)
+    lam_used = jnp.where(ok0, lam, lam_safe)
+    ok = ok0 | ok1
+    p = jnp.where(ok, q / d, jnp.zeros_like(q))
+    return p, lam_used, ok
+
+
+class _State(NamedTuple):
+    x: jax.Array
+    f: jax.Array
+    g: jax.Array
+    H: jax.Array
+    lam: jax.Array
+    step: jax.Array
+    decrement: jax.Array
+    n_iter: jax.Array
+    converged: jax.Array
+    done: jax.Array
+
+
+def newton(
+    fun: Callable[[jax.Array], jax.Array],
+    x0: jax.Array,
+    *,
+    max_iter: int = 100,
+    tol: float | None = None,
+) -> NewtonResult:
+    """Minimize ``fun`` from ``x0`` by damped Newton with exact derivatives.
+
+    Args:
+        fun: scalar function of a flat vector, pure and traceable.
+        x0: starting point, shape ``(p,)``.
+        max_iter: iteration limit (accepted plus rejected steps).
+        tol: tolerance on half the Newton decrement; default by dtype
+            (:func:`default_tol`).
+
+    Returns:
+        A :class:`NewtonResult`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import newton
+        >>> r = newton(lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0]), jnp.zeros(2))
+        >>> bool(r.converged), round(float(r.x[1]), 6)
+        (True, 3.0)
+    """
+    x0 = jnp.asarray(x0)
+    dtype = x0.dtype
+    eps = jnp.finfo(dtype).eps
+    tol = default_tol(dtype) if tol is None else tol
+    grad = jax.grad(fun)
+    hess = jax.jacfwd(grad)
+
+    def evaluate(x):
+        f, g = jax.value_and_grad(fun)(x)
+        return f, g, hess(x)
+
+    f0, g0, H0 = evaluate(x0)
+    start_ok = _all_finite(f0, g0, H0)
+    zero = jnp.zeros((), dtype)
+    state = _State(
+        x=x0, f=f0, g=g0, H=H0, lam=zero, step=jnp.zeros_like(x0),
+        decrement=jnp.asarray(jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
+        converged=jnp.zeros((), bool), done=~start_ok,
+    )  # fmt: skip
+
+    def cond(s):
+        return (~s.done) & (s.n_iter < max_iter)
+
+    def body(s):
+        p, lam_used, ok = _damped_step(s.g, s.H, s.lam)
+        dec = -jnp.dot(s.g, p)
+        converged = ok & (lam_used <= 1.0) & (0.5 * dec <= tol) | jnp.all(s.g == 0)
+
+        x_new = s.x + p
+        f_new, g_new, H_new = evaluate(x_new)
+        pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, s.H @ p))
+        actual = s.f - f_new
+        noise = 16 * eps * (jnp.abs(s.f) + 1)
+        good = (actual > 1e-4 * pred) | ((pred <= noise) & (actual >= -noise))
+        accept = ok & ~converged & _all_finite(f_new, g_new, H_new) & good
+        ratio = actual / jnp.where(pred > 0, pred, 1.0)
+        lam_next = jnp.where(
+            accept,
+            jnp.where(ratio > 0.75, lam_used * 0.25, jnp.where(ratio < 0.25, lam_used * 2.0, lam_used)),
+            jnp.maximum(lam_used * 8.0, 1e-3),
+        )
+
+        def pick(new, old):
+            return jnp.where(accept, new, old)
+
+        return _State(
+            x=pick(x_new, s.x),
+            f=pick(f_new, s.f),
+            g=pick(g_new, s.g),
+            H=pick(H_new, s.H),
+            lam=jnp.where(converged, s.lam, lam_next).astype(dtype),
+            step=p,
+            decrement=dec,
+            n_iter=s.n_iter + jnp.where(converged, 0, 1).astype(jnp.int32),
+            converged=converged,
+            done=converged,
+        )
+
+    s = lax.while_loop(cond, body, state)
+
+    # Where the decrement vanished only because the curvature vanishes along the
+    # step (the optimum lies at a limit of the coordinates: a probability -> 1,
+    # a coefficient -> infinity under separation), the curvature along the step
+    # one step further has dropped (by e^-1 for a logistic or exponential tail;
+    # by 0.5 after rounding when the user's loglik takes log(p) of a p that
+    # rounds towards 1).  At an interior optimum the step is tiny and the
+    # curvature does not change.  The coordinates that carry the step are the
+    # ones at a limit.
+    p_final, _, _ = _damped_step(s.g, s.H, s.lam)
+    H_next = hess(s.x + p_final)
+    c0 = jnp.dot(p_final, s.H @ p_final)
+    c1 = jnp.dot(p_final, H_next @ p_final)
+    along = (c0 > 0) & jnp.isfinite(c1) & (c1 <= 0.6 * c0) & start_ok
+    weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(jnp.diag(s.H)))
+    divergent = along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
+
+    return NewtonResult(
+        x=s.x, value=s.f, grad=s.g, hess=s.H, step=p_final, n_iter=s.n_iter,
+        converged=s.converged & start_ok, nonfinite=~start_ok, decrement=s.decrement,
+        divergent=divergent,
+    )  # fmt: skip

@@ -1,0 +1,326 @@
+"""FitResult: a pytree of arrays, its indexing, intervals and summary tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .inference import two_sided_p, z_value
+
+__all__ = ["Status", "FitResult"]
+
+
+class Status(enum.IntEnum):
+    """Why a fit stopped. Stored in results as an integer array, so it batches and traces.
+
+    Attributes:
+        CONVERGED: the Newton decrement fell below the tolerance at an interior
+            maximum with a positive definite information matrix.
+        MAX_ITER: the iteration limit was reached first.
+        NONFINITE: the log-likelihood, its gradient or Hessian (or the data)
+            were not finite at the start.
+        BOUNDARY: the maximum lies on the edge of a constraint (a probability of
+            1, a coefficient running to infinity under separation); the
+            affected standard errors are NaN.
+        SINGULAR: the information matrix is singular (a parameter is not
+            identified); standard errors are NaN.
+
+    Example:
+        >>> import jaxmle as jm
+        >>> jm.Status(0).name
+        'CONVERGED'
+    """
+
+    CONVERGED = 0
+    MAX_ITER = 1
+    NONFINITE = 2
+    BOUNDARY = 3
+    SINGULAR = 4
+
+
+_CI_METHODS = ("wald", "wald_transformed")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """The result of :func:`jaxmle.fit` or :func:`jaxmle.fit_batch`.
+
+    A pytree whose leaves are arrays, so it passes through ``jit`` and ``vmap``;
+    a batch result has a leading axis of datasets on every field, and
+    ``batch[i]`` is the result of dataset ``i``.
+
+    Attributes:
+        params: dict name -> estimate, in the constrained (natural) space.
+        se: dict name -> standard error (delta method); NaN where the
+            information cannot give one.
+        cov: covariance of the flattened constrained parameters, rows in
+            :attr:`param_names` order.
+        cov_free: covariance of the unconstrained coordinates.
+        loglik: the maximized log-likelihood, with all constants.
+        status: a :class:`Status` code as an integer array.
+        n_iter: solver iterations.
+        grad_norm: max-norm of the gradient in the unconstrained coordinates.
+        nobs: number of observations used (sum of frequency weights of the
+            unmasked observations); NaN for a scalar log-likelihood.
+        unconstrained: the estimate in the unconstrained coordinates.
+        at_limit: per free coordinate, whether it ran to a limit of its
+            constraint.
+        info_ok: whether the information matrix is positive definite.
+        model: the :class:`jaxmle.Model` (static).
+        cov_type: ``"observed"``, ``"robust"`` or ``"opg"`` (static).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
+        ...                  {"mu": jm.Real(), "sigma": jm.Positive()})
+        >>> res = jm.fit(model, jnp.array([10.0, 12.0, 14.0]))
+        >>> float(res.params["mu"]), round(float(res.params["sigma"]) ** 2, 4)
+        (12.0, 2.6667)
+        >>> bool(res.converged)
+        True
+    """
+
+    params: dict
+    se: dict
+    cov: jax.Array
+    cov_free: jax.Array
+    loglik: jax.Array
+    status: jax.Array
+    n_iter: jax.Array
+    grad_norm: jax.Array
+    nobs: jax.Array
+    unconstrained: jax.Array
+    at_limit: jax.Array
+    info_ok: jax.Array
+    model: Any = dataclasses.field(metadata={"static": True})
+    cov_type: str = dataclasses.field(default="observed", metadata={"static": True})
+
+    # -- derived fields ---------------------------------------------------
+    @property
+    def converged(self) -> jax.Array:
+        """``status == Status.CONVERGED`` (a boolean array)."""
+        return self.status == Status.CONVERGED
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the rows of :attr:`cov`: ``mu``, ``beta[0]``, ..."""
+        return self.model.param_names
+
+    @property
+    def n_params(self) -> int:
+        """Number of free parameters (the unconstrained dimension), used by AIC and BIC."""
+        return self.model.free_size
+
+    @property
+    def aic(self) -> jax.Array:
+        """Akaike information criterion ``2k - 2 loglik``."""
+        return 2.0 * self.n_params - 2.0 * self.loglik
+
+    @property
+    def bic(self) -> jax.Array:
+        """Bayesian information criterion ``k log(nobs) - 2 loglik``."""
+        return self.n_params * jnp.log(self.nobs) - 2.0 * self.loglik
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """``()`` for one fit, ``(B,)`` for a batch."""
+        return tuple(jnp.shape(self.status))
+
+    def __len__(self) -> int:
+        if not self.batch_shape:
+            raise TypeError("len() of a single FitResult; only batch results have a length")
+        return self.batch_shape[0]
+
+    def __getitem__(self, i) -> FitResult:
+        if not self.batch_shape:
+            raise TypeError("a single FitResult cannot be indexed; index a batch result")
+        return jax.tree_util.tree_map(lambda x: x[i], self)
+
+    # -- intervals -----------------------------------------------------------
+    def conf_int(self, level: float = 0.95, method: str = "wald") -> dict:
+        """Confidence intervals per parameter.
+
+        Args:
+            level: confidence level.
+            method: ``"wald"`` (default): ``estimate -/+ z * se`` on the natural
+                scale, as statsmodels and iminuit's HESSE report it.
+                ``"wald_transformed"``: the Wald interval built on each
+                element's unconstrained scale (log for positive, logit for
+                bounded and simplex components) and mapped back; it always
+                stays inside the support.
+
+        Returns:
+            dict name -> ``(low, high)``, arrays shaped like the parameter (with
+            the batch axis for a batch result).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> import jaxmle as jm
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> m = jm.Model(lambda p, x: x * jnp.log(p["theta"]) + (1 - x) * jnp.log1p(-p["theta"]),
+            ...              {"theta": jm.UnitInterval()})
+            >>> res = jm.fit(m, jnp.array([1.0, 1, 0, 1, 0]))
+            >>> lo, hi = res.conf_int(0.95)["theta"]
+            >>> round(float(lo), 4), round(float(hi), 4)
+            (0.1706, 1.0294)
+            >>> lo, hi = res.conf_int(0.95, method="wald_transformed")["theta"]
+            >>> round(float(lo), 4), round(float(hi), 4)
+            (0.1893, 0.9051)
+        """
+        if method not in _CI_METHODS:
+            raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
+        z = z_value(level)
+        out = {}
+        for key, c in self.model.spec.items():
+            est, se = self.params[key], self.se[key]
+            if method == "wald":
+                out[key] = (est - z * se, est + z * se)
+            else:
+                eta, deta = c.link(est)
+                half = z * se * jnp.abs(deta)
+                out[key] = (c.link_inverse(eta - half), c.link_inverse(eta + half))
+        return out
+
+    # -- presentation -------------------------------------------------------
+    def to_dict(self, level: float = 0.95) -> dict[str, np.ndarray]:
+        """Plain numpy columns: per flattened parameter ``NAME``, ``NAME_se``, ``NAME_lo``,
+        ``NAME_hi``, then ``loglik``, ``nobs``, ``status`` (as names)."""
+        ci = self.conf_int(level)
+        batch = self.batch_shape
+        cols: dict[str, np.ndarray] = {}
+        lo = self.model.flatten_batched({k: v[0] for k, v in ci.items()}, batch)
+        hi = self.model.flatten_batched({k: v[1] for k, v in ci.items()}, batch)
+        est = self.model.flatten_batched(self.params, batch)
+        se = self.model.flatten_batched(self.se, batch)
+        for j, name in enumerate(self.param_names):
+            cols[name] = np.asarray(est[..., j])
+            cols[f"{name}_se"] = np.asarray(se[..., j])
+            cols[f"{name}_lo"] = np.asarray(lo[..., j])
+            cols[f"{name}_hi"] = np.asarray(hi[..., j])
+        cols["loglik"] = np.asarray(self.loglik)
+        cols["nobs"] = np.asarray(self.nobs)
+        names = np.array([s.name for s in Status])
+        cols["status"] = names[np.asarray(self.status)]
+        return cols
+
+    def summary(self, level: float = 0.95) -> str:
+        """A text table: estimate, SE, z, p and interval per parameter, then fit health.
+
+        For a batch result: counts per status and quantiles of each estimate.
+        """
+        if self.batch_shape:
+            return _batch_summary(self, level)
+        return _single_summary(self, level)
+
+    def __repr__(self) -> str:
+        if self.batch_shape:
+            counts = _status_counts(np.asarray(self.status))
+            return f"FitResult(batch of {self.batch_shape[0]}: {counts})"
+        est = {k: np.asarray(v).round(6).tolist() for k, v in self.params.items()}
+        return f"FitResult(status={Status(int(self.status)).name}, params={est})"
+
+
+jax.tree_util.register_dataclass(FitResult)
+
+
+def _fmt(x: float, width: int = 11) -> str:
+    if not np.isfinite(x):
+        return f"{'nan' if np.isnan(x) else ('inf' if x > 0 else '-inf'):>{width}}"
+    ax = abs(x)
+    if ax != 0 and (ax >= 1e6 or ax < 1e-4):
+        return f"{x:>{width}.4e}"
+    return f"{x:>{width}.6g}"
+
+
+def _status_counts(status: np.ndarray) -> str:
+    parts = []
+    for s in Status:
+        n = int(np.sum(status == s))
+        if n:
+            parts.append(f"{n:,} {s.name.lower().replace('_', ' ')}")
+    return ", ".join(parts) if parts else "empty"
+
+
+def _single_summary(res: FitResult, level: float) -> str:
+    model = res.model
+    est = np.asarray(model.flatten(res.params))
+    se = np.asarray(model.flatten(res.se))
+    ci = res.conf_int(level)
+    lo = np.asarray(model.flatten({k: v[0] for k, v in ci.items()}))
+    hi = np.asarray(model.flatten({k: v[1] for k, v in ci.items()}))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    p = np.asarray(two_sided_p(jnp.asarray(z)))
+    a = (1 - level) / 2
+    names = res.param_names
+    w = max(10, max(len(n) for n in names) + 1)
+    status = Status(int(res.status))
+    nobs = float(res.nobs)
+    lines = [
+        f"jaxmle fit: {model.name}",
+        f"  status: {status.name}    iterations: {int(res.n_iter)}    "
+        f"|grad|: {float(res.grad_norm):.2e}    cov_type: {res.cov_type}",
+        f"  log-likelihood: {float(res.loglik):.6g}    AIC: {float(res.aic):.6g}    "
+        f"BIC: {float(res.bic):.6g}",
+        f"  observations: {nobs:g}    free parameters: {res.n_params}",
+        "",
+        f"{'':<{w}}{'estimate':>11}{'std err':>11}{'z':>9}{'P>|z|':>9}"
+        f"{f'[{a:.3g}':>12}{f'{1 - a:.3g}]':>12}",
+    ]
+    for j, name in enumerate(names):
+        zs = f"{z[j]:>9.3f}" if np.isfinite(z[j]) else f"{'nan':>9}"
+        ps = f"{p[j]:>9.3g}" if np.isfinite(p[j]) else f"{'nan':>9}"
+        lines.append(
+            f"{name:<{w}}{_fmt(est[j])}{_fmt(se[j])}{zs}{ps}{_fmt(lo[j], 12)}{_fmt(hi[j], 12)}"
+        )
+    at_limit = _params_at_limit(res)
+    yes = {True: "yes", False: "NO"}
+    lines += [
+        "",
+        "health:",
+        f"  valid maximum:                    {yes[bool(status == Status.CONVERGED)]}",
+        f"  information positive definite:    {yes[bool(res.info_ok)]}",
+        f"  parameters at a limit:            {', '.join(at_limit) if at_limit else 'none'}",
+        f"  below the iteration limit:        {yes[status != Status.MAX_ITER]}",
+        f"  finite log-likelihood:            {yes[status != Status.NONFINITE]}",
+    ]
+    return "\n".join(lines)
+
+
+def _params_at_limit(res: FitResult) -> list[str]:
+    at = np.asarray(res.at_limit)
+    return [key for key, _, free in res.model.param_blocks() if np.any(at[free])]
+
+
+def _batch_summary(res: FitResult, level: float) -> str:
+    status = np.asarray(res.status)
+    n = status.shape[0]
+    lines = [
+        f"jaxmle batch fit: {res.model.name}, {n:,} datasets",
+        f"  status: {_status_counts(status)}",
+        "",
+        "estimates over converged datasets (quantiles):",
+    ]
+    ok = status == Status.CONVERGED
+    est = np.asarray(res.model.flatten_batched(res.params, res.batch_shape))
+    se = np.asarray(res.model.flatten_batched(res.se, res.batch_shape))
+    names = res.param_names
+    w = max(10, max(len(x) for x in names) + 1)
+    qs = (0.0, 0.05, 0.5, 0.95, 1.0)
+    lines.append(f"{'':<{w}}" + "".join(f"{f'q{q:g}':>12}" for q in qs) + f"{'median se':>12}")
+    for j, name in enumerate(names):
+        if ok.any():
+            vals = np.quantile(est[ok, j], qs)
+            mse = float(np.nanmedian(se[ok, j])) if np.isfinite(se[ok, j]).any() else math.nan
+        else:
+            vals, mse = [math.nan] * len(qs), math.nan
+        lines.append(f"{name:<{w}}" + "".join(_fmt(v, 12) for v in vals) + _fmt(mse, 12))
+    return "\n".join(lines)
