@@ -173,7 +173,7 @@ class FitResult:
             (0.1706, 1.0294)
             >>> lo, hi = res.conf_int(0.95, method="wald_transformed")["theta"]
             >>> round(float(lo), 4), round(float(hi), 4)
-            (0.1893, 0.9051)
+            (0.2004, 0.8998)
         """
         if method not in _CI_METHODS:
             raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")

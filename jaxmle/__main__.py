@@ -1,0 +1,7 @@
+"""``python -m jaxmle``: the command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
