@@ -1,0 +1,48 @@
+"""The public surface: every public name is documented with a runnable example."""
+
+import inspect
+
+import jax
+
+import jaxmle as jm
+
+
+def _public_objects():
+    for name in jm.__all__:
+        obj = getattr(jm, name)
+        yield name, obj
+        if inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if attr.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
+                    continue
+                yield f"{name}.{attr}", member
+
+
+def test_every_public_name_has_a_docstring():
+    missing = [name for name, obj in _public_objects() if not inspect.getdoc(obj)]
+    assert not missing, f"no docstring: {missing}"
+
+
+def test_every_public_entry_point_has_an_example():
+    top = [jm.fit, jm.fit_batch, jm.Model, jm.Real, jm.Positive, jm.Bounded, jm.UnitInterval,
+           jm.Simplex, jm.FitResult, jm.Status, jm.FitResult.conf_int,
+           jm.models.LinearRegression, jm.models.LogisticRegression, jm.models.PoissonRegression]
+    missing = [obj.__qualname__ for obj in top if ">>>" not in (inspect.getdoc(obj) or "")]
+    assert not missing, f"no example in the docstring: {missing}"
+
+
+def test_import_does_not_enable_x64_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    code = "import jax, jaxmle; print(jax.config.jax_enable_x64)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_fit_result_is_a_pytree_of_arrays():
+    model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0), {"mu": jm.Real()})
+    res = jm.fit(model, jax.numpy.array([1.0, 2.0]))
+    leaves = jax.tree_util.tree_leaves(res)
+    assert leaves and all(isinstance(x, jax.Array) for x in leaves)
