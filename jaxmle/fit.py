@@ -12,7 +12,7 @@ import numpy as np
 
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
-from .optimize import newton
+from .optimize import minimize_implicit
 from .results import FitResult, Status
 
 __all__ = ["fit", "fit_batch", "NAN_POLICIES"]
@@ -48,23 +48,28 @@ def _kernel(
     if per_obs and fill:
         data = _fill_masked(data, mask, n)
 
-    def terms(u):
+    def terms(u, data, mask):
         ll = model.loglik(model.to_constrained(u), data)
         if not per_obs:
             return jnp.asarray(ll, dtype)
         return jnp.where(mask, jnp.asarray(ll, dtype), 0.0)
 
-    def negll(u):
-        t = terms(u)
+    def negll(u, data, weights, mask):
+        t = terms(u, data, mask)
         return -(jnp.sum(t * weights) if per_obs else t)
 
-    sol = newton(negll, u0, max_iter=max_iter, tol=tol)
-    u = sol.x
-    loglik = -sol.value
+    # The solver's iterations are not differentiated; the estimate is, by the
+    # implicit function theorem (w.r.t. the data, weights and anything the
+    # model's loglik closes over).
+    u, sol, objective = minimize_implicit(
+        negll, u0, (data, weights, mask), max_iter=max_iter, tol=tol
+    )
+    loglik = -objective(u)
+    hess = jax.hessian(objective)(u)
 
-    cov_free, info_ok = scaled_cholesky_inverse(sol.hess)
+    cov_free, info_ok = scaled_cholesky_inverse(hess)
     if cov_type != "observed":
-        scores = jax.jacfwd(terms)(u)  # (n, p), unweighted per-observation scores
+        scores = jax.jacfwd(terms)(u, data, mask)  # (n, p), unweighted per-observation scores
         if cov_type == "robust":
             cov_free = sandwich(cov_free, scores, weights)
         else:  # "opg"

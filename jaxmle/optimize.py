@@ -30,6 +30,7 @@ converged; the loop runs until the slowest member is done.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -37,7 +38,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["NewtonResult", "newton", "default_tol"]
+__all__ = ["NewtonResult", "newton", "default_tol", "minimize_implicit"]
 
 
 class NewtonResult(NamedTuple):
@@ -219,3 +220,58 @@ def newton(
         converged=s.converged & start_ok, nonfinite=~start_ok, decrement=s.decrement,
         divergent=divergent,
     )  # fmt: skip
+
+
+def minimize_implicit(objective, x0, args, **solver_options):
+    """Minimize ``objective(x, *args)`` by :func:`newton`, differentiable through the optimum.
+
+    The solver runs on stopped gradients (its iterations are never
+    differentiated); the minimizer it returns gets derivatives with respect to
+    ``args``, and to anything ``objective`` closes over, by the implicit
+    function theorem: ``dx*/da = -H^-1 d(grad_x objective)/da`` with ``H`` the
+    Hessian at ``x*``. Forward and reverse mode; the cost is one Hessian and
+    one linear solve, whatever the number of iterations. Where the solver did
+    not converge the derivatives are NaN.
+
+    Returns:
+        ``(x_star, result, fun)``: the differentiable minimizer, the
+        :class:`NewtonResult` (not differentiable), and ``fun(x)``, the
+        objective with its arguments bound, for derivatives at ``x_star``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxmle.optimize import minimize_implicit
+        >>> obj = lambda x, a: jnp.sum((x - a) ** 2)
+        >>> f = lambda a: minimize_implicit(obj, jnp.zeros(2), (a,))[0].sum()
+        >>> jax.grad(f)(jnp.array([1.0, 2.0])).tolist()
+        [1.0, 1.0]
+    """
+    x0 = jnp.asarray(x0)
+    closed, consts = jax.closure_convert(lambda x, *a: objective(x, *a), x0, *args)
+    all_args = (*args, *consts)
+    frozen = lax.stop_gradient(all_args)
+    sol = newton(lambda x: closed(x, *frozen), lax.stop_gradient(x0), **solver_options)
+    x_star = _implicit(closed, sol.x, sol.converged, *all_args)
+    return x_star, sol, lambda x: closed(x, *all_args)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _implicit(closed, x_star, ok, *all_args):
+    return x_star
+
+
+@_implicit.defjvp
+def _implicit_jvp(closed, primals, tangents):
+    x_star, ok, *all_args = primals
+    _, _, *all_dots = tangents
+
+    def grad_x(*a):
+        return jax.grad(closed)(x_star, *a)
+
+    _, mixed = jax.jvp(grad_x, tuple(all_args), tuple(all_dots))
+    H = jax.hessian(closed)(x_star, *all_args)
+    d = jnp.sqrt(jnp.where(jnp.diag(H) > 0, jnp.diag(H), 1.0))
+    L = jnp.linalg.cholesky(H / (d[:, None] * d[None, :]))
+    x_dot = -jax.scipy.linalg.cho_solve((L, True), mixed / d) / d
+    x_dot = jnp.where(ok, x_dot, jnp.nan)
+    return x_star, x_dot
