@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from .model import Model
 from .optimize import minimize_implicit
 from .results import FitResult, Status
 
-__all__ = ["fit", "fit_batch", "NAN_POLICIES"]
+__all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 
@@ -39,12 +40,15 @@ def _fill_masked(data, mask, n):
 
 
 def _kernel(
-    data, init, weights, mask, *, model, n, cov_type, max_iter, tol, dtype, fill
+    data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype, fill
 ) -> FitResult:
     per_obs = n is not None
-    params0 = model.default_init(data, dtype)
-    params0.update(init)
-    u0 = model.to_unconstrained(params0).astype(dtype)
+    if x0 is None:
+        params0 = model.default_init(data, dtype)
+        params0.update(init)
+        u0 = model.to_unconstrained(params0).astype(dtype)
+    else:  # resuming from unconstrained coordinates (straggler pass)
+        u0 = x0.astype(dtype)
     if per_obs and fill:
         data = _fill_masked(data, mask, n)
 
@@ -85,7 +89,7 @@ def _kernel(
     )
     limit = sol.divergent | edge
     nonfinite = sol.nonfinite | ~jnp.isfinite(loglik)
-    boundary = sol.converged & jnp.any(limit)
+    boundary = (sol.converged | sol.stalled) & jnp.any(limit)
     status = jnp.where(
         nonfinite,
         Status.NONFINITE,
@@ -144,8 +148,8 @@ _kernel_jit = jax.jit(_kernel, static_argnames=_STATIC)
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)
-def _kernel_batch(data, init, weights, mask, **static):
-    return jax.vmap(functools.partial(_kernel, **static))(data, init, weights, mask)
+def _kernel_batch(data, init, x0, weights, mask, **static):
+    return jax.vmap(functools.partial(_kernel, **static))(data, init, x0, weights, mask)
 
 
 # --------------------------------------------------------------------------
@@ -404,7 +408,7 @@ def fit(
     """
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=False)
     return _kernel_jit(
-        prep.data, prep.init, prep.weights, prep.mask, model=model, n=prep.n,
+        prep.data, prep.init, None, prep.weights, prep.mask, model=model, n=prep.n,
         cov_type=cov_type, max_iter=int(max_iter), tol=tol, dtype=prep.dtype, fill=prep.fill,
     )  # fmt: skip
 
@@ -420,6 +424,8 @@ def fit_batch(
     cov_type: str = "observed",
     max_iter: int = 100,
     tol: float | None = None,
+    chunk_size: int | None = None,
+    progress: bool = False,
 ) -> FitResult:
     """Fit a model to B independent datasets at once (``vmap`` of :func:`fit`).
 
@@ -427,6 +433,21 @@ def fit_batch(
     ``mask`` are ``(B, n)``; ``init`` values are scalars (broadcast) or arrays
     with a leading axis of B. Each dataset gets its own status: one bad
     dataset never spoils the others.
+
+    The batch streams through one compiled kernel in chunks of ``chunk_size``
+    datasets (the last chunk padded, so nothing recompiles); with several
+    local devices each chunk is split across them. Datasets still unconverged
+    after the first :data:`STRAGGLER_ITER` iterations are gathered into a
+    smaller bucket and finished there, so that a few slow datasets do not make
+    the whole chunk iterate. Under an outer ``jit``/``vmap``/``grad`` the
+    batch is one traced ``vmap``.
+
+    Args:
+        model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol:
+            as in :func:`fit`, with the leading batch axis.
+        chunk_size: datasets per compiled call; by default chosen from the
+            size of one dataset (about 2^18 numbers per chunk).
+        progress: show a progress bar over the chunks (needs ``tqdm``).
 
     Returns:
         A batch :class:`~jaxmle.FitResult`: every field gains the leading axis,
@@ -445,7 +466,119 @@ def fit_batch(
         True
     """
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=True)
-    return _kernel_batch(
-        prep.data, prep.init, prep.weights, prep.mask, model=model, n=prep.n,
-        cov_type=cov_type, max_iter=int(max_iter), tol=tol, dtype=prep.dtype, fill=prep.fill,
-    )  # fmt: skip
+    static = dict(
+        model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype, fill=prep.fill
+    )
+    inputs = (prep.data, prep.init, None, prep.weights, prep.mask)
+    if _is_traced(inputs):
+        return _kernel_batch(*inputs, max_iter=int(max_iter), **static)
+    return _run_chunks(inputs, static, int(max_iter), chunk_size, progress)
+
+
+#: iterations of the first, full-chunk pass; the unconverged rest are compacted
+STRAGGLER_ITER = 12
+#: numbers (elements of the data leaves) per chunk when chunk_size is not given
+CHUNK_ELEMENTS = 2**18
+
+
+def _batch_size(inputs) -> int:
+    return jax.tree_util.tree_leaves(inputs[0])[0].shape[0]
+
+
+def default_chunk_size(data, n_devices: int = 1) -> int:
+    """Datasets per chunk: about :data:`CHUNK_ELEMENTS` numbers, a multiple of the devices."""
+    leaves = jax.tree_util.tree_leaves(data)
+    per_dataset = max(1, sum(int(np.prod(x.shape[1:])) for x in leaves))
+    chunk = int(np.clip(CHUNK_ELEMENTS // per_dataset, 16, 8192))
+    return -(-chunk // n_devices) * n_devices
+
+
+def _take(tree, idx):
+    return jax.tree_util.tree_map(lambda x: x[idx], tree)
+
+
+def _sharding(n_devices):
+    if n_devices <= 1:
+        return None
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.local_devices()), ("batch",))
+    return NamedSharding(mesh, PartitionSpec("batch"))
+
+
+def _put(tree, sharding):
+    if sharding is None:
+        return jax.tree_util.tree_map(jnp.asarray, tree)
+    return jax.device_put(tree, sharding)
+
+
+def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
+    B = _batch_size(inputs)
+    n_dev = jax.local_device_count()
+    chunk = chunk_size or default_chunk_size(inputs[0], n_dev)
+    if chunk_size is not None:
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+        chunk = -(-int(chunk_size) // n_dev) * n_dev
+    chunk = min(chunk, -(-B // n_dev) * n_dev)
+    sharding = _sharding(n_dev)
+    starts = range(0, B, chunk)
+    bar = _progress_bar(progress, len(starts), B)
+    out = []
+    try:
+        for start in starts:
+            idx = np.arange(start, start + chunk)
+            idx[idx >= B] = start  # pad the last chunk with one of its own datasets
+            part = _put(_take(inputs, idx), sharding)
+            res = _fit_chunk(part, static, max_iter, sharding)
+            stop = min(chunk, B - start)
+            out.append(res if stop == chunk else _take(res, np.arange(stop)))
+            if bar is not None:
+                bar.update(stop)
+    finally:
+        if bar is not None:
+            bar.close()
+    if len(out) == 1:
+        return out[0]
+    return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *out)
+
+
+def _fit_chunk(part, static, max_iter, sharding) -> FitResult:
+    first = min(STRAGGLER_ITER, max_iter)
+    res = _kernel_batch(*part, max_iter=first, **static)
+    if first >= max_iter:
+        return res
+    late = np.flatnonzero(np.asarray(res.status) == Status.MAX_ITER)
+    if late.size == 0:
+        return res
+    size = _bucket(late.size, _batch_size(part), sharding)
+    idx = np.concatenate([late, np.full(size - late.size, late[0])])
+    data, init, _, weights, mask = _take(part, idx)
+    sub = _put((data, init, res.unconstrained[idx], weights, mask), sharding)
+    more = _kernel_batch(*sub, max_iter=max_iter - first, **static)
+    more = dataclasses.replace(more, n_iter=more.n_iter + first)
+    return jax.tree_util.tree_map(
+        lambda a, b: a.at[late].set(b[: late.size]), res, more
+    )
+
+
+def _bucket(count: int, chunk: int, sharding) -> int:
+    """Smallest of a few fixed bucket sizes (chunk/64, chunk/8, chunk) holding count."""
+    n_dev = 1 if sharding is None else len(sharding.mesh.devices.flat)
+    for size in (chunk // 64, chunk // 8, chunk):
+        size = -(-max(size, 1) // n_dev) * n_dev
+        if size >= count:
+            return size
+    return chunk
+
+
+def _progress_bar(progress: bool, n_chunks: int, total: int):
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as err:
+        raise ImportError(
+            "progress=True needs tqdm: pip install 'jaxmle[progress]' (or pip install tqdm)"
+        ) from err
+    return tqdm(total=total, unit="fits", desc="jaxmle", disable=n_chunks <= 1 and total < 1000)

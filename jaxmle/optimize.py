@@ -19,7 +19,7 @@ The method, per iteration:
    value, gradient and Hessian are finite; otherwise stay and raise ``lam``.
 
 Convergence is the Newton decrement ``g^T (H + lam D^2)^-1 g / 2 <= tol`` with
-little damping: it is invariant to affine changes of the coordinates and is
+little damping (or below the rounding level ``4 eps (|f| + 1)`` of ``f``): it is invariant to affine changes of the coordinates and is
 measured in units of the objective (log-likelihood units), so one tolerance
 per dtype serves every model. The last Newton step is still taken (when it
 does not worsen ``f`` beyond rounding), which squares the remaining error.
@@ -52,8 +52,13 @@ class NewtonResult(NamedTuple):
     n_iter: jax.Array  #: iterations taken (accepted and rejected)
     converged: jax.Array  #: decrement below tolerance
     nonfinite: jax.Array  #: f, its gradient or Hessian was not finite at the start
+    stalled: jax.Array  #: stopped because no step could change x any more
     decrement: jax.Array  #: the last Newton decrement, g^T (H + lam D^2)^-1 g
     divergent: jax.Array  #: per coordinate: curvature vanishing along the step (a limit)
+
+
+#: iterations without measurable progress after which the solver stops
+_FLAT_LIMIT = 8
 
 
 def default_tol(dtype) -> float:
@@ -106,6 +111,8 @@ class _State(NamedTuple):
     decrement: jax.Array
     n_iter: jax.Array
     converged: jax.Array
+    stalled: jax.Array
+    flat: jax.Array
     done: jax.Array
 
 
@@ -152,7 +159,7 @@ def newton(
     state = _State(
         x=x0, f=f0, g=g0, H=H0, lam=zero, step=jnp.zeros_like(x0),
         decrement=jnp.asarray(jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
-        converged=jnp.zeros((), bool), done=~start_ok,
+        converged=jnp.zeros((), bool), stalled=jnp.zeros((), bool), flat=jnp.zeros((), jnp.int32), done=~start_ok,
     )  # fmt: skip
 
     def cond(s):
@@ -161,13 +168,16 @@ def newton(
     def body(s):
         p, lam_used, ok = _damped_step(s.g, s.H, s.lam)
         dec = -jnp.dot(s.g, p)
-        converged = ok & (lam_used <= 1.0) & (0.5 * dec <= tol) | jnp.all(s.g == 0)
+        # Below the rounding level of f, no gain the quadratic model predicts
+        # can be measured: that is convergence too.
+        noise = 4 * eps * (jnp.abs(s.f) + 1)
+        converged = ok & (lam_used <= 1.0) & (0.5 * dec <= jnp.maximum(tol, noise))
+        converged = converged | jnp.all(s.g == 0)
 
         x_new = s.x + p
         f_new, g_new, H_new = evaluate(x_new)
         pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, s.H @ p))
         actual = s.f - f_new
-        noise = 16 * eps * (jnp.abs(s.f) + 1)
         good = (actual > 1e-4 * pred) | ((pred <= noise) & (actual >= -noise))
         finite = _all_finite(f_new, g_new, H_new)
         # On convergence, still take the last Newton step when it does not
@@ -180,6 +190,15 @@ def newton(
             jnp.where(ratio > 0.75, lam_used * 0.25, jnp.where(ratio < 0.25, lam_used * 2.0, lam_used)),
             jnp.maximum(lam_used * 8.0, 1e-3),
         )
+
+        # No measurable progress for several iterations (steps rejected, or
+        # accepted with a change of f below its rounding level, as when
+        # creeping towards a wall where the loglik stops being finite), or a
+        # step too small to change x: stop. The caller decides whether that is
+        # a limit of the support or a failure.
+        progress = accept & (actual > noise)
+        flat = jnp.where(progress, 0, s.flat + 1).astype(jnp.int32)
+        stalled = ~converged & ((flat >= _FLAT_LIMIT) | (~accept & jnp.all(s.x + p == s.x)))
 
         def pick(new, old):
             return jnp.where(accept, new, old)
@@ -194,7 +213,9 @@ def newton(
             decrement=dec,
             n_iter=s.n_iter + jnp.where(converged, 0, 1).astype(jnp.int32),
             converged=converged,
-            done=converged,
+            stalled=stalled,
+            flat=flat,
+            done=converged | stalled,
         )
 
     s = lax.while_loop(cond, body, state)
@@ -217,7 +238,8 @@ def newton(
 
     return NewtonResult(
         x=s.x, value=s.f, grad=s.g, hess=s.H, step=p_final, n_iter=s.n_iter,
-        converged=s.converged & start_ok, nonfinite=~start_ok, decrement=s.decrement,
+        converged=s.converged & start_ok, nonfinite=~start_ok, stalled=s.stalled,
+        decrement=s.decrement,
         divergent=divergent,
     )  # fmt: skip
 

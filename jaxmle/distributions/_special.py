@@ -1,0 +1,235 @@
+"""Special functions in log space, differentiable to any order, finite in the tails.
+
+``jax.scipy.special`` covers most of what the distributions need, with three
+gaps that this module fills:
+
+* ``betaln`` loses about six digits for some arguments (``betaln(8.27, 1.58)``
+  is off by 1e-6); :func:`betaln` here uses Stirling's series for large
+  arguments and is accurate to ~1e-15 relative.
+* ``betainc`` has no derivative in ``a`` and ``b``, and ``gammainc`` has no
+  second derivative in ``a``; both underflow to 0 (and ``log`` to ``-inf``)
+  in the far tails. :func:`log_betainc` and :func:`log_gammainc` evaluate the
+  classical continued fractions / series (Numerical Recipes 6.2, 6.4) in log
+  space with a fixed number of terms, so any-order derivatives come from
+  plain autodiff and the tails stay finite. Accuracy is ~1e-12 relative for
+  shape arguments up to about 1e4 (beta) and 1e3 (gamma), degrading slowly
+  beyond.
+* :func:`log1mexp` and :func:`logsubexp`, the stable forms of
+  ``log(1 - exp(a))`` and ``log(exp(a) - exp(b))``.
+
+Every branch is computed with inputs replaced by safe values where it is not
+selected (the double-``where`` pattern), so gradients stay finite.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> jax.config.update("jax_enable_x64", True)
+    >>> from jaxmle.distributions._special import log1mexp
+    >>> round(float(log1mexp(jnp.asarray(-1e-20))), 4)
+    -46.0517
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import gammaln
+
+__all__ = ["log1mexp", "logsubexp", "betaln", "log_betainc", "log_gammainc"]
+
+_LN2 = math.log(2.0)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_BETA_TERMS = 200  # pairs of continued-fraction terms (400 in all)
+_GAMMA_TERMS = 400
+
+
+def _float(*xs):
+    xs = [jnp.asarray(x) for x in xs]
+    dt = jnp.result_type(float, *xs)
+    return jnp.broadcast_arrays(*[x.astype(dt) for x in xs])
+
+
+def log1mexp(a: jax.Array) -> jax.Array:
+    """``log(1 - exp(a))`` for ``a <= 0``, accurate for every ``a`` (Maechler 2012).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.distributions._special import log1mexp
+        >>> float(log1mexp(jnp.asarray(-jnp.inf)))
+        0.0
+    """
+    a = jnp.asarray(a)
+    near = a > -_LN2
+    a_near = jnp.where(near, a, -1.0)
+    a_far = jnp.where(near, -1.0, a)
+    return jnp.where(near, jnp.log(-jnp.expm1(a_near)), jnp.log1p(-jnp.exp(a_far)))
+
+
+def logsubexp(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``log(exp(a) - exp(b))`` for ``a >= b``; ``-inf`` when ``a == b``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.distributions._special import logsubexp
+        >>> round(float(logsubexp(jnp.log(0.5), jnp.log(0.25))), 12) == round(float(jnp.log(0.25)), 12)
+        True
+    """
+    a, b = jnp.broadcast_arrays(jnp.asarray(a), jnp.asarray(b))
+    finite = jnp.isfinite(a)
+    a_s = jnp.where(finite, a, 0.0)
+    b_s = jnp.where(finite, b, -1.0)
+    return jnp.where(finite, a_s + log1mexp(b_s - a_s), a)
+
+
+def _stirling_corr(x):
+    """``lgamma(x) - ((x - 1/2) log x - x + log(2 pi)/2)`` for ``x >= 8`` (error < 1e-15)."""
+    x = jnp.maximum(x, 8.0)
+    r = 1.0 / x
+    r2 = r * r
+    return r * (
+        1 / 12 + r2 * (-1 / 360 + r2 * (1 / 1260 + r2 * (-1 / 1680 + r2 * (1 / 1188 + r2 * (-691 / 360360)))))
+    )
+
+
+def betaln(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``log B(a, b)``, accurate to ~1e-15 relative for all positive ``a``, ``b``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions._special import betaln
+        >>> round(float(betaln(2.0, 3.0)), 12) == round(float(jnp.log(1 / 12)), 12)
+        True
+    """
+    a, b = _float(a, b)
+    lo, hi = jnp.minimum(a, b), jnp.maximum(a, b)
+    # both >= 8: Stirling for all three gammas, with the large terms cancelled analytically
+    lo8, hi8 = jnp.maximum(lo, 8.0), jnp.maximum(hi, 8.0)
+    s8 = lo8 + hi8
+    both = (
+        _HALF_LOG_2PI - 0.5 * jnp.log(s8) + (lo8 - 0.5) * jnp.log(lo8 / s8)
+        + (hi8 - 0.5) * jnp.log1p(-lo8 / s8)
+        + _stirling_corr(lo8) + _stirling_corr(hi8) - _stirling_corr(s8)
+    )  # fmt: skip
+    # only the larger one >= 8: lgamma(lo) + [lgamma(hi) - lgamma(lo + hi)] by Stirling
+    lo1 = jnp.where(hi >= 8.0, lo, 1.0)
+    s1 = lo1 + hi8
+    one = (
+        gammaln(lo1) + (hi8 - 0.5) * jnp.log1p(-lo1 / s1) - lo1 * jnp.log(s1) + lo1
+        + _stirling_corr(hi8) - _stirling_corr(s1)
+    )  # fmt: skip
+    small = hi < 8.0
+    lo0, hi0 = jnp.where(small, lo, 1.0), jnp.where(small, hi, 1.0)
+    plain = gammaln(lo0) + gammaln(hi0) - gammaln(lo0 + hi0)
+    return jnp.where(lo >= 8.0, both, jnp.where(hi >= 8.0, one, plain))
+
+
+def _log_betainc_cf(a, b, x, y):
+    """``log I_x(a, b)`` by the continued fraction; accurate for ``x <= (a+1)/(a+b+2)``.
+
+    ``y`` is ``1 - x`` computed by the caller without cancellation.
+    """
+    logpre = a * jnp.log(x) + b * jnp.log(y) - jnp.log(a) - betaln(a, b)
+    n = _BETA_TERMS
+    m = jnp.arange(1, n + 1, dtype=x.dtype).reshape((n,) + (1,) * x.ndim)
+    m0 = m - 1.0
+    d_odd = -(a + m0) * (a + b + m0) * x / ((a + 2 * m0) * (a + 2 * m0 + 1))
+    d_even = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+    d = jnp.stack([d_odd, d_even], axis=1).reshape((2 * n,) + x.shape)
+
+    def step(t, dj):  # bottom-up evaluation of 1 + d1/(1 + d2/(1 + ...))
+        return 1.0 + dj / t, None
+
+    t, _ = jax.lax.scan(step, jnp.ones_like(x), d, reverse=True)
+    return logpre - jnp.log(t)
+
+
+def log_betainc(a: jax.Array, b: jax.Array, x: jax.Array, y: jax.Array | None = None):
+    """``(log I_x(a, b), log(1 - I_x(a, b)))``: log regularized incomplete beta and complement.
+
+    Args:
+        a, b: positive shape arguments.
+        x: in ``[0, 1]``.
+        y: ``1 - x``, when the caller can compute it more accurately than
+            ``1 - x`` (e.g. ``x = 1 - tiny``).
+
+    Both outputs are finite in the tails (no underflow) and differentiable in
+    ``a``, ``b`` and ``x`` to any order.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions._special import log_betainc
+        >>> lo, hi = log_betainc(2.0, 3.0, 0.3)
+        >>> round(float(jnp.exp(lo)), 10), round(float(jnp.exp(hi)), 10)
+        (0.3483, 0.6517)
+    """
+    if y is None:
+        y = 1.0 - jnp.asarray(x)
+    a, b, x, y = _float(a, b, x, y)
+    zero, one = x <= 0, y <= 0
+    inner = ~(zero | one)
+    swap = x > (a + 1) / (a + b + 2)
+    # the direct fraction at x (not swapped) and the fraction for I_y(b, a) (swapped);
+    # each gets a harmless point where it is not selected
+    mid_a = 0.5 * (a + 1) / (a + b + 2)
+    mid_b = 0.5 * (b + 1) / (a + b + 2)
+    use_a = inner & ~swap
+    use_b = inner & swap
+    la = _log_betainc_cf(a, b, jnp.where(use_a, x, mid_a), jnp.where(use_a, y, 1 - mid_a))
+    lb = _log_betainc_cf(b, a, jnp.where(use_b, y, mid_b), jnp.where(use_b, x, 1 - mid_b))
+    lo = jnp.where(swap, log1mexp(jnp.where(use_b, lb, -1.0)), la)
+    hi = jnp.where(swap, lb, log1mexp(jnp.where(use_a, la, -1.0)))
+    lo = jnp.where(zero, -jnp.inf, jnp.where(one, 0.0, lo))
+    hi = jnp.where(zero, 0.0, jnp.where(one, -jnp.inf, hi))
+    return lo, hi
+
+
+def _log_p_series(a, x):
+    """``log P(a, x)`` by the power series, for ``x < a + 1``."""
+    n = _GAMMA_TERMS
+    k = jnp.arange(1, n + 1, dtype=x.dtype).reshape((n,) + (1,) * x.ndim)
+    s = 1.0 + jnp.sum(jnp.cumprod(x / (a + k), axis=0), axis=0)
+    return a * jnp.log(x) - x - gammaln(a + 1.0) + jnp.log(s)
+
+
+def _log_q_cf(a, x):
+    """``log Q(a, x)`` by Legendre's continued fraction, for ``x >= a + 1``."""
+    n = _GAMMA_TERMS
+    k = jnp.arange(n, 0, -1, dtype=x.dtype).reshape((n,) + (1,) * x.ndim)
+
+    def step(t, kk):  # t <- b_{k-1} - k (k - a) / t, from the bottom up
+        return x + 2 * kk - 1 - a - kk * (kk - a) / t, None
+
+    t, _ = jax.lax.scan(step, x + 2 * n + 1 - a, k)
+    return a * jnp.log(x) - x - gammaln(a) - jnp.log(t)
+
+
+def log_gammainc(a: jax.Array, x: jax.Array):
+    """``(log P(a, x), log Q(a, x))``: log regularized lower and upper incomplete gamma.
+
+    Finite in both tails and differentiable in ``a`` and ``x`` to any order
+    (``jax.scipy.special.gammainc`` has no second derivative in ``a``).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions._special import log_gammainc
+        >>> lp, lq = log_gammainc(1.0, 2.0)  # exponential: P = 1 - exp(-2)
+        >>> round(float(lq), 12)
+        -2.0
+    """
+    a, x = _float(a, x)
+    zero = x <= 0
+    inf = jnp.isinf(x)
+    ser = x < a + 1
+    use_s = ser & ~zero
+    use_c = ~ser & ~inf
+    lp = _log_p_series(a, jnp.where(use_s, x, 0.5 * a))
+    lq = _log_q_cf(a, jnp.where(use_c, x, a + 2.0 + 2.0 * jnp.sqrt(a)))
+    log_p = jnp.where(ser, lp, log1mexp(jnp.where(use_c, lq, -1.0)))
+    log_q = jnp.where(ser, log1mexp(jnp.where(use_s, lp, -1.0)), lq)
+    log_p = jnp.where(zero, -jnp.inf, jnp.where(inf, 0.0, log_p))
+    log_q = jnp.where(zero, 0.0, jnp.where(inf, -jnp.inf, log_q))
+    return log_p, log_q
