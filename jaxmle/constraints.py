@@ -223,7 +223,10 @@ class Bounded(Constraint):
         )
 
     def forward(self, u):
-        u = jnp.reshape(u, self.shape)
+        return self._map(jnp.reshape(u, self.shape))
+
+    def _map(self, u):
+        """The elementwise map from the real line, any shape."""
         kind = self._kind
         if kind == "interval":
             return self.low + (self.high - self.low) * jax.nn.sigmoid(u)
@@ -295,7 +298,7 @@ class Bounded(Constraint):
         return value, jnp.ones_like(value)
 
     def link_inverse(self, eta):
-        return self.forward(jnp.reshape(eta, (-1,))).reshape(jnp.shape(eta))
+        return self._map(eta)
 
     def __repr__(self):
         shape = f", shape={self.shape}" if self.shape else ""
@@ -333,8 +336,8 @@ class UnitInterval(Bounded):
     def __init__(self, shape: Any = ()):
         super().__init__(0.0, 1.0, shape)
 
-    def forward(self, u):
-        return jax.nn.sigmoid(jnp.reshape(u, self.shape))
+    def _map(self, u):
+        return jax.nn.sigmoid(u)
 
     def __repr__(self):
         return Constraint.__repr__(self)

@@ -235,7 +235,9 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
         if lead[0] == 0:
             raise ValueError("fit_batch: the batch is empty (leading axis of length 0)")
 
-    one = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[len(lead) :], x.dtype), data)
+    one = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape[len(lead) :], x.dtype), data
+    )
     n = _observation_count(model, one, dtype)
 
     # weights and mask
@@ -325,15 +327,19 @@ def _nonfinite_observations(paths_leaves, lead, n):
     """Boolean array of shape lead + (n,) (or lead) marking observations with NaN/inf."""
     shape = lead + ((n,) if n is not None else ())
     bad = np.zeros(shape, bool)
-    for path, x in paths_leaves:
+    for _, x in paths_leaves:
         if not jnp.issubdtype(x.dtype, jnp.floating):
             continue
         fin = np.isfinite(np.asarray(x))
-        axes_keep = len(lead) + (1 if n is not None and x.ndim > len(lead) and x.shape[len(lead)] == n else 0)
+        axes_keep = len(lead) + (
+            1 if n is not None and x.ndim > len(lead) and x.shape[len(lead)] == n else 0
+        )
         red = tuple(range(axes_keep, fin.ndim))
         row_bad = ~np.all(fin, axis=red) if red else ~fin
         if row_bad.shape != shape:  # a leaf without an observation axis: all of it is bad
-            row_bad = np.broadcast_to(np.reshape(row_bad, row_bad.shape + (1,) * (len(shape) - row_bad.ndim)), shape)
+            row_bad = np.broadcast_to(
+                np.reshape(row_bad, row_bad.shape + (1,) * (len(shape) - row_bad.ndim)), shape
+            )
         bad |= row_bad
     return bad
 
@@ -557,9 +563,7 @@ def _fit_chunk(part, static, max_iter, sharding) -> FitResult:
     sub = _put((data, init, res.unconstrained[idx], weights, mask), sharding)
     more = _kernel_batch(*sub, max_iter=max_iter - first, **static)
     more = dataclasses.replace(more, n_iter=more.n_iter + first)
-    return jax.tree_util.tree_map(
-        lambda a, b: a.at[late].set(b[: late.size]), res, more
-    )
+    return jax.tree_util.tree_map(lambda a, b: a.at[late].set(b[: late.size]), res, more)
 
 
 def _bucket(count: int, chunk: int, sharding) -> int:

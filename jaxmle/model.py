@@ -111,9 +111,7 @@ class Model:
     # -- flatten / unflatten ------------------------------------------------
     def to_constrained(self, u: jax.Array) -> dict[str, jax.Array]:
         """Map the unconstrained vector to the dict of constrained parameters."""
-        return {
-            key: c.forward(u[slice(*self._free_slices[key])]) for key, c in self.spec.items()
-        }
+        return {key: c.forward(u[slice(*self._free_slices[key])]) for key, c in self.spec.items()}
 
     def to_unconstrained(self, params: Mapping[str, Any]) -> jax.Array:
         """Map a dict of constrained parameters to one unconstrained vector."""

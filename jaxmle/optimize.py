@@ -19,9 +19,10 @@ The method, per iteration:
    value, gradient and Hessian are finite; otherwise stay and raise ``lam``.
 
 Convergence is the Newton decrement ``g^T (H + lam D^2)^-1 g / 2 <= tol`` with
-little damping (or below the rounding level ``4 eps (|f| + 1)`` of ``f``): it is invariant to affine changes of the coordinates and is
-measured in units of the objective (log-likelihood units), so one tolerance
-per dtype serves every model. The last Newton step is still taken (when it
+little damping (or below the rounding level ``4 eps (|f| + 1)`` of ``f``): it
+is invariant to affine changes of the coordinates and is measured in units of
+the objective (log-likelihood units), so one tolerance per dtype serves every
+model. The last Newton step is still taken (when it
 does not worsen ``f`` beyond rounding), which squares the remaining error.
 
 Under ``vmap`` each member carries its own ``done`` flag and stops moving once
@@ -90,6 +91,7 @@ def _damped_step(g, H, lam):
         return q, ok
 
     q0, ok0 = solve(lam)
+    qn, okn = solve(jnp.zeros_like(lam))
     # Gershgorin: S + lam I is positive definite once lam > max_i (sum_j!=i |S_ij| - S_ii).
     off = jnp.sum(jnp.abs(S), axis=1) - jnp.abs(jnp.diag(S))
     lam_safe = jnp.maximum(lam, jnp.max(off - jnp.diag(S)) + 1e-3 + 1e-3 * lam)
@@ -98,7 +100,8 @@ def _damped_step(g, H, lam):
     lam_used = jnp.where(ok0, lam, lam_safe)
     ok = ok0 | ok1
     p = jnp.where(ok, q / d, jnp.zeros_like(q))
-    return p, lam_used, ok
+    newton_step = jnp.where(okn, qn / d, p)  # undamped, where H is positive definite
+    return p, lam_used, ok, newton_step
 
 
 class _State(NamedTuple):
@@ -149,9 +152,14 @@ def newton(
     grad = jax.grad(fun)
     hess = jax.jacfwd(grad)
 
-    def evaluate(x):
+    def grad_aux(x):
         f, g = jax.value_and_grad(fun)(x)
-        return f, g, hess(x)
+        return g, (f, g)
+
+    def evaluate(x):
+        # one forward-over-reverse pass gives the Hessian, the gradient and f
+        H, (f, g) = jax.jacfwd(grad_aux, has_aux=True)(x)
+        return f, g, H
 
     f0, g0, H0 = evaluate(x0)
     start_ok = _all_finite(f0, g0, H0)
@@ -159,14 +167,15 @@ def newton(
     state = _State(
         x=x0, f=f0, g=g0, H=H0, lam=zero, step=jnp.zeros_like(x0),
         decrement=jnp.asarray(jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
-        converged=jnp.zeros((), bool), stalled=jnp.zeros((), bool), flat=jnp.zeros((), jnp.int32), done=~start_ok,
+        converged=jnp.zeros((), bool), stalled=jnp.zeros((), bool),
+        flat=jnp.zeros((), jnp.int32), done=~start_ok,
     )  # fmt: skip
 
     def cond(s):
         return (~s.done) & (s.n_iter < max_iter)
 
     def body(s):
-        p, lam_used, ok = _damped_step(s.g, s.H, s.lam)
+        p, lam_used, ok, p_newton = _damped_step(s.g, s.H, s.lam)
         dec = -jnp.dot(s.g, p)
         # Below the rounding level of f, no gain the quadratic model predicts
         # can be measured: that is convergence too.
@@ -174,6 +183,8 @@ def newton(
         converged = ok & (lam_used <= 1.0) & (0.5 * dec <= jnp.maximum(tol, noise))
         converged = converged | jnp.all(s.g == 0)
 
+        # the polishing step after convergence is the undamped Newton step
+        p = jnp.where(converged, p_newton, p)
         x_new = s.x + p
         f_new, g_new, H_new = evaluate(x_new)
         pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, s.H @ p))
@@ -187,7 +198,9 @@ def newton(
         ratio = actual / jnp.where(pred > 0, pred, 1.0)
         lam_next = jnp.where(
             accept,
-            jnp.where(ratio > 0.75, lam_used * 0.25, jnp.where(ratio < 0.25, lam_used * 2.0, lam_used)),
+            jnp.where(
+                ratio > 0.75, lam_used * 0.25, jnp.where(ratio < 0.25, lam_used * 2.0, lam_used)
+            ),
             jnp.maximum(lam_used * 8.0, 1e-3),
         )
 
@@ -228,7 +241,7 @@ def newton(
     # rounds towards 1).  At an interior optimum the step is tiny and the
     # curvature does not change.  The coordinates that carry the step are the
     # ones at a limit.
-    p_final, _, _ = _damped_step(s.g, s.H, s.lam)
+    p_final = _damped_step(s.g, s.H, s.lam)[0]
     H_next = hess(s.x + p_final)
     c0 = jnp.dot(p_final, s.H @ p_final)
     c1 = jnp.dot(p_final, H_next @ p_final)

@@ -165,8 +165,9 @@ class FitResult:
             >>> import jax, jax.numpy as jnp
             >>> import jaxmle as jm
             >>> jax.config.update("jax_enable_x64", True)
-            >>> m = jm.Model(lambda p, x: x * jnp.log(p["theta"]) + (1 - x) * jnp.log1p(-p["theta"]),
-            ...              {"theta": jm.UnitInterval()})
+            >>> def loglik(p, x):
+            ...     return x * jnp.log(p["theta"]) + (1 - x) * jnp.log1p(-p["theta"])
+            >>> m = jm.Model(loglik, {"theta": jm.UnitInterval()})
             >>> res = jm.fit(m, jnp.array([1.0, 1, 0, 1, 0]))
             >>> lo, hi = res.conf_int(0.95)["theta"]
             >>> round(float(lo), 4), round(float(hi), 4)

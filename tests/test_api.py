@@ -13,7 +13,9 @@ def _public_objects():
         yield name, obj
         if inspect.isclass(obj):
             for attr, member in vars(obj).items():
-                if attr.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
+                if attr.startswith("_") or not (
+                    inspect.isfunction(member) or isinstance(member, property)
+                ):
                     continue
                 yield f"{name}.{attr}", member
 
@@ -24,9 +26,22 @@ def test_every_public_name_has_a_docstring():
 
 
 def test_every_public_entry_point_has_an_example():
-    top = [jm.fit, jm.fit_batch, jm.Model, jm.Real, jm.Positive, jm.Bounded, jm.UnitInterval,
-           jm.Simplex, jm.FitResult, jm.Status, jm.FitResult.conf_int,
-           jm.models.LinearRegression, jm.models.LogisticRegression, jm.models.PoissonRegression]
+    top = [
+        jm.fit,
+        jm.fit_batch,
+        jm.Model,
+        jm.Real,
+        jm.Positive,
+        jm.Bounded,
+        jm.UnitInterval,
+        jm.Simplex,
+        jm.FitResult,
+        jm.Status,
+        jm.FitResult.conf_int,
+        jm.models.LinearRegression,
+        jm.models.LogisticRegression,
+        jm.models.PoissonRegression,
+    ]
     missing = [obj.__qualname__ for obj in top if ">>>" not in (inspect.getdoc(obj) or "")]
     assert not missing, f"no example in the docstring: {missing}"
 

@@ -28,7 +28,10 @@ def test_demo_command_prints_every_example(capsys):
 def test_demo_float32_in_fresh_process():
     # float32 is JAX's default; the demo must hold there too (tolerances follow the dtype)
     proc = subprocess.run(
-        [sys.executable, "-m", "jaxmle", "demo", "--float32"], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "jaxmle", "demo", "--float32"],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "(float32)" in proc.stdout
