@@ -43,6 +43,9 @@ def _kernel(
     data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype, fill
 ) -> FitResult:
     per_obs = n is not None
+    if per_obs:  # defaults made per dataset here, never materialized for a whole batch
+        weights = jnp.ones((n,), dtype) if weights is None else jnp.asarray(weights, dtype)
+        mask = jnp.ones((n,), bool) if mask is None else mask
     if x0 is None:
         params0 = model.default_init(data, dtype)
         params0.update(init)
@@ -184,7 +187,8 @@ def _as_array(path, x):
             f"{_leaf_name(path)} has dtype {arr.dtype}; jaxmle needs numeric arrays "
             "(bool, int or float)"
         )
-    return jnp.asarray(arr)
+    # stays on the host: a batch moves to the device one chunk at a time
+    return arr.astype(jax.dtypes.canonicalize_dtype(arr.dtype), copy=False)
 
 
 def _float_dtype(leaves):
@@ -253,20 +257,18 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
             "value per observation"
         )
     if weights is not None:
-        weights = jnp.asarray(weights, dtype)
+        weights = weights if isinstance(weights, jax.Array) else np.asarray(weights)
         if weights.shape != obs_shape:
             raise ValueError(f"weights has shape {weights.shape}; expected {obs_shape}")
         if not _is_traced(weights):
             w = np.asarray(weights)
             if not np.all(np.isfinite(w)) or np.any(w < 0):
                 raise ValueError("weights must be finite and non-negative")
-    elif n is not None:
-        weights = jnp.ones(obs_shape, dtype)
     if mask is not None:
-        mask = jnp.asarray(mask)
+        mask = mask if isinstance(mask, jax.Array) else np.asarray(mask)
         if mask.shape != obs_shape:
             raise ValueError(f"mask has shape {mask.shape}; expected {obs_shape}")
-        if mask.dtype != jnp.bool_:
+        if mask.dtype != bool:
             mask = mask != 0
     fill = mask is not None
 
@@ -282,10 +284,8 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
                         "nan_policy='omit' needs a loglik that returns per-observation values; "
                         + _nonfinite_message(bad, lead, n)
                     )
-                mask = jnp.asarray(~bad) if mask is None else mask & jnp.asarray(~bad)
+                mask = ~bad if mask is None else np.asarray(mask) & ~bad
                 fill = True
-    if n is not None and mask is None:
-        mask = jnp.ones(obs_shape, bool)
 
     init = {} if init is None else model.check_init(init, dtype, lead)
     return _Prepared(data, init, weights, mask, n, dtype, fill)
