@@ -13,7 +13,7 @@ import numpy as np
 
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
-from .optimize import minimize_implicit
+from .optimize import minimize_implicit, reuse_at_optimum
 from .results import FitResult, Status
 
 __all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
@@ -68,11 +68,13 @@ def _kernel(
     # The solver's iterations are not differentiated; the estimate is, by the
     # implicit function theorem (w.r.t. the data, weights and anything the
     # model's loglik closes over).
-    u, sol, objective = minimize_implicit(
+    u, sol, closed, args = minimize_implicit(
         negll, u0, (data, weights, mask), max_iter=max_iter, tol=tol
     )
-    loglik = -objective(u)
-    hess = jax.hessian(objective)(u)
+    # f and its Hessian at the optimum come from the solver's last evaluation;
+    # they are recomputed (for their derivatives) only under differentiation.
+    loglik = -reuse_at_optimum(closed, sol.value, u, args)
+    hess = reuse_at_optimum(jax.hessian(closed), sol.hess, u, args)
 
     cov_free, info_ok = scaled_cholesky_inverse(hess)
     if cov_type != "observed":

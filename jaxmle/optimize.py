@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["NewtonResult", "newton", "default_tol", "minimize_implicit"]
+__all__ = ["NewtonResult", "newton", "default_tol", "minimize_implicit", "reuse_at_optimum"]
 
 
 class NewtonResult(NamedTuple):
@@ -269,9 +269,10 @@ def minimize_implicit(objective, x0, args, **solver_options):
     not converge the derivatives are NaN.
 
     Returns:
-        ``(x_star, result, fun)``: the differentiable minimizer, the
-        :class:`NewtonResult` (not differentiable), and ``fun(x)``, the
-        objective with its arguments bound, for derivatives at ``x_star``.
+        ``(x_star, result, closed, all_args)``: the differentiable minimizer,
+        the :class:`NewtonResult` (not differentiable), and the objective as
+        ``closed(x, *all_args)`` with anything it closed over made explicit
+        (for further derivatives at ``x_star``).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -287,7 +288,37 @@ def minimize_implicit(objective, x0, args, **solver_options):
     frozen = lax.stop_gradient(all_args)
     sol = newton(lambda x: closed(x, *frozen), lax.stop_gradient(x0), **solver_options)
     x_star = _implicit(closed, sol.x, sol.converged, *all_args)
-    return x_star, sol, lambda x: closed(x, *all_args)
+    return x_star, sol, closed, all_args
+
+
+def reuse_at_optimum(fn, value, x_star, args):
+    """``fn(x_star, *args)`` without computing it again: ``value`` is the same
+    quantity already computed by the solver (on stopped gradients). Its
+    derivatives, when asked for, are those of ``fn`` (through ``x_star`` and
+    ``args``); without differentiation nothing is recomputed.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxmle.optimize import reuse_at_optimum
+        >>> f = lambda x, a: jnp.sum(a * x**2)
+        >>> g = lambda x: reuse_at_optimum(f, jnp.float32(4.0), x, (jnp.float32(1.0),))
+        >>> float(g(jnp.float32(2.0))), float(jax.grad(g)(jnp.float32(2.0)))
+        (4.0, 4.0)
+    """
+    return _precomputed(fn, lax.stop_gradient(value), x_star, *args)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _precomputed(fn, value, x, *args):
+    return value
+
+
+@_precomputed.defjvp
+def _precomputed_jvp(fn, primals, tangents):
+    value, x, *args = primals
+    _, x_dot, *args_dot = tangents
+    _, out_dot = jax.jvp(fn, (x, *args), (x_dot, *args_dot))
+    return value, out_dot
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
