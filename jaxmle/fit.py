@@ -540,15 +540,14 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
             part = _put(_take(inputs, idx), sharding)
             res = _fit_chunk(part, static, max_iter, sharding)
             stop = min(chunk, B - start)
-            out.append(res if stop == chunk else _take(res, np.arange(stop)))
+            # assembled on the host: no compilation per batch size
+            out.append(_take(jax.device_get(res), slice(0, stop)))
             if bar is not None:
                 bar.update(stop)
     finally:
         if bar is not None:
             bar.close()
-    if len(out) == 1:
-        return out[0]
-    return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *out)
+    return jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.concatenate(xs)), *out)
 
 
 def _fit_chunk(part, static, max_iter, sharding) -> FitResult:
@@ -563,9 +562,15 @@ def _fit_chunk(part, static, max_iter, sharding) -> FitResult:
     idx = np.concatenate([late, np.full(size - late.size, late[0])])
     data, init, _, weights, mask = _take(part, idx)
     sub = _put((data, init, res.unconstrained[idx], weights, mask), sharding)
-    more = _kernel_batch(*sub, max_iter=max_iter - first, **static)
+    more = jax.device_get(_kernel_batch(*sub, max_iter=max_iter - first, **static))
     more = dataclasses.replace(more, n_iter=more.n_iter + first)
-    return jax.tree_util.tree_map(lambda a, b: a.at[late].set(b[: late.size]), res, more)
+
+    def merge(a, b):
+        a = np.array(a)
+        a[late] = b[: late.size]
+        return a
+
+    return jax.tree_util.tree_map(merge, jax.device_get(res), more)
 
 
 def _bucket(count: int, chunk: int, sharding) -> int:

@@ -12,6 +12,8 @@ from statistics import NormalDist
 import jax
 import jax.numpy as jnp
 
+from ._linalg import cho_solve, cholesky
+
 __all__ = [
     "COV_TYPES",
     "scaled_cholesky_inverse",
@@ -53,11 +55,11 @@ def scaled_cholesky_inverse(A: jax.Array) -> tuple[jax.Array, jax.Array]:
     pos = diag > 0
     d = jnp.sqrt(jnp.where(pos, diag, 1.0))
     S = A / (d[:, None] * d[None, :])
-    L = jnp.linalg.cholesky(S)
+    L = cholesky(S)
     piv = jnp.diag(L)
     ok = jnp.all(pos) & jnp.all(jnp.isfinite(L)) & (jnp.min(piv) ** 2 > singular_threshold(dtype))
     eye = jnp.eye(A.shape[0], dtype=dtype)
-    Sinv = jax.scipy.linalg.cho_solve((L, True), eye)
+    Sinv = cho_solve(L, eye)
     inv = Sinv / (d[:, None] * d[None, :])
     inv = jnp.where(ok, inv, jnp.nan)
     return inv, ok

@@ -39,6 +39,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ._linalg import cho_solve, cholesky
+
 __all__ = ["NewtonResult", "newton", "default_tol", "minimize_implicit", "reuse_at_optimum"]
 
 
@@ -84,8 +86,8 @@ def _damped_step(g, H, lam):
     rhs = -g / d
 
     def solve(lam_):
-        L = jnp.linalg.cholesky(S + lam_ * eye)
-        q = jax.scipy.linalg.cho_solve((L, True), rhs)
+        L = cholesky(S + lam_ * eye)
+        q = cho_solve(L, rhs)
         piv = jnp.diag(L)
         ok = jnp.all(jnp.isfinite(q)) & jnp.all(jnp.isfinite(L)) & (jnp.min(piv) ** 2 > 100 * eps)
         return q, ok
@@ -337,7 +339,7 @@ def _implicit_jvp(closed, primals, tangents):
     _, mixed = jax.jvp(grad_x, tuple(all_args), tuple(all_dots))
     H = jax.hessian(closed)(x_star, *all_args)
     d = jnp.sqrt(jnp.where(jnp.diag(H) > 0, jnp.diag(H), 1.0))
-    L = jnp.linalg.cholesky(H / (d[:, None] * d[None, :]))
-    x_dot = -jax.scipy.linalg.cho_solve((L, True), mixed / d) / d
+    L = cholesky(H / (d[:, None] * d[None, :]))
+    x_dot = -cho_solve(L, mixed / d) / d
     x_dot = jnp.where(ok, x_dot, jnp.nan)
     return x_star, x_dot

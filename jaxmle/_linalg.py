@@ -1,0 +1,70 @@
+"""Cholesky factorization and solves, written out for small matrices.
+
+A fit has a handful of parameters, and under ``vmap`` a batched LAPACK call on
+thousands of 2x2 or 5x5 matrices costs more than the arithmetic: for
+``p <= SMALL`` the factorization and the triangular solves are unrolled into
+elementwise operations, which XLA fuses across the batch. Larger matrices use
+``jnp.linalg.cholesky``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["SMALL", "cholesky", "cho_solve"]
+
+#: largest dimension whose factorization is unrolled
+SMALL = 8
+
+
+def cholesky(A: jax.Array) -> jax.Array:
+    """Lower Cholesky factor of a symmetric matrix; NaN where it is not positive definite.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle._linalg import cholesky
+        >>> cholesky(jnp.array([[4.0, 2.0], [2.0, 2.0]])).tolist()
+        [[2.0, 0.0], [1.0, 1.0]]
+    """
+    p = A.shape[-1]
+    if p > SMALL:
+        return jnp.linalg.cholesky(A)
+    L = [[None] * p for _ in range(p)]
+    zero = jnp.zeros((), A.dtype)
+    for j in range(p):
+        s = A[j, j] - sum((L[j][k] ** 2 for k in range(j)), zero)
+        d = jnp.sqrt(jnp.where(s > 0, s, jnp.nan))
+        L[j][j] = d
+        for i in range(j + 1, p):
+            L[i][j] = (A[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), zero)) / d
+    rows = [jnp.stack([L[i][k] if k <= i else zero for k in range(p)]) for i in range(p)]
+    return jnp.stack(rows)
+
+
+def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:
+    """Solve ``(L L^T) x = b`` for a vector or matrix ``b`` (columns) given the factor ``L``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle._linalg import cholesky, cho_solve
+        >>> A = jnp.array([[4.0, 2.0], [2.0, 2.0]])
+        >>> cho_solve(cholesky(A), jnp.array([6.0, 4.0])).tolist()
+        [1.0, 1.0]
+    """
+    p = L.shape[-1]
+    if p > SMALL:
+        return jax.scipy.linalg.cho_solve((L, True), b)
+    y = [None] * p
+    for i in range(p):
+        acc = b[i]
+        for k in range(i):
+            acc = acc - L[i, k] * y[k]
+        y[i] = acc / L[i, i]
+    x = [None] * p
+    for i in reversed(range(p)):
+        acc = y[i]
+        for k in range(i + 1, p):
+            acc = acc - L[k, i] * x[k]
+        x[i] = acc / L[i, i]
+    return jnp.stack(x)
