@@ -5,8 +5,10 @@ maximizes it with exact derivatives, and reports standard errors, confidence
 intervals and fit diagnostics, for one dataset or thousands at once.
 """
 
-from . import models
+from . import distributions, models
 from .constraints import Bounded, Constraint, Positive, Real, Simplex, UnitInterval
+from .distributions import families
+from .distributions.families import fit_dist
 from .fit import fit, fit_batch
 from .model import Model
 from .results import FitResult, Status
@@ -23,6 +25,9 @@ __all__ = [
     "Simplex",
     "fit",
     "fit_batch",
+    "fit_dist",
+    "families",
+    "distributions",
     "FitResult",
     "Status",
     "models",

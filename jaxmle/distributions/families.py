@@ -1,0 +1,550 @@
+"""Distribution families as models, and :func:`fit_dist`, one call from data to a fit.
+
+Each factory (``Normal()``, ``Weibull()``, ``Binomial(trials=10)``, ...)
+returns a :class:`jaxmle.Model` whose parameters are the family's (see
+:mod:`jaxmle.distributions`) and whose data is a dict:
+
+* continuous families: ``{"x": ...}`` with an optional ``"event"`` (1
+  observed, 0 right-censored), or ``{"lower": ..., "upper": ...}`` (interval
+  censoring), and an optional ``"entry"`` (left truncation); see
+  :func:`~jaxmle.distributions.censored_loglik`;
+* discrete families: ``{"x": ...}`` (for the multinomial, ``x`` is ``(n, k)``
+  counts).
+
+A bare array is taken as ``{"x": array}``. The model's starting rule is the
+family's closed-form MLE where there is one, else the method of moments.
+Factories are cached: the same family and options give the same ``Model``
+object, so repeated fits reuse one compilation.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> jax.config.update("jax_enable_x64", True)
+    >>> from jaxmle.distributions import fit_dist
+    >>> res = fit_dist("exponential", jnp.array([1.0, 2.0, 3.0, 6.0]),
+    ...                event=jnp.array([1, 1, 0, 0]))
+    >>> round(float(res.params["rate"]), 6)  # 2 events / 12 time units
+    0.166667
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import numpy as np
+
+from ..fit import NAN_POLICIES, fit, fit_batch
+from ..model import Model
+from . import continuous as _c
+from . import discrete as _d
+from .base import Distribution, as_data_dict
+from .censoring import censored_loglik
+
+__all__ = [
+    "Bernoulli",
+    "Binomial",
+    "Categorical",
+    "Multinomial",
+    "Poisson",
+    "NegativeBinomial",
+    "Geometric",
+    "Exponential",
+    "Normal",
+    "LogNormal",
+    "Gamma",
+    "Weibull",
+    "Beta",
+    "StudentT",
+    "Laplace",
+    "Logistic",
+    "LogLogistic",
+    "Gumbel",
+    "Pareto",
+    "model_for",
+    "fit_dist",
+]
+
+
+# --------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------
+def _discrete_data(dist, data):
+    data = as_data_dict(data)
+    extra = sorted(set(data) - {"x"})
+    if extra:
+        raise ValueError(
+            f"{dist.name} is discrete: its data is {{'x': ...}} only (no censoring), got "
+            f"extra key(s) {extra}"
+        )
+    return data["x"]
+
+
+@functools.cache
+def model_for(dist: Distribution) -> Model:
+    """The :class:`~jaxmle.Model` of a distribution (with its options); cached.
+
+    Example:
+        >>> from jaxmle.distributions import DISTRIBUTIONS
+        >>> from jaxmle.distributions.families import model_for
+        >>> model_for(DISTRIBUTIONS["gamma"]).param_names
+        ('shape', 'scale')
+    """
+    spec = dist.spec()
+    name = type(dist).__name__.removesuffix("Dist")
+    if isinstance(dist, _c.ParetoDist):
+
+        def scale_of(data):
+            if dist.scale is not None:
+                return dist.scale
+            return _c.default_pareto_scale(data)
+
+        def loglik(params, data):
+            return censored_loglik(dist, {**params, "scale": scale_of(data)}, data)
+
+        def init(data):
+            return dist.init(data, scale=scale_of(data))
+
+    elif dist.continuous:
+
+        def loglik(params, data):
+            return censored_loglik(dist, params, data)
+
+        init = dist.init
+    else:
+
+        def loglik(params, data):
+            return dist.logpdf(_discrete_data(dist, data), params)
+
+        init = dist.init
+    loglik.__name__ = name
+    return Model(loglik, spec, init=init, name=name)
+
+
+def Bernoulli() -> Model:
+    """Bernoulli(p) model; data ``{"x": 0/1 outcomes}``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Bernoulli().param_names
+        ('p',)
+    """
+    return model_for(_d.BernoulliDist())
+
+
+def Binomial(trials: int) -> Model:
+    """Binomial(p; trials) model; data ``{"x": successes}``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Binomial(trials=10).param_names
+        ('p',)
+    """
+    return model_for(_d.BinomialDist(trials=trials))
+
+
+def Categorical(k: int) -> Model:
+    """Categorical(p) model over ``k`` categories coded ``0..k-1``; ``p`` is ``jm.Simplex(k)``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Categorical(k=3).param_names
+        ('p[0]', 'p[1]', 'p[2]')
+    """
+    return model_for(_d.CategoricalDist(k=k))
+
+
+def Multinomial(k: int) -> Model:
+    """Multinomial(p) model; data ``{"x": (n, k) counts}``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Multinomial(k=2).free_size
+        1
+    """
+    return model_for(_d.MultinomialDist(k=k))
+
+
+def Poisson() -> Model:
+    """Poisson(rate) model; data ``{"x": counts}``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Poisson().param_names
+        ('rate',)
+    """
+    return model_for(_d.PoissonDist())
+
+
+def NegativeBinomial() -> Model:
+    """Negative binomial NB2(mean, alpha) model, ``Var = mean + alpha mean^2``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.NegativeBinomial().param_names
+        ('mean', 'alpha')
+    """
+    return model_for(_d.NegativeBinomialDist())
+
+
+def Geometric() -> Model:
+    """Geometric(p) model: failures before the first success, ``0, 1, 2, ...``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Geometric().param_names
+        ('p',)
+    """
+    return model_for(_d.GeometricDist())
+
+
+def Exponential() -> Model:
+    """Exponential(rate) model (censoring and truncation supported).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Exponential().param_names
+        ('rate',)
+    """
+    return model_for(_c.ExponentialDist())
+
+
+def Normal() -> Model:
+    """Normal(loc, scale) model (censoring and truncation supported).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions import families
+        >>> res = jm.fit(families.Normal(), {"x": jnp.array([1.0, 2.0, 6.0])})
+        >>> round(float(res.params["loc"]), 6), round(float(res.params["scale"]) ** 2, 6)
+        (3.0, 4.666667)
+    """
+    return model_for(_c.NormalDist())
+
+
+def LogNormal() -> Model:
+    """Log-normal(mu, sigma) model (censoring and truncation supported).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.LogNormal().param_names
+        ('mu', 'sigma')
+    """
+    return model_for(_c.LogNormalDist())
+
+
+def Gamma() -> Model:
+    """Gamma(shape, scale) model (censoring and truncation supported).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Gamma().param_names
+        ('shape', 'scale')
+    """
+    return model_for(_c.GammaDist())
+
+
+def Weibull() -> Model:
+    """Weibull(shape, scale) model (censoring and truncation supported).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Weibull().param_names
+        ('shape', 'scale')
+    """
+    return model_for(_c.WeibullDist())
+
+
+def Beta() -> Model:
+    """Beta(a, b) model on ``(0, 1)`` (censoring and truncation supported).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Beta().param_names
+        ('a', 'b')
+    """
+    return model_for(_c.BetaDist())
+
+
+def StudentT() -> Model:
+    """Student's t(loc, scale, df) model (censoring and truncation supported).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.StudentT().param_names
+        ('loc', 'scale', 'df')
+    """
+    return model_for(_c.StudentTDist())
+
+
+def Laplace() -> Model:
+    """Laplace(loc, scale) model; ``loc``'s observed information is zero (status ``SINGULAR``).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Laplace().param_names
+        ('loc', 'scale')
+    """
+    return model_for(_c.LaplaceDist())
+
+
+def Logistic() -> Model:
+    """Logistic(loc, scale) model (censoring and truncation supported).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Logistic().param_names
+        ('loc', 'scale')
+    """
+    return model_for(_c.LogisticDist())
+
+
+def LogLogistic() -> Model:
+    """Log-logistic(shape, scale) model, scipy's ``fisk`` (censoring and truncation supported).
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.LogLogistic().param_names
+        ('shape', 'scale')
+    """
+    return model_for(_c.LogLogisticDist())
+
+
+def Gumbel() -> Model:
+    """Gumbel (maximum) (loc, scale) model, scipy's ``gumbel_r``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.Gumbel().param_names
+        ('loc', 'scale')
+    """
+    return model_for(_c.GumbelDist())
+
+
+def Pareto(scale: float | None = None) -> Model:
+    """Pareto(shape; scale) model: ``scale`` is fixed, by default the smallest observation.
+
+    See :class:`~jaxmle.distributions.ParetoDist` for why the scale is not a
+    fitted parameter (its MLE is ``min(x)``, an irregular endpoint).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions import families
+        >>> x = jnp.array([1.0, 2.0, 4.0])
+        >>> res = jm.fit(families.Pareto(), {"x": x})  # 3 / (log 2 + log 4)
+        >>> round(float(res.params["shape"]), 6)
+        1.442695
+    """
+    return model_for(_c.ParetoDist(scale=scale))
+
+
+# --------------------------------------------------------------------------
+# fit_dist
+# --------------------------------------------------------------------------
+def _resolve(family: Any, options: dict) -> Distribution:
+    from . import DISTRIBUTIONS
+
+    if isinstance(family, Distribution):
+        dist = family
+    elif isinstance(family, str):
+        key = family.strip().lower()
+        if key not in DISTRIBUTIONS:
+            raise ValueError(
+                f"unknown family {family!r}; the known families are: {', '.join(DISTRIBUTIONS)}"
+            )
+        dist = DISTRIBUTIONS[key]
+    else:
+        raise TypeError(
+            f"family must be a family name (e.g. 'weibull') or a Distribution, got {family!r}"
+        )
+    return dist.with_options(**options)
+
+
+def _host(name, v):
+    if v is None:
+        return None
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(v)):
+        raise TypeError(f"fit_dist needs concrete arrays; {name} is traced (use jm.fit instead)")
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} has dtype {arr.dtype}; fit_dist needs numeric arrays")
+    return arr
+
+
+def _fmt_idx(idx, limit=8) -> str:
+    idx = [int(i) for i in idx]
+    s = ", ".join(str(i) for i in idx[:limit])
+    return f"[{s}{', ...' if len(idx) > limit else ''}] ({len(idx)} in all)"
+
+
+def _bad_message(bad, batch) -> str:
+    if batch:
+        ds = np.flatnonzero(bad.any(axis=1))
+        obs = np.flatnonzero(bad[ds[0]])
+        where = f"datasets {_fmt_idx(ds)}; in dataset {int(ds[0])}, observations {_fmt_idx(obs)}"
+    else:
+        where = f"observations {_fmt_idx(np.flatnonzero(bad))}"
+    return (
+        f"data contains NaN or invalid infinite values in {where}. Pass nan_policy='omit' to "
+        "drop those observations, or nan_policy='propagate' to fit anyway (status NONFINITE)"
+    )
+
+
+def fit_dist(
+    family: str | Distribution,
+    x: Any = None,
+    *,
+    event: Any = None,
+    lower: Any = None,
+    upper: Any = None,
+    entry: Any = None,
+    weights: Any = None,
+    mask: Any = None,
+    init: dict | None = None,
+    nan_policy: str = "raise",
+    cov_type: str = "observed",
+    max_iter: int = 100,
+    tol: float | None = None,
+    **family_options: Any,
+):
+    """Fit a distribution family by maximum likelihood: one dataset, or a batch of them.
+
+    Args:
+        family: a family name: ``bernoulli``, ``binomial``, ``categorical``,
+            ``multinomial``, ``poisson``, ``negative_binomial``, ``geometric``,
+            ``exponential``, ``normal``, ``lognormal``, ``gamma``, ``weibull``,
+            ``beta``, ``student_t``, ``laplace``, ``logistic``,
+            ``loglogistic``, ``gumbel``, ``pareto`` (or a
+            :class:`~jaxmle.distributions.Distribution`).
+        x: observations, shape ``(n,)`` for one dataset or ``(B, n)`` for
+            ``B`` datasets fitted at once with :func:`jaxmle.fit_batch` (pad
+            ragged datasets with NaN and pass ``nan_policy="omit"``). For the
+            multinomial, counts ``(n, k)`` or ``(B, n, k)``.
+        event: with ``x`` (continuous families): 1 observed, 0 right-censored.
+        lower, upper: interval censoring instead of ``x`` (continuous
+            families): ``lower == upper`` exact, ``upper = inf``
+            right-censored, ``lower`` at the bottom of the support (``-inf``,
+            or ``0`` for positive families) left-censored.
+        entry: left-truncation times (delayed entry), same shape as the data
+            (or a scalar).
+        weights, mask, init, cov_type, max_iter, tol: as in :func:`jaxmle.fit`.
+        nan_policy: ``"raise"``, ``"omit"`` or ``"propagate"`` for NaN values
+            (and infinite ones, except infinite censoring bounds, which are
+            valid here).
+        **family_options: the family's fixed options: ``trials=`` (binomial,
+            required), ``k=`` (categorical: default ``max(x) + 1``;
+            multinomial: default ``x.shape[-1]``), ``scale=`` (pareto: default
+            the smallest observation of each dataset).
+
+    Returns:
+        A :class:`~jaxmle.FitResult` (a batch one for batched data).
+
+    Raises:
+        ValueError: an unknown family (the message lists the known ones),
+            censoring arguments for a discrete family, inconsistent shapes,
+            ``lower > upper``, or non-finite data under ``nan_policy="raise"``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions import fit_dist
+        >>> res = fit_dist("poisson", jnp.array([[1, 2, 3], [0, 0, 3]]))  # two datasets
+        >>> res.params["rate"].tolist()
+        [2.0, 1.0]
+    """
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    x, event, lower, upper, entry = (
+        _host(n, v) for n, v in
+        [("x", x), ("event", event), ("lower", lower), ("upper", upper), ("entry", entry)]
+    )  # fmt: skip
+    options = dict(family_options)
+    base = _resolve(family, {})
+
+    # which layout
+    censor_args = [n for n, v in [("event", event), ("lower", lower), ("upper", upper),
+                                  ("entry", entry)] if v is not None]  # fmt: skip
+    if not base.continuous and censor_args:
+        raise ValueError(
+            f"{base.name} is discrete: censoring and truncation ({', '.join(censor_args)}) are "
+            "supported for the continuous families only"
+        )
+    interval = lower is not None or upper is not None
+    if interval:
+        if lower is None or upper is None:
+            raise ValueError("interval censoring needs both lower= and upper=")
+        if x is not None or event is not None:
+            raise ValueError("give either x= (with optional event=) or lower=/upper=, not both")
+        main = lower.astype(float)
+    else:
+        if x is None:
+            raise ValueError("fit_dist needs the observations x (or lower= and upper=)")
+        main = x
+    multi = isinstance(base, _d.MultinomialDist)
+    obs_ndim = main.ndim - (1 if multi else 0)
+    if obs_ndim not in (1, 2):
+        want = "(n, k) or (B, n, k)" if multi else "(n,) or (B, n)"
+        raise ValueError(f"the data must have shape {want}, got {main.shape}")
+    batch = obs_ndim == 2
+    obs_shape = main.shape[:obs_ndim]
+
+    # family options that default from the data
+    if multi and options.get("k") is None:
+        options["k"] = int(main.shape[-1])
+    if isinstance(base, _d.CategoricalDist) and options.get("k") is None:
+        top = np.nanmax(np.where(np.isfinite(main), main, np.nan)) if main.size else 0
+        options["k"] = max(int(top) + 1 if np.isfinite(top) else 2, 2)
+    dist = base.with_options(**options)
+    model = model_for(dist)
+
+    # data dict, and observations to leave out
+    def same_shape(name, v, allow_scalar=False):
+        if allow_scalar and v.ndim == 0:
+            return np.broadcast_to(v, obs_shape)
+        if v.shape != obs_shape:
+            raise ValueError(f"{name} has shape {v.shape}; expected {obs_shape}")
+        return v
+
+    def nan(v):
+        return np.isnan(v) if v.dtype.kind == "f" else np.zeros(v.shape, bool)
+
+    if interval:
+        upper = same_shape("upper", upper).astype(float)
+        lower = lower.astype(float)
+        bad = nan(lower) | nan(upper) | (lower == np.inf) | (upper == -np.inf)
+        wrong = ~bad & (lower > upper)
+        if wrong.any():
+            raise ValueError(
+                f"lower > upper in observations {_fmt_idx(np.flatnonzero(wrong.ravel()))}"
+            )
+        data = {"lower": lower, "upper": upper}
+    else:
+        if multi:
+            bad = ~np.all(np.isfinite(x), axis=-1)
+        else:
+            bad = ~np.isfinite(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
+        data = {"x": x}
+        if event is not None:
+            event = same_shape("event", event)
+            bad = bad | nan(event)
+            data["event"] = event
+    if entry is not None:
+        entry = same_shape("entry", entry, allow_scalar=True).astype(float)
+        bad = bad | nan(entry) | (entry == np.inf)
+        data["entry"] = np.array(entry)
+
+    if bad.any():
+        if nan_policy == "raise":
+            raise ValueError(_bad_message(bad, batch))
+        if nan_policy == "omit":
+            keep = ~bad
+            mask = keep if mask is None else (np.asarray(mask) != 0) & keep
+    runner = fit_batch if batch else fit
+    return runner(
+        model, data, init=init, weights=weights, mask=mask, nan_policy="propagate",
+        cov_type=cov_type, max_iter=max_iter, tol=tol,
+    )  # fmt: skip
