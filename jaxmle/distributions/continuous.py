@@ -436,8 +436,23 @@ class GammaDist(_PositiveSupport):
         return {"shape": shape, "scale": positive(mean / shape)}
 
 
+class _ShapeScale(_PositiveSupport):
+    """A family of ``z = shape * log(x / scale)``, the log-location-scale families on (0, inf)."""
+
+    param_names = ("shape", "scale")
+
+    def spec(self):
+        return {"shape": Positive(), "scale": Positive()}
+
+    def _safe(self, params):
+        return params["scale"]
+
+    def _logz(self, x, params):
+        return params["shape"] * (jnp.log(x) - jnp.log(params["scale"]))
+
+
 @dataclass(frozen=True, repr=False)
-class WeibullDist(_PositiveSupport):
+class WeibullDist(_ShapeScale):
     """Weibull(shape, scale): ``S(x) = exp(-(x/scale)^shape)``, ``scipy.stats.weibull_min``.
 
     lifelines' ``WeibullFitter`` calls them ``rho_`` and ``lambda_``. Starting
@@ -452,16 +467,6 @@ class WeibullDist(_PositiveSupport):
     """
 
     name = "weibull"
-    param_names = ("shape", "scale")
-
-    def spec(self):
-        return {"shape": Positive(), "scale": Positive()}
-
-    def _safe(self, params):
-        return params["scale"]
-
-    def _logz(self, x, params):
-        return params["shape"] * (jnp.log(x) - jnp.log(params["scale"]))
 
     def _logpdf(self, x, params):
         lz = self._logz(x, params)
@@ -481,7 +486,7 @@ class WeibullDist(_PositiveSupport):
 
 
 @dataclass(frozen=True, repr=False)
-class LogLogisticDist(_PositiveSupport):
+class LogLogisticDist(_ShapeScale):
     """Log-logistic(shape, scale): ``F(x) = 1 / (1 + (x/scale)^-shape)``, ``scipy.stats.fisk``.
 
     scipy's ``fisk(c=shape, scale=scale)``. Starting rule: the moments of
@@ -496,28 +501,18 @@ class LogLogisticDist(_PositiveSupport):
     """
 
     name = "loglogistic"
-    param_names = ("shape", "scale")
-
-    def spec(self):
-        return {"shape": Positive(), "scale": Positive()}
-
-    def _safe(self, params):
-        return params["scale"]
-
-    def _w(self, x, params):
-        return params["shape"] * (jnp.log(x) - jnp.log(params["scale"]))
 
     def _logpdf(self, x, params):
-        w = self._w(x, params)
+        w = self._logz(x, params)
         return (
             jnp.log(params["shape"]) - jnp.log(x) + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
         )
 
     def _logcdf(self, x, params):
-        return jax.nn.log_sigmoid(self._w(x, params))
+        return jax.nn.log_sigmoid(self._logz(x, params))
 
     def _logsf(self, x, params):
-        return jax.nn.log_sigmoid(-self._w(x, params))
+        return jax.nn.log_sigmoid(-self._logz(x, params))
 
     def init(self, data):
         v, valid = init_points(data, 0.0)
