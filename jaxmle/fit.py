@@ -357,7 +357,9 @@ def _nonfinite_message(bad, lead, n) -> str:
         detail = f"observations {_fmt_idx(np.flatnonzero(bad))}" if n is not None else "the data"
     return (
         f"data contains NaN or infinite values in {detail}. Pass nan_policy='omit' to drop "
-        "those observations, or nan_policy='propagate' to fit anyway (status NONFINITE)"
+        "those observations, or nan_policy='propagate' to fit anyway (status NONFINITE). "
+        "An infinite censoring bound is not missing data: fit censored data with "
+        "jm.fit_dist, or with nan_policy='propagate' and a loglik that handles it"
     )
 
 

@@ -75,8 +75,13 @@ from .discrete import (
     PoissonDist,
 )
 from .families import fit_dist
+from .gof import DEFAULT_FAMILIES, compare_families, format_table, gof_statistics
 
 __all__ = [
+    "gof_statistics",
+    "compare_families",
+    "format_table",
+    "DEFAULT_FAMILIES",
     "Distribution",
     "DISTRIBUTIONS",
     "get_distribution",
