@@ -24,16 +24,20 @@ NAN_POLICIES = ("raise", "omit", "propagate")
 # --------------------------------------------------------------------------
 # the kernel: one dataset, pure and traceable; vmapped for a batch
 # --------------------------------------------------------------------------
-def _fill_masked(data, mask, n):
+def _fill_masked(data, mask, n, value=None):
     """Replace masked observations by the first unmasked one, so that the
     log-likelihood and its derivatives stay finite there (the masked terms are
-    then zeroed: the double-``where`` pattern)."""
+    then zeroed: the double-``where`` pattern); or, given ``value``, set the
+    masked observations of floating leaves to it."""
     first = jnp.argmax(mask)
 
     def fill(x):
         if jnp.ndim(x) >= 1 and x.shape[0] == n:
             m = jnp.reshape(mask, (n,) + (1,) * (x.ndim - 1))
-            return jnp.where(m, x, x[first])
+            if value is None:
+                return jnp.where(m, x, x[first])
+            if jnp.issubdtype(x.dtype, jnp.floating):
+                return jnp.where(m, x, jnp.asarray(value, x.dtype))
         return x
 
     return jax.tree_util.tree_map(fill, data)
@@ -46,14 +50,18 @@ def _kernel(
     if per_obs:  # defaults made per dataset here, never materialized for a whole batch
         weights = jnp.ones((n,), dtype) if weights is None else jnp.asarray(weights, dtype)
         mask = jnp.ones((n,), bool) if mask is None else mask
+    init_data = data
+    if per_obs and fill:
+        # the model's starting rule sees masked observations as NaN (starting
+        # rules skip non-finite values); the loglik sees them replaced
+        init_data = _fill_masked(data, mask, n, jnp.nan)
+        data = _fill_masked(data, mask, n)
     if x0 is None:
-        params0 = model.default_init(data, dtype)
+        params0 = model.default_init(init_data, dtype)
         params0.update(init)
         u0 = model.to_unconstrained(params0).astype(dtype)
     else:  # resuming from unconstrained coordinates (straggler pass)
         u0 = x0.astype(dtype)
-    if per_obs and fill:
-        data = _fill_masked(data, mask, n)
 
     def terms(u, data, mask):
         ll = model.loglik(model.to_constrained(u), data)
@@ -277,6 +285,8 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
     # non-finite data
     if not traced:
         bad = _nonfinite_observations(paths_leaves, lead, n)
+        if mask is not None and not _is_traced(mask):
+            bad = bad & np.asarray(mask)  # masked-out observations may hold anything
         if bad is not None and bad.any():
             if nan_policy == "raise":
                 raise ValueError(_nonfinite_message(bad, lead, n))

@@ -149,13 +149,20 @@ class Model:
 
     # -- starting values ------------------------------------------------------
     def default_init(self, data: Any, dtype: Any) -> dict[str, jax.Array]:
-        """The model's own starting rule if it has one, else each constraint's default."""
+        """The model's own starting rule if it has one, else each constraint's default.
+
+        A value from the rule that is not finite on the unconstrained scale
+        (outside the support, NaN) falls back to the constraint's default.
+        """
         init = {key: c.default_init(dtype) for key, c in self.spec.items()}
         if self.init_fn is not None:
             given = self.init_fn(data)
             for key, val in given.items():
                 if key in init:
-                    init[key] = jnp.broadcast_to(jnp.asarray(val, dtype), self.spec[key].shape)
+                    c = self.spec[key]
+                    val = jnp.broadcast_to(jnp.asarray(val, dtype), c.shape)
+                    usable = jnp.all(jnp.isfinite(c.inverse(val)))
+                    init[key] = jnp.where(usable, val, init[key])
         return init
 
     def check_init(self, init: Mapping[str, Any], dtype: Any, batch_shape=()) -> dict:

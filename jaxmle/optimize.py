@@ -195,7 +195,10 @@ def newton(
         finite = _all_finite(f_new, g_new, H_new)
         # On convergence, still take the last Newton step when it does not
         # worsen f beyond rounding: it squares the remaining error for free.
-        polish = converged & ok & finite & (actual >= -noise)
+        # (or when f's rounding hides the gain but the scaled gradient shrank)
+        d = jnp.sqrt(jnp.maximum(jnp.abs(jnp.diag(s.H)), jnp.finfo(dtype).tiny))
+        shrank = jnp.sum((g_new / d) ** 2) <= jnp.sum((s.g / d) ** 2)
+        polish = converged & ok & finite & ((actual >= -noise) | (shrank & (actual >= -64 * noise)))
         accept = (ok & ~converged & finite & good) | polish
         ratio = actual / jnp.where(pred > 0, pred, 1.0)
         lam_next = jnp.where(

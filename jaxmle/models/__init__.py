@@ -1,5 +1,21 @@
 """Regression models whose losses are likelihoods."""
 
-from .regression import LinearRegression, LogisticRegression, PoissonRegression
+from .design import design_matrix
+from .regression import (
+    LinearRegression,
+    LogisticRegression,
+    NegativeBinomialRegression,
+    PoissonRegression,
+    ProbitRegression,
+    WeibullAFT,
+)
 
-__all__ = ["LinearRegression", "LogisticRegression", "PoissonRegression"]
+__all__ = [
+    "LinearRegression",
+    "LogisticRegression",
+    "ProbitRegression",
+    "PoissonRegression",
+    "NegativeBinomialRegression",
+    "WeibullAFT",
+    "design_matrix",
+]

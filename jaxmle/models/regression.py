@@ -1,7 +1,8 @@
-"""Regression models: Gaussian (least squares), logistic (cross-entropy), Poisson.
+"""Regression models: Gaussian (least squares), logistic, probit, Poisson, NB2, Weibull AFT.
 
 Each returns a :class:`jaxmle.Model` whose data is a dict ``{"X": (n, p), "y": (n,)}``
-(and an optional ``"offset": (n,)`` for the linear predictor).
+(and an optional ``"offset": (n,)`` for the linear predictor); the Weibull AFT model's
+is ``{"X": (n, p), "t": (n,), "event": (n,)}``.
 """
 
 from __future__ import annotations
@@ -10,11 +11,22 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.special import log_ndtr
 
 from ..constraints import Positive, Real
+from ..distributions.censoring import censored_loglik
+from ..distributions.continuous import _EULER, WeibullDist
+from ..distributions.discrete import NegativeBinomialDist
 from ..model import Model
 
-__all__ = ["LinearRegression", "LogisticRegression", "PoissonRegression"]
+__all__ = [
+    "LinearRegression",
+    "LogisticRegression",
+    "ProbitRegression",
+    "PoissonRegression",
+    "NegativeBinomialRegression",
+    "WeibullAFT",
+]
 
 
 def _eta(p, data):
@@ -50,10 +62,12 @@ def LinearRegression(n_features: int) -> Model:
         return -0.5 * (resid / s) ** 2 - jnp.log(s) - 0.5 * math.log(2 * math.pi)
 
     def init(data):
-        X, y = data["X"], data["y"]
-        beta = jnp.linalg.lstsq(X, y - data.get("offset", 0.0))[0]
-        resid = y - _eta({"beta": beta}, data)
-        sigma = jnp.sqrt(jnp.mean(resid**2))
+        # least squares on the rows that are finite (masked rows arrive as NaN)
+        X, z = data["X"], data["y"] - data.get("offset", 0.0)
+        valid = jnp.isfinite(z) & jnp.all(jnp.isfinite(X), axis=1)
+        X, z = jnp.where(valid[:, None], X, 0.0), jnp.where(valid, z, 0.0)
+        beta = jnp.linalg.lstsq(X, z)[0]
+        sigma = jnp.sqrt(jnp.sum((z - X @ beta) ** 2) / jnp.maximum(jnp.sum(valid), 1))
         return {"beta": beta, "sigma": jnp.where(sigma > 0, sigma, 1.0)}
 
     return Model(
@@ -108,3 +122,160 @@ def PoissonRegression(n_features: int) -> Model:
         return y * eta - jnp.exp(eta) - jax.scipy.special.gammaln(y + 1)
 
     return Model(loglik, {"beta": Real(shape=(n_features,))}, name="PoissonRegression")
+
+
+def ProbitRegression(n_features: int) -> Model:
+    """Probit regression ``y ~ Bernoulli(Phi(X beta + offset))``, ``Phi`` the normal CDF.
+
+    Both tails use ``log_ndtr``, ``log Phi(eta)`` for ``y = 1`` and
+    ``log Phi(-eta)`` for ``y = 0``, so the log-likelihood stays accurate far in
+    the tails. It starts at ``beta = 0``. As with the logistic regression,
+    complete or quasi-complete separation ends with status ``BOUNDARY`` and NaN
+    standard errors. ``statsmodels``' ``Probit`` fits the same model.
+
+    Args:
+        n_features: number of columns of ``X`` (include a column of ones for
+            an intercept).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> X = jnp.stack([jnp.ones(6), jnp.array([0.0, 1, 2, 3, 4, 5])], axis=1)
+        >>> y = jnp.array([0.0, 0, 1, 0, 1, 1])
+        >>> res = jm.fit(jm.models.ProbitRegression(2), {"X": X, "y": y})
+        >>> jm.Status(int(res.status)).name
+        'CONVERGED'
+        >>> [round(b, 4) for b in res.params["beta"].tolist()]
+        [-1.8995, 0.7598]
+    """
+
+    def loglik(p, data):
+        eta = _eta(p, data)
+        y = data["y"]
+        return y * log_ndtr(eta) + (1 - y) * log_ndtr(-eta)
+
+    return Model(loglik, {"beta": Real(shape=(n_features,))}, name="ProbitRegression")
+
+
+def NegativeBinomialRegression(n_features: int) -> Model:
+    """Negative binomial (NB2) regression with log link, for overdispersed counts.
+
+    ``y ~ NB(mean, alpha)`` with ``mean = exp(X beta + offset)`` and
+    ``Var y = mean + alpha mean^2`` (the family
+    :class:`~jaxmle.distributions.NegativeBinomialDist`); parameters
+    ``{"beta": (p,), "alpha": scalar > 0}``. This is statsmodels'
+    ``NegativeBinomial(loglike_method="nb2")``, which lists ``alpha`` last.
+    ``alpha -> 0`` is the Poisson limit (status ``BOUNDARY``). Starting rule:
+    least squares of ``log(y + 0.5) - offset`` on ``X`` for ``beta``, and the
+    method of moments, ``sum((y - mean)^2 - mean) / sum(mean^2)`` (at least
+    0.01), for ``alpha``.
+
+    Args:
+        n_features: number of columns of ``X`` (include a column of ones for
+            an intercept).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> X = jnp.ones((6, 1))
+        >>> y = jnp.array([0.0, 1, 1, 2, 4, 10])
+        >>> res = jm.fit(jm.models.NegativeBinomialRegression(1), {"X": X, "y": y})
+        >>> round(float(jnp.exp(res.params["beta"][0])), 6)  # the MLE of the mean is mean(y)
+        3.0
+        >>> round(float(res.params["alpha"]), 4)
+        0.8784
+    """
+    family = NegativeBinomialDist()
+
+    def loglik(p, data):
+        mean = jnp.exp(_eta(p, data))
+        return family.logpdf(data["y"], {"mean": mean, "alpha": p["alpha"]})
+
+    def init(data):
+        X, y = data["X"], data["y"]
+        offset = data.get("offset", 0.0)
+        valid = jnp.isfinite(y) & (y >= 0)
+        w = valid.astype(X.dtype)
+        z = jnp.where(valid, jnp.log(jnp.where(valid, y, 0.0) + 0.5) - offset, 0.0)
+        beta = jnp.linalg.lstsq(X * w[:, None], w * z)[0]
+        beta = jnp.where(jnp.isfinite(beta), beta, 0.0)
+        mean = jnp.exp(_eta({"beta": beta}, data))
+        ys = jnp.where(valid, y, 0.0)
+        alpha = jnp.sum(w * ((ys - mean) ** 2 - mean)) / jnp.sum(w * mean**2)
+        alpha = jnp.where(jnp.isfinite(alpha), jnp.clip(alpha, 1e-2, 1e2), 1.0)
+        return {"beta": beta, "alpha": alpha}
+
+    return Model(
+        loglik,
+        {"beta": Real(shape=(n_features,)), "alpha": Positive()},
+        init=init,
+        name="NegativeBinomialRegression",
+    )
+
+
+def WeibullAFT(n_features: int) -> Model:
+    """Weibull accelerated failure time model for right-censored lifetimes.
+
+    ``t_i ~ Weibull(shape, scale_i)`` with ``log(scale_i) = X_i beta + offset_i``
+    and one ``shape`` shared by all observations: ``S(t) = exp(-(t/scale)^shape)``
+    (the family :class:`~jaxmle.distributions.WeibullDist`, censoring by
+    :func:`~jaxmle.distributions.censored_loglik`). The data is
+    ``{"X": (n, p), "t": (n,), "event": (n,)}``: ``event`` is 1 for an observed
+    failure at ``t`` and 0 for an observation right-censored at ``t`` (optional:
+    all observed); ``"offset"`` is optional. Parameters ``{"beta": (p,),
+    "shape": scalar > 0}``. lifelines' ``WeibullAFTFitter`` fits the same model:
+    its ``lambda_`` coefficients are ``beta``, and its ``rho_`` intercept is
+    ``log(shape)``. Starting rule: the Gumbel moments of the least-squares
+    residuals of ``log t`` on ``X`` (censoring ignored).
+
+    Args:
+        n_features: number of columns of ``X`` (include a column of ones for
+            an intercept).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> X = jnp.stack([jnp.ones(6), jnp.array([0.0, 0, 0, 1, 1, 1])], axis=1)
+        >>> t = jnp.array([1.0, 2, 3, 2, 5, 7])
+        >>> event = jnp.array([1, 1, 0, 1, 1, 0])
+        >>> res = jm.fit(jm.models.WeibullAFT(2), {"X": X, "t": t, "event": event})
+        >>> jm.Status(int(res.status)).name
+        'CONVERGED'
+        >>> round(float(res.params["shape"]), 4)
+        1.7639
+    """
+    family = WeibullDist()
+
+    def loglik(p, data):
+        scale = jnp.exp(_eta(p, data))
+        obs = {"x": data["t"]}
+        if "event" in data:
+            obs["event"] = data["event"]
+        return censored_loglik(family, {"shape": p["shape"], "scale": scale}, obs)
+
+    def init(data):
+        X, t = data["X"], data["t"]
+        offset = data.get("offset", 0.0)
+        valid = jnp.isfinite(t) & (t > 0)
+        w = valid.astype(X.dtype)
+        z = jnp.where(valid, jnp.log(jnp.where(valid, t, 1.0)) - offset, 0.0)
+        pinv = jnp.linalg.pinv(X * w[:, None])
+        beta = pinv @ (w * z)
+        # log t = log(scale) + G / shape with G a standard Gumbel-minimum:
+        # variance pi^2 / 6, mean -Euler's constant
+        resid = w * (z - X @ beta)
+        var = jnp.sum(resid**2) / jnp.maximum(jnp.sum(w), 1.0)
+        shape = math.pi / jnp.sqrt(6.0 * var)
+        shape = jnp.where(jnp.isfinite(shape), jnp.clip(shape, 0.1, 10.0), 1.0)
+        beta = beta + pinv @ (w * _EULER / shape)
+        return {"beta": jnp.where(jnp.isfinite(beta), beta, 0.0), "shape": shape}
+
+    return Model(
+        loglik,
+        {"beta": Real(shape=(n_features,)), "shape": Positive()},
+        init=init,
+        name="WeibullAFT",
+    )
