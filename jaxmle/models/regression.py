@@ -36,6 +36,17 @@ def _eta(p, data):
     return eta
 
 
+def _rows_lstsq(X, z, valid):
+    """Least squares of ``z`` on ``X`` over the valid rows (and finite ones): the
+    starting rules' common step. Returns ``(beta, residuals)``; residuals are 0
+    on the rows left out, and a non-finite ``beta`` falls back to 0."""
+    valid = valid & jnp.isfinite(z) & jnp.all(jnp.isfinite(X), axis=1)
+    Xv, zv = jnp.where(valid[:, None], X, 0.0), jnp.where(valid, z, 0.0)
+    beta = jnp.linalg.lstsq(Xv, zv)[0]
+    beta = jnp.where(jnp.isfinite(beta), beta, 0.0)
+    return beta, zv - Xv @ beta
+
+
 def LinearRegression(n_features: int) -> Model:
     """Gaussian linear regression ``y ~ N(X beta, sigma^2)``: least squares as a likelihood.
 
@@ -63,11 +74,10 @@ def LinearRegression(n_features: int) -> Model:
 
     def init(data):
         # least squares on the rows that are finite (masked rows arrive as NaN)
-        X, z = data["X"], data["y"] - data.get("offset", 0.0)
-        valid = jnp.isfinite(z) & jnp.all(jnp.isfinite(X), axis=1)
-        X, z = jnp.where(valid[:, None], X, 0.0), jnp.where(valid, z, 0.0)
-        beta = jnp.linalg.lstsq(X, z)[0]
-        sigma = jnp.sqrt(jnp.sum((z - X @ beta) ** 2) / jnp.maximum(jnp.sum(valid), 1))
+        z = data["y"] - data.get("offset", 0.0)
+        valid = jnp.isfinite(z)
+        beta, resid = _rows_lstsq(data["X"], z, valid)
+        sigma = jnp.sqrt(jnp.sum(resid**2) / jnp.maximum(jnp.sum(valid), 1))
         return {"beta": beta, "sigma": jnp.where(sigma > 0, sigma, 1.0)}
 
     return Model(
@@ -198,9 +208,8 @@ def NegativeBinomialRegression(n_features: int) -> Model:
         offset = data.get("offset", 0.0)
         valid = jnp.isfinite(y) & (y >= 0)
         w = valid.astype(X.dtype)
-        z = jnp.where(valid, jnp.log(jnp.where(valid, y, 0.0) + 0.5) - offset, 0.0)
-        beta = jnp.linalg.lstsq(X * w[:, None], w * z)[0]
-        beta = jnp.where(jnp.isfinite(beta), beta, 0.0)
+        z = jnp.log(jnp.where(valid, y, 0.0) + 0.5) - offset
+        beta, _ = _rows_lstsq(X, z, valid)
         mean = jnp.exp(_eta({"beta": beta}, data))
         ys = jnp.where(valid, y, 0.0)
         alpha = jnp.sum(w * ((ys - mean) ** 2 - mean)) / jnp.sum(w * mean**2)
@@ -260,18 +269,15 @@ def WeibullAFT(n_features: int) -> Model:
         X, t = data["X"], data["t"]
         offset = data.get("offset", 0.0)
         valid = jnp.isfinite(t) & (t > 0)
-        w = valid.astype(X.dtype)
-        z = jnp.where(valid, jnp.log(jnp.where(valid, t, 1.0)) - offset, 0.0)
-        pinv = jnp.linalg.pinv(X * w[:, None])
-        beta = pinv @ (w * z)
+        z = jnp.log(jnp.where(valid, t, 1.0)) - offset
         # log t = log(scale) + G / shape with G a standard Gumbel-minimum:
         # variance pi^2 / 6, mean -Euler's constant
-        resid = w * (z - X @ beta)
-        var = jnp.sum(resid**2) / jnp.maximum(jnp.sum(w), 1.0)
+        _, resid = _rows_lstsq(X, z, valid)
+        var = jnp.sum(resid**2) / jnp.maximum(jnp.sum(valid), 1.0)
         shape = math.pi / jnp.sqrt(6.0 * var)
         shape = jnp.where(jnp.isfinite(shape), jnp.clip(shape, 0.1, 10.0), 1.0)
-        beta = beta + pinv @ (w * _EULER / shape)
-        return {"beta": jnp.where(jnp.isfinite(beta), beta, 0.0), "shape": shape}
+        beta, _ = _rows_lstsq(X, z + _EULER / shape, valid)
+        return {"beta": beta, "shape": shape}
 
     return Model(
         loglik,
