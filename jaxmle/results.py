@@ -212,6 +212,33 @@ class FitResult:
         cols["status"] = names[np.asarray(self.status)]
         return cols
 
+    def to_dataframe(self, level: float = 0.95):
+        """The columns of :meth:`to_dict` as a pandas DataFrame (one row per dataset).
+
+        pandas is optional: it is imported here, with a clear message when missing.
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> import jaxmle as jm
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0),
+            ...                  {"mu": jm.Real()})
+            >>> batch = jm.fit_batch(model, jnp.array([[1.0, 3.0], [2.0, 6.0]]))
+            >>> df = batch.to_dataframe()
+            >>> df["mu"].tolist(), df["status"].tolist()
+            ([2.0, 4.0], ['CONVERGED', 'CONVERGED'])
+        """
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "to_dataframe needs pandas: pip install pandas (or use to_dict())"
+            ) from e
+        cols = self.to_dict(level)
+        if not self.batch_shape:
+            cols = {k: np.reshape(v, (1,)) for k, v in cols.items()}
+        return pd.DataFrame(cols)
+
     def summary(self, level: float = 0.95) -> str:
         """A text table: estimate, SE, z, p and interval per parameter, then fit health.
 

@@ -435,3 +435,71 @@ def test_wald_transformed_single_fit():
     expit = lambda t: 1 / (1 + math.exp(-t))
     assert math.isclose(float(lo_t), expit(math.log(4) - half), rel_tol=1e-9)
     assert math.isclose(float(hi_t), expit(math.log(4) + half), rel_tol=1e-9)
+
+
+# (g) ------------------------------------------------------------------------
+def _every_field_equal(a, b, rtol=1e-9):
+    """Every array field of two FitResults agrees (NaN where the other has NaN)."""
+    for path, x in jax.tree_util.tree_flatten_with_path(a)[0]:
+        y = _at(b, path)
+        x, y = np.asarray(x), np.asarray(y)
+        if x.dtype.kind in "biu":
+            np.testing.assert_array_equal(x, y, err_msg=jax.tree_util.keystr(path))
+        else:
+            np.testing.assert_allclose(
+                x, y, rtol=rtol, atol=1e-12, equal_nan=True, err_msg=jax.tree_util.keystr(path)
+            )
+
+
+def _at(tree, path):
+    for k in path:
+        tree = getattr(tree, k.name) if hasattr(k, "name") else tree[k.key]
+    return tree
+
+
+@pytest.mark.parametrize("nan_policy", ["omit", "propagate"])
+def test_fit_batch_equals_loop_weighted_ragged_partly_nan(nan_policy):
+    """Every field of batch[i] equals fit(dataset i) with the same weights, mask and policy,
+    on a batch mixing ragged lengths, frequency weights and NaN readings."""
+    rng = np.random.default_rng(11)
+    b, nmax = 6, N
+    X = 2.0 + rng.standard_normal((b, nmax))
+    lengths = np.array([N, 15, N, 9, N, 12])
+    mask = np.arange(nmax)[None, :] < lengths[:, None]
+    W = rng.integers(1, 4, size=(b, nmax)).astype(float)
+    X[1, 3] = np.nan  # one NaN reading in a ragged dataset
+    X[2, [0, 5]] = np.nan  # two in a full one
+    X[3, 12] = np.nan  # in the padding: masked out, never counted as bad
+    batch = jm.fit_batch(
+        NORMAL, X, weights=W, mask=mask, nan_policy=nan_policy, chunk_size=4
+    )
+    for i in range(b):
+        one = jm.fit(NORMAL, X[i], weights=W[i], mask=mask[i], nan_policy=nan_policy)
+        _every_field_equal(batch[i], one)
+    status = np.asarray(batch.status)
+    if nan_policy == "omit":
+        assert np.all(status == jm.Status.CONVERGED)
+        # the omitted readings are not counted
+        assert float(batch.nobs[2]) == W[2].sum() - W[2, [0, 5]].sum()
+        kept = ~np.isnan(X[2])
+        cf = np.average(X[2][kept], weights=W[2][kept])
+        assert math.isclose(float(batch.params["mu"][2]), cf, rel_tol=1e-10)
+    else:
+        assert list(status[[1, 2]]) == [jm.Status.NONFINITE] * 2
+        others = [0, 3, 4, 5]
+        assert np.all(status[others] == jm.Status.CONVERGED)
+        assert np.all(np.isnan(np.asarray(batch.se["mu"])[[1, 2]]))
+
+
+def test_batch_export_numpy_columns_and_dataframe(normal_batch):
+    cols = normal_batch.to_dict()
+    assert list(cols)[:4] == ["mu", "mu_se", "mu_lo", "mu_hi"]
+    assert cols["status"].tolist() == ["CONVERGED"] * B
+    np.testing.assert_array_equal(cols["mu"], np.asarray(normal_batch.params["mu"]))
+    pd = pytest.importorskip("pandas")
+    df = normal_batch.to_dataframe()
+    assert isinstance(df, pd.DataFrame)
+    assert df.shape == (B, len(cols))
+    np.testing.assert_array_equal(df["sigma_se"].to_numpy(), cols["sigma_se"])
+    one = normal_batch[0].to_dataframe()
+    assert one.shape == (1, len(cols))
