@@ -5,12 +5,24 @@ maximizes it with exact derivatives, and reports standard errors, confidence
 intervals and fit diagnostics, for one dataset or thousands at once.
 """
 
-from . import distributions, models
+from . import distributions, interop, models
+from ._warnings import Float32Warning
+from .bootstrap import BootstrapResult, bootstrap
 from .constraints import Bounded, Constraint, Positive, Real, Simplex, UnitInterval
 from .distributions import families
 from .distributions.families import fit_dist
 from .fit import fit, fit_batch
+from .hypothesis import Comparison, HypothesisTest, compare, lr_test, score_test, wald_test
 from .model import Model
+from .profile import (
+    Derived,
+    Profile,
+    ProfileIntervals,
+    ProfileStatus,
+    ProfileWarning,
+    derived,
+    profile_intervals,
+)
 from .results import FitResult, Status
 
 __version__ = "0.1.0"
@@ -30,5 +42,22 @@ __all__ = [
     "distributions",
     "FitResult",
     "Status",
+    "Float32Warning",
     "models",
+    "interop",
+    "Profile",
+    "ProfileIntervals",
+    "ProfileStatus",
+    "ProfileWarning",
+    "Derived",
+    "profile_intervals",
+    "derived",
+    "HypothesisTest",
+    "Comparison",
+    "lr_test",
+    "wald_test",
+    "score_test",
+    "compare",
+    "BootstrapResult",
+    "bootstrap",
 ]

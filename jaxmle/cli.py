@@ -1,7 +1,27 @@
 """The ``jaxmle`` command line.
 
+``jaxmle fit DATA.csv --family weibull --value hours --event failed --by sensor_id
+--out results.csv`` fits one model per group of a long-format table (CSV, or
+Parquet with ``pyarrow``) in one batch, prints a summary and writes one row per
+group: the group column, then ``NAME``, ``NAME_se``, ``NAME_lo``, ``NAME_hi``
+per parameter, then ``loglik``, ``nobs`` and ``status``.
+
 ``jaxmle demo`` fits the worked examples of the maximum-likelihood note and
-prints each estimate and standard error beside its closed form.
+prints each estimate and standard error beside its closed form, then fits a
+simulated batch of 10,000 sensors and checks the coverage of its intervals.
+
+Both commands run in float64 unless given ``--float32``, and keep compiled
+kernels in a persistent cache (``~/.cache/jaxmle``, or ``$JAXMLE_CACHE_DIR``;
+``JAXMLE_CACHE_DIR=off`` or ``--no-cache`` turns it off), so that a second run
+of the same fit does not compile again.
+
+Exit codes:
+    0: done (for ``fit``: at least one group converged).
+    1: ``fit``: no group converged (the results are still written);
+       ``demo``: a number disagreed with its closed form.
+    2: a usage or input error (bad arguments, a missing file or column,
+       non-numeric values, ...), reported as one line ``jaxmle: error: ...``.
+    130: interrupted.
 
 Example:
     >>> from jaxmle.cli import main
@@ -13,45 +33,564 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
+import os
 import sys
+import time
+
+import numpy as np
+
+from ._io import InputError, group_index, numeric_column, pad_groups, read_table, write_rows
+
+__all__ = ["main", "EXIT_OK", "EXIT_NOT_CONVERGED", "EXIT_USAGE", "cache_dir"]
+
+EXIT_OK = 0
+EXIT_NOT_CONVERGED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+#: values of ``JAXMLE_CACHE_DIR`` that turn the persistent compilation cache off
+CACHE_OFF = ("", "0", "off", "false", "no", "none")
+#: size limit of the cache folder (least recently used entries go first; needs filelock)
+CACHE_MAX_BYTES = 512 * 2**20
+#: groups shown in the printed table of a fit with several groups
+SHOW_GROUPS = 10
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit code 2, no usage dump
-        self.exit(2, f"jaxmle: error: {message}\n")
+        self.exit(EXIT_USAGE, f"jaxmle: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="jaxmle", description="Maximum-likelihood estimation with JAX.")
-    p.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = p.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="fit the worked examples of the MLE note")
-    demo.add_argument(
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--float32",
         action="store_true",
-        help="run in float32 (by default the demo enables float64 for itself)",
+        help="compute in float32 (by default the command enables float64 for itself)",
     )
+    common.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not use the persistent compilation cache (see JAXMLE_CACHE_DIR)",
+    )
+
+    p = _Parser(prog="jaxmle", description="Maximum-likelihood estimation with JAX.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="fit the worked examples of the MLE note and a simulated batch of sensors",
+    )
+    demo.add_argument(
+        "--sensors",
+        type=int,
+        default=10_000,
+        help="sensors in the simulated batch (default 10,000)",
+    )
+
+    fit = sub.add_parser(
+        "fit",
+        parents=[common],
+        help="fit a distribution family to each group of a CSV or Parquet table",
+        description="Fit a distribution family by maximum likelihood to each group of a "
+        "long-format table (one row per observation), all groups in one batch.",
+        epilog="example: jaxmle fit readings.csv --family weibull --value hours --event failed "
+        "--by sensor_id --out results.csv. Exit codes: 0 done, 1 no group converged, "
+        "2 usage or input error.",
+    )
+    fit.add_argument("data", help="a .csv, .tsv, .csv.gz or .parquet file with a header")
+    fit.add_argument("--family", required=True, help="family name, e.g. weibull, lognormal")
+    fit.add_argument("--value", metavar="COL", help="column of the observations")
+    fit.add_argument(
+        "--event", metavar="COL", help="column: 1 observed, 0 right-censored (with --value)"
+    )
+    fit.add_argument(
+        "--lower", metavar="COL", help="column of lower bounds (interval censoring, with --upper)"
+    )
+    fit.add_argument("--upper", metavar="COL", help="column of upper bounds; inf: right-censored")
+    fit.add_argument(
+        "--by", metavar="COL", help="column whose values define the groups (one fit per group)"
+    )
+    fit.add_argument(
+        "--out", metavar="FILE", help="write one row per group: .csv, or JSON lines with .jsonl"
+    )
+    fit.add_argument(
+        "--plot", metavar="FILE", help="save a figure (e.g. fit.png; needs jaxmle[plot])"
+    )
+    fit.add_argument("--level", default="0.95", help="confidence level (default 0.95)")
+    fit.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a family option, e.g. trials=10 for the binomial (repeatable)",
+    )
+    fit.add_argument(
+        "--cov-type",
+        choices=("observed", "robust", "opg"),
+        default="observed",
+        help="standard errors from the observed information (default), sandwich, or OPG",
+    )
+    fit.add_argument("--max-iter", type=int, default=100, help="solver iteration limit")
+    fit.add_argument(
+        "--omit-missing",
+        action="store_true",
+        help="leave out rows with a missing value (empty, NA, nan) instead of stopping",
+    )
+    fit.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (needs jaxmle[progress]; default: when stderr is a terminal)",
+    )
+    fit.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     return p
 
 
+# --------------------------------------------------------------------------
+# jax settings of one command: float64 and the persistent compilation cache
+# --------------------------------------------------------------------------
+def cache_dir() -> str | None:
+    """The persistent compilation cache folder the command line uses, or ``None`` when off.
+
+    ``$JAXMLE_CACHE_DIR`` when set (``off``, ``0``, ``none`` or empty: no
+    cache), else ``$XDG_CACHE_HOME/jaxmle``, else ``~/.cache/jaxmle``.
+
+    Example:
+        >>> import os
+        >>> from jaxmle.cli import cache_dir
+        >>> os.environ["JAXMLE_CACHE_DIR"] = "off"
+        >>> cache_dir() is None
+        True
+        >>> del os.environ["JAXMLE_CACHE_DIR"]
+    """
+    env = os.environ.get("JAXMLE_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in CACHE_OFF else os.path.expanduser(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "jaxmle")
+
+
+_CACHE_KEYS = (
+    "jax_compilation_cache_dir",
+    "jax_persistent_cache_min_compile_time_secs",
+    "jax_compilation_cache_max_size",
+)
+
+
+@contextlib.contextmanager
+def _jax_settings(float64: bool, use_cache: bool):
+    """Set float64 and the persistent cache for one command; restore both afterwards (the
+    command line may be called in-process, as the tests do)."""
+    import jax
+
+    old_x64 = bool(jax.config.jax_enable_x64)
+    old_cache = {k: jax.config.values[k] for k in _CACHE_KEYS}
+    path = cache_dir() if use_cache else None
+    ours = False
+    if path and old_cache["jax_compilation_cache_dir"] is None:  # never override the user's
+        try:
+            os.makedirs(path, exist_ok=True)
+            ours = os.access(path, os.W_OK)
+        except OSError:
+            ours = False  # an unwritable home: run without the cache
+    try:
+        jax.config.update("jax_enable_x64", float64)
+        if ours:
+            jax.config.update("jax_compilation_cache_dir", path)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+            if importlib.util.find_spec("filelock") is not None:  # jax needs it to evict
+                jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", old_x64)
+        if ours:
+            from jax.experimental.compilation_cache import compilation_cache
+
+            for k, v in old_cache.items():
+                jax.config.update(k, v)
+            compilation_cache.reset_cache()
+
+
+# --------------------------------------------------------------------------
+# jaxmle fit
+# --------------------------------------------------------------------------
+def _level(text: str) -> float:
+    try:
+        level = float(text)
+    except ValueError:
+        raise InputError(f"--level must be a number between 0 and 1, got {text!r}") from None
+    if not 0.0 < level < 1.0:
+        hint = f" (did you mean {level / 100:g}?)" if 1.0 < level < 100.0 else ""
+        raise InputError(f"--level must be between 0 and 1, e.g. 0.95; got {text}{hint}")
+    return level
+
+
+def _options(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--option takes NAME=VALUE (e.g. trials=10), got {item!r}")
+        try:
+            value: float | int = float(text)
+        except ValueError:
+            raise InputError(f"--option {name.strip()}: {text!r} is not a number") from None
+        out[name.strip()] = int(value) if value.is_integer() else value
+    return out
+
+
+def _family(args):
+    from .distributions import DISTRIBUTIONS, MultinomialDist, get_distribution
+
+    options = _options(args.option)
+    try:
+        dist = get_distribution(args.family, **options)
+    except ValueError as err:  # unknown family: the message lists the known ones
+        raise InputError(str(err)) from None
+    except TypeError as err:  # unknown option
+        raise InputError(str(err)) from None
+    if isinstance(dist, MultinomialDist):
+        raise InputError(
+            "the multinomial needs k count columns per row; the command line fits one value "
+            "column (use jm.fit_dist in Python, or the categorical family for one code per row)"
+        )
+    if dist.name == "binomial" and dist.trials is None:
+        raise InputError("the binomial family needs its number of trials: --option trials=N")
+    censor = [f"--{n}" for n in ("event", "lower", "upper") if getattr(args, n)]
+    if not dist.continuous and censor:
+        continuous = ", ".join(n for n, d in DISTRIBUTIONS.items() if d.continuous)
+        raise InputError(
+            f"{dist.name} is discrete: censoring ({', '.join(censor)}) is supported for the "
+            f"continuous families only ({continuous})"
+        )
+    return dist
+
+
+def _check_layout(args) -> None:
+    interval = args.lower is not None or args.upper is not None
+    if args.event is not None and interval:
+        raise InputError(
+            "--event (right censoring) and --lower/--upper (interval censoring) exclude each "
+            "other: give one of them"
+        )
+    if interval:
+        if args.lower is None or args.upper is None:
+            raise InputError("interval censoring needs both --lower and --upper")
+        if args.value is not None:
+            raise InputError("give either --value (with optional --event) or --lower and --upper")
+    elif args.value is None:
+        raise InputError("which column holds the observations? give --value COLUMN")
+
+
+def _check_extras(args) -> None:
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise InputError('--plot needs matplotlib: pip install "jaxmle[plot]"') from None
+        ext = os.path.splitext(args.plot)[1].lstrip(".").lower()
+        formats = Figure().canvas.get_supported_filetypes()
+        if ext not in formats:
+            raise InputError(
+                f"--plot {args.plot}: unknown image format {ext!r}; use one of "
+                f"{', '.join(sorted(formats))}"
+            )
+    if args.progress:
+        try:
+            import tqdm  # noqa: F401
+        except ImportError:
+            raise InputError('--progress needs tqdm: pip install "jaxmle[progress]"') from None
+    if args.max_iter < 1:
+        raise InputError(f"--max-iter must be a positive integer, got {args.max_iter}")
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        if path is None:
+            continue
+        if os.path.abspath(path) == os.path.abspath(args.data):
+            raise InputError(f"{flag} {path} is the input file; choose another name")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(f"{flag} {path}: no such folder {folder}")
+
+
+def _progress(args) -> bool:
+    if args.progress is not None:
+        return args.progress
+    if args.quiet or not sys.stderr.isatty():
+        return False
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _read(args, dist):
+    """Read the table and lay it out as padded (groups, longest group) arrays."""
+    value_cols = [args.value] if args.value is not None else [args.lower, args.upper]
+    if args.event is not None:
+        value_cols.append(args.event)
+    table = read_table(args.data, value_cols + ([args.by] if args.by else []))
+    missing = "omit" if args.omit_missing else "raise"
+    data, miss = {}, np.zeros(table.n_rows, bool)
+    if args.value is not None:
+        data["x"], m = numeric_column(table, args.value, missing=missing)
+        miss |= m
+        if args.event is not None:
+            data["event"], m = numeric_column(table, args.event, missing=missing)
+            miss |= m
+            wrong = ~m & (data["event"] != 0) & (data["event"] != 1)
+            if wrong.any():
+                i = int(np.argmax(wrong))
+                raise InputError(
+                    f"{args.data}: column {args.event!r} must hold 1 (observed) or 0 (censored); "
+                    f"{table.where(i)} has {table.values[args.event][i]}"
+                )
+    else:
+        data["lower"], m1 = numeric_column(table, args.lower, allow_inf=True, missing=missing)
+        data["upper"], m2 = numeric_column(table, args.upper, allow_inf=True, missing=missing)
+        miss |= m1 | m2
+        wrong = ~(m1 | m2) & (
+            (data["lower"] > data["upper"]) | (data["lower"] == np.inf) | (data["upper"] == -np.inf)
+        )
+        if wrong.any():
+            i = int(np.argmax(wrong))
+            raise InputError(
+                f"{args.data}: {table.where(i)} has {args.lower} = {data['lower'][i]:g} and "
+                f"{args.upper} = {data['upper'][i]:g}; the interval must satisfy lower <= upper "
+                "with a finite end"
+            )
+    if args.by:
+        labels, inverse = group_index(table.values[args.by])
+        blank = [
+            g
+            for g, k in enumerate(labels)
+            if k is None or (isinstance(k, str) and not k.strip()) or (k != k)  # NaN
+        ]
+        if blank:
+            i = int(np.argmax(np.isin(inverse, blank)))
+            raise InputError(
+                f"{args.data}: column {args.by!r} (the groups) is empty on {table.where(i)}"
+            )
+    else:
+        labels, inverse = np.array([""], dtype=object), np.zeros(table.n_rows, np.int64)
+    keep = ~miss
+    n_used = int(keep.sum())
+    counts = np.bincount(inverse[keep], minlength=len(labels))
+    if n_used == 0:
+        raise InputError(f"{args.data}: every row has a missing value; nothing to fit")
+    if (counts == 0).any():
+        g = labels[int(np.argmin(counts))]
+        raise InputError(
+            f"{args.data}: group {args.by} = {g} has no usable rows (all its values are missing)"
+        )
+    names = list(data)
+    padded, mask = pad_groups(inverse[keep], len(labels), *(data[k][keep] for k in names))
+    arrays = dict(zip(names, padded))
+    return table, labels, arrays, mask, n_used
+
+
+def _model(dist, arrays, mask):
+    from .distributions import CategoricalDist
+    from .distributions.families import model_for
+
+    if isinstance(dist, CategoricalDist) and dist.k is None:  # as fit_dist: max code + 1
+        top = float(np.max(arrays["x"][mask]))
+        dist = dist.with_options(k=max(int(top) + 1 if np.isfinite(top) else 2, 2))
+    return dist, model_for(dist)
+
+
+def _table_lines(res, labels, by) -> list[str]:
+    """The first groups' estimates and standard errors as a text table."""
+    from .results import Status, _fmt
+
+    names = res.param_names
+    est = np.asarray(res.model.flatten_batched(res.params, res.batch_shape))
+    se = np.asarray(res.model.flatten_batched(res.se, res.batch_shape))
+    status = np.asarray(res.status)
+    shown = min(SHOW_GROUPS, len(labels))
+    w = max(len(by), *(len(str(s)) for s in labels[:shown])) + 2
+    head = f"{by:<{w}}" + "".join(f"{n:>12}{'se':>12}" for n in names) + "  status"
+    lines = [head]
+    for i in range(shown):
+        row = f"{str(labels[i]):<{w}}"
+        row += "".join(_fmt(est[i, j], 12) + _fmt(se[i, j], 12) for j in range(len(names)))
+        lines.append(row + f"  {Status(int(status[i])).name}")
+    return lines
+
+
+def _plot(args, dist, level, res, labels, arrays, mask):
+    from matplotlib.figure import Figure
+
+    from . import plot
+
+    if len(labels) == 1:
+        fig = Figure(figsize=(6.4, 4.8))
+        ax = fig.subplots()
+        one = {k: v[0][mask[0]] for k, v in arrays.items()}
+        censored = "lower" in one or ("event" in one and bool(np.any(one["event"] == 0)))
+        if censored:
+            plot.plot_survival(res[0], one, family=dist, ax=ax)
+        else:
+            plot.plot_fit(res[0], one, family=dist, ax=ax)
+    else:
+        shown = min(len(labels), 60)
+        fig = Figure(figsize=(6.4, max(4.8, 0.16 * shown + 1.5) if len(labels) <= 60 else 6.4))
+        ax = fig.subplots()
+        plot.plot_caterpillar(
+            res,
+            res.param_names[0],
+            ax=ax,
+            level=level,
+            labels=[str(s) for s in labels],
+        )
+    fig.tight_layout()
+    try:
+        fig.savefig(args.plot, dpi=120)
+    except OSError as err:
+        raise InputError(f"cannot write {args.plot}: {err.strerror or err}") from None
+
+
+def _cmd_fit(args) -> int:
+    level = _level(args.level)
+    _check_layout(args)
+    dist = _family(args)
+    _check_extras(args)
+
+    t0 = time.perf_counter()
+    read = _read(args, dist)
+    t_read = time.perf_counter() - t0
+    with _jax_settings(float64=not args.float32, use_cache=not args.no_cache):
+        return _fit_and_report(args, dist, level, read, t_read)
+
+
+def _fit_and_report(args, dist, level, read, t_read) -> int:
+    import jax
+
+    out = (lambda *a, **k: None) if args.quiet else print
+    table, labels, arrays, mask, n_used = read
+
+    from .fit import fit_batch
+
+    dist, model = _model(dist, arrays, mask)
+    if args.by:
+        names = model.param_names
+        taken = {f"{n}{s}" for n in names for s in ("", "_se", "_lo", "_hi")}
+        if args.by in taken | {"loglik", "nobs", "status"}:
+            raise InputError(
+                f"--by {args.by}: the results have a column of that name; rename the column"
+            )
+    t0 = time.perf_counter()
+    try:
+        res = fit_batch(
+            model,
+            arrays,
+            mask=None if mask.all() else mask,
+            nan_policy="propagate",  # the values were checked above; inf bounds are censoring
+            cov_type=args.cov_type,
+            max_iter=args.max_iter,
+            progress=_progress(args),
+        )
+        jax.block_until_ready(res)
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{dist.name}: {err}") from None
+    t_fit = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if args.out is not None:
+        cols = res.to_dict(level)
+        if args.by:
+            cols = {args.by: labels, **cols}
+        write_rows(args.out, cols)
+    if args.plot is not None:
+        _plot(args, dist, level, res, labels, arrays, mask)
+    t_write = time.perf_counter() - t0
+
+    from .results import _status_counts
+
+    status = np.asarray(res.status)
+    G = len(labels)
+    dtype = np.asarray(res.loglik).dtype.name
+    skipped = table.n_rows - n_used
+    rows = f"{n_used:,} rows" + (f" ({skipped:,} with missing values left out)" if skipped else "")
+    if args.by:
+        sizes = np.asarray(mask.sum(axis=1))
+        out(
+            f"jaxmle fit: {dist.name} on {args.data}: {rows}, {G:,} groups by {args.by} "
+            f"({sizes.min():,} to {sizes.max():,} rows each), {dtype}"
+        )
+    else:
+        out(f"jaxmle fit: {dist.name} on {args.data}: {rows}, {dtype}")
+    if G == 1:
+        out(res[0].summary(level))
+    else:
+        out(f"  status: {_status_counts(status)}")
+        out("")
+        for line in _table_lines(res, labels, args.by):
+            out(line)
+        if G > SHOW_GROUPS:
+            where = f": all written to {args.out}" if args.out else " (write them all with --out)"
+            out(f"... {G - SHOW_GROUPS:,} more groups{where}")
+    if args.out is not None and G == 1:
+        out(f"written to {args.out}")
+    if args.plot is not None:
+        out(f"figure saved to {args.plot}")
+    out(f"time: read {t_read:.2f} s, fit {t_fit:.2f} s (compilation included), "
+        f"write {t_write:.2f} s")  # fmt: skip
+    if not (status == 0).any():
+        print(
+            f"jaxmle: no group converged ({_status_counts(status)}); see docs/statuses.md",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_CONVERGED
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# entry point
+# --------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``jaxmle`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``jaxmle`` console script; returns the exit code.
+
+    A user mistake prints one line ``jaxmle: error: ...`` on stderr and returns
+    2; see the module docstring for the other exit codes.
+
+    Example:
+        >>> from jaxmle.cli import main
+        >>> main(["fit", "no-such-file.csv", "--family", "weibull", "--value", "hours"])
+        2
+    """
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.version:
         from . import __version__
 
         print(f"jaxmle {__version__}")
-        return 0
-    if args.command == "demo":
-        import jax
+        return EXIT_OK
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "demo":
+            from .demo import run
 
-        if not args.float32:
-            jax.config.update("jax_enable_x64", True)
-        from .demo import run
-
-        return 0 if run() else 1
-    _parser().print_help()
-    return 2
+            if args.sensors < 1:
+                raise InputError(f"--sensors must be a positive integer, got {args.sensors}")
+            with _jax_settings(float64=not args.float32, use_cache=not args.no_cache):
+                return EXIT_OK if run(n_sensors=args.sensors) else EXIT_NOT_CONVERGED
+        return _cmd_fit(args)
+    except InputError as err:
+        print(f"jaxmle: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("jaxmle: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,6 +76,15 @@ class Constraint:
     number of unconstrained coordinates), and the three bijector methods.
     ``forward`` takes a flat vector of length ``free_size``; ``inverse`` returns
     one.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> c = jm.Simplex(3)
+        >>> isinstance(c, jm.Constraint), c.size, c.free_size
+        (True, 3, 2)
+        >>> [round(v, 6) for v in c.forward(jnp.zeros(2)).tolist()]
+        [0.333333, 0.333333, 0.333333]
     """
 
     shape: tuple[int, ...] = ()

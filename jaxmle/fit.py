@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,14 +12,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._warnings import warn_float32
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
-from .optimize import minimize_implicit, reuse_at_optimum
+from .optimize import lbfgs, minimize_implicit, reuse_at_optimum
 from .results import FitResult, Status
 
 __all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
 
 NAN_POLICIES = ("raise", "omit", "propagate")
+#: solvers: damped Newton (default) and L-BFGS (for models with many parameters)
+METHODS = ("newton", "lbfgs")
+#: default iteration limit per method
+DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
 
 
 # --------------------------------------------------------------------------
@@ -44,8 +50,9 @@ def _fill_masked(data, mask, n, value=None):
 
 
 def _kernel(
-    data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype, fill
-) -> FitResult:
+    data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype, fill,
+    method="newton", compute_se=True,
+) -> FitResult:  # fmt: skip
     per_obs = n is not None
     if per_obs:  # defaults made per dataset here, never materialized for a whole batch
         weights = jnp.ones((n,), dtype) if weights is None else jnp.asarray(weights, dtype)
@@ -76,16 +83,19 @@ def _kernel(
     # The solver's iterations are not differentiated; the estimate is, by the
     # implicit function theorem (w.r.t. the data, weights and anything the
     # model's loglik closes over).
+    solver = functools.partial(lbfgs, hessian=compute_se) if method == "lbfgs" else None
     u, sol, closed, args = minimize_implicit(
-        negll, u0, (data, weights, mask), max_iter=max_iter, tol=tol
+        negll, u0, (data, weights, mask), solver=solver, max_iter=max_iter, tol=tol
     )
     # f and its Hessian at the optimum come from the solver's last evaluation;
     # they are recomputed (for their derivatives) only under differentiation.
     loglik = -reuse_at_optimum(closed, sol.value, u, args)
-    hess = reuse_at_optimum(jax.hessian(closed), sol.hess, u, args)
-
-    cov_free, info_ok = scaled_cholesky_inverse(hess)
-    if cov_type != "observed":
+    if compute_se:
+        hess = reuse_at_optimum(jax.hessian(closed), sol.hess, u, args)
+        cov_free, info_ok = scaled_cholesky_inverse(hess)
+    else:  # no p x p information matrix: SEs NaN, positive definiteness not checked
+        cov_free, info_ok = jnp.full((u.size, u.size), jnp.nan, dtype), jnp.ones((), bool)
+    if compute_se and cov_type != "observed":
         scores = jax.jacfwd(terms)(u, data, mask)  # (n, p), unweighted per-observation scores
         if cov_type == "robust":
             cov_free = sandwich(cov_free, scores, weights)
@@ -117,8 +127,11 @@ def _kernel(
         ),
     ).astype(jnp.int32)
 
-    jac = jax.jacfwd(lambda v: model.flatten(model.to_constrained(v)))(u)
-    cov = delta_method(jac, cov_free)
+    if compute_se:
+        jac = jax.jacfwd(lambda v: model.flatten(model.to_constrained(v)))(u)
+        cov = delta_method(jac, cov_free)
+    else:
+        cov = jnp.full((model.constrained_size,) * 2, jnp.nan, dtype)
     # Parameters whose free coordinates ran to a limit get NaN rows: the
     # information says nothing about them there.
     at_limit = limit & boundary
@@ -153,10 +166,11 @@ def _kernel(
         info_ok=info_ok,
         model=model,
         cov_type=cov_type,
+        se_computed=compute_se,
     )
 
 
-_STATIC = ("model", "n", "cov_type", "max_iter", "tol", "dtype", "fill")
+_STATIC = ("model", "n", "cov_type", "max_iter", "tol", "dtype", "fill", "method", "compute_se")
 _kernel_jit = jax.jit(_kernel, static_argnames=_STATIC)
 
 
@@ -229,6 +243,8 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
     if not leaves:
         raise ValueError("data has no arrays")
     dtype = _float_dtype(leaves)
+    if dtype == jnp.float32:
+        warn_float32()
     traced = _is_traced(data)
 
     lead: tuple[int, ...] = ()
@@ -284,7 +300,9 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
 
     # non-finite data
     if not traced:
-        bad = _nonfinite_observations(paths_leaves, lead, n)
+        bad = _nonfinite_observations(
+            paths_leaves, lead, n, getattr(model, "infinite_bounds_ok", False)
+        )
         if mask is not None and not _is_traced(mask):
             bad = bad & np.asarray(mask)  # masked-out observations may hold anything
         if bad is not None and bad.any():
@@ -335,14 +353,24 @@ def _observation_count(model, one, dtype) -> int | None:
     return n
 
 
-def _nonfinite_observations(paths_leaves, lead, n):
-    """Boolean array of shape lead + (n,) (or lead) marking observations with NaN/inf."""
+#: censoring bounds that may be infinite (families' data dicts), and their legitimate sign
+_INFINITE_OK = {"lower": -np.inf, "upper": np.inf, "entry": -np.inf}
+
+
+def _nonfinite_observations(paths_leaves, lead, n, bounds_ok=False):
+    """Boolean array of shape lead + (n,) (or lead) marking observations with NaN/inf.
+
+    With ``bounds_ok`` (a family model), ``lower=-inf``, ``upper=inf`` and
+    ``entry=-inf`` are censoring bounds, not bad values."""
     shape = lead + ((n,) if n is not None else ())
     bad = np.zeros(shape, bool)
-    for _, x in paths_leaves:
+    for path, x in paths_leaves:
         if not jnp.issubdtype(x.dtype, jnp.floating):
             continue
         fin = np.isfinite(np.asarray(x))
+        key = getattr(path[0], "key", None) if len(path) == 1 else None
+        if bounds_ok and key in _INFINITE_OK:
+            fin = fin | (np.asarray(x) == _INFINITE_OK[key])
         axes_keep = len(lead) + (
             1 if n is not None and x.ndim > len(lead) and x.shape[len(lead)] == n else 0
         )
@@ -368,8 +396,9 @@ def _nonfinite_message(bad, lead, n) -> str:
     return (
         f"data contains NaN or infinite values in {detail}. Pass nan_policy='omit' to drop "
         "those observations, or nan_policy='propagate' to fit anyway (status NONFINITE). "
-        "An infinite censoring bound is not missing data: fit censored data with "
-        "jm.fit_dist, or with nan_policy='propagate' and a loglik that handles it"
+        "(Infinite censoring bounds, lower=-inf or upper=inf, are valid data for the "
+        "families' models, jm.families.*, and jm.fit_dist; with a loglik of your own that "
+        "handles them, pass nan_policy='propagate')"
     )
 
 
@@ -385,8 +414,12 @@ def fit(
     mask: Any = None,
     nan_policy: str = "raise",
     cov_type: str = "observed",
-    max_iter: int = 100,
+    max_iter: int | None = None,
     tol: float | None = None,
+    method: str = "newton",
+    se: bool = True,
+    fixed: dict | None = None,
+    groups: Any = None,
 ) -> FitResult:
     """Fit a model to one dataset by maximum likelihood.
 
@@ -408,13 +441,38 @@ def fit(
             ``"omit"`` (mask them out) or ``"propagate"`` (fit anyway; status
             ``NONFINITE``), as in scipy.
         cov_type: ``"observed"`` (inverse observed information), ``"robust"``
-            (sandwich, statsmodels' HC0) or ``"opg"`` (outer product of scores).
-        max_iter: iteration limit of the solver.
-        tol: tolerance on half the Newton decrement, in log-likelihood units;
-            by default 1e-15 in float64 and 1e-6 in float32.
+            (sandwich, statsmodels' HC0), ``"opg"`` (outer product of scores)
+            or ``"cluster"`` (cluster-robust, with ``groups=``; statsmodels'
+            CRV1 with its small-sample factor ``G/(G-1) (N-1)/(N-K)``).
+        max_iter: iteration limit of the solver; by default 100 for
+            ``"newton"`` and 1000 for ``"lbfgs"``.
+        tol: for ``"newton"``, tolerance on half the Newton decrement, in
+            log-likelihood units, by default 1e-15 in float64 and 1e-6 in
+            float32; for ``"lbfgs"``, on ``max|gradient| / max(1, |loglik|)``,
+            by default about 3.7e-11 in float64 and 2.4e-5 in float32.
+        method: ``"newton"`` (default: damped Newton with the exact Hessian,
+            few iterations) or ``"lbfgs"`` (``optax.lbfgs`` with a zoom line
+            search: no Hessian per iteration, for models with hundreds of
+            parameters or more; the Hessian is formed once at the end for the
+            standard errors).
+        se: compute the information matrix and standard errors. With
+            ``se=False`` no ``p x p`` matrix is formed; ``se``, ``cov`` and
+            ``cov_free`` are NaN and the status cannot be ``SINGULAR``.
+            ``BOUNDARY`` is still found at the edge of a constraint; a
+            coefficient running to infinity (separation) is then found by
+            ``"newton"``, but by ``"lbfgs"`` only when its last step shows the
+            curvature vanishing. Estimates stay differentiable.
+        fixed: hold parameters at values, dict name -> value: a parameter
+            name (the whole parameter) or a flattened component name such as
+            ``"beta[1]"`` (see :mod:`jaxmle.fixed`). Fixed components report
+            their value with standard error 0 and are not counted in
+            ``n_params``.
+        groups: cluster labels, one per observation, for
+            ``cov_type="cluster"``.
 
     Returns:
-        A :class:`~jaxmle.FitResult`.
+        A :class:`~jaxmle.FitResult` (with the data attached, for profile
+        intervals, tests and the bootstrap).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -426,11 +484,38 @@ def fit(
         >>> float(res.params["rate"]), round(float(res.se["rate"]), 6)
         (0.25, 0.144338)
     """
+    max_iter = _check_method(method, se, max_iter)
+    if fixed or groups is not None or cov_type == "cluster":
+        from .fixed import fit_extended
+
+        return fit_extended(
+            fit, model, data, fixed=fixed, groups=groups, batch=False, init=init,
+            weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
+            max_iter=max_iter, tol=tol, method=method, se=se,
+        )  # fmt: skip
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=False)
-    return _kernel_jit(
+    res = _kernel_jit(
         prep.data, prep.init, None, prep.weights, prep.mask, model=model, n=prep.n,
-        cov_type=cov_type, max_iter=int(max_iter), tol=tol, dtype=prep.dtype, fill=prep.fill,
+        cov_type=cov_type, max_iter=max_iter, tol=tol, dtype=prep.dtype, fill=prep.fill,
+        method=method, compute_se=bool(se),
     )  # fmt: skip
+    return _attach(res, prep, batch=False)
+
+
+def _attach(res, prep, batch):
+    """The result with its data (for profiles, tests and refits), as the fit saw it."""
+    data, weights, mask = prep.data, prep.weights, prep.mask
+    if not batch:  # one dataset: device arrays, like every other field
+        data, weights, mask = jax.tree_util.tree_map(jnp.asarray, (data, weights, mask))
+    return dataclasses.replace(res, data=data, weights=weights, mask=mask)
+
+
+def _check_method(method, se, max_iter) -> int:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not isinstance(se, (bool, np.bool_)):
+        raise TypeError(f"se must be True or False, got {se!r}")
+    return DEFAULT_MAX_ITER[method] if max_iter is None else int(max_iter)
 
 
 def fit_batch(
@@ -442,10 +527,14 @@ def fit_batch(
     mask: Any = None,
     nan_policy: str = "raise",
     cov_type: str = "observed",
-    max_iter: int = 100,
+    max_iter: int | None = None,
     tol: float | None = None,
+    method: str = "newton",
+    se: bool = True,
     chunk_size: int | None = None,
-    progress: bool = False,
+    progress: bool | Callable[[int, int], Any] = False,
+    fixed: dict | None = None,
+    groups: Any = None,
 ) -> FitResult:
     """Fit a model to B independent datasets at once (``vmap`` of :func:`fit`).
 
@@ -463,15 +552,25 @@ def fit_batch(
     batch is one traced ``vmap``.
 
     Args:
-        model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol:
-            as in :func:`fit`, with the leading batch axis.
+        model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol,
+        method, se, fixed, groups: as in :func:`fit`, with the leading batch
+            axis (a fixed value is a scalar, or one per dataset).
         chunk_size: datasets per compiled call; by default chosen from the
             size of one dataset (about 2^18 numbers per chunk).
-        progress: show a progress bar over the chunks (needs ``tqdm``).
+        progress: ``True`` shows a progress bar over the chunks (needs
+            ``tqdm``); a callable is called as ``progress(done, total)``
+            (datasets finished, batch size) after each chunk.
 
     Returns:
         A batch :class:`~jaxmle.FitResult`: every field gains the leading axis,
         and ``batch[i]`` is dataset ``i``'s result.
+
+    Raises:
+        Whatever interrupts the chunks (``KeyboardInterrupt``, an exception
+        raised by the ``progress`` callable) is re-raised with the finished
+        chunks attached: ``err.partial`` is the batch FitResult of datasets
+        ``err.partial_index`` (``None`` and an empty index when none had
+        finished), and a note on the exception says which.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -485,18 +584,43 @@ def fit_batch(
         >>> float(batch[1].se["rate"]) == float(1.0 / jnp.sqrt(3.0))
         True
     """
+    max_iter = _check_method(method, se, max_iter)
+    if fixed or groups is not None or cov_type == "cluster":
+        from .fixed import fit_extended
+
+        return fit_extended(
+            fit_batch, model, data, fixed=fixed, groups=groups, batch=True, init=init,
+            weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
+            max_iter=max_iter, tol=tol, method=method, se=se, chunk_size=chunk_size,
+            progress=progress,
+        )  # fmt: skip
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=True)
     static = dict(
-        model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype, fill=prep.fill
-    )
+        model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype, fill=prep.fill,
+        method=method, compute_se=bool(se),
+    )  # fmt: skip
     inputs = (prep.data, prep.init, None, prep.weights, prep.mask)
-    if _is_traced(inputs):
-        return _kernel_batch(*inputs, max_iter=int(max_iter), **static)
-    return _run_chunks(inputs, static, int(max_iter), chunk_size, progress)
+    if _is_traced(inputs) or _under_transformation():
+        # inside jit/vmap/grad (traced data, or a model closing over traced
+        # values): one vmapped kernel, no host-side chunking
+        return _attach(_kernel_batch(*inputs, max_iter=max_iter, **static), prep, batch=True)
+    return _attach(_run_chunks(inputs, static, max_iter, chunk_size, progress), prep, batch=True)
+
+
+def _under_transformation() -> bool:
+    """Whether this call runs inside a JAX transformation (jit, vmap, grad, ...)."""
+    try:
+        from jax._src import core
+    except ImportError:  # pragma: no cover
+        return False
+    clean = getattr(core, "trace_state_clean", None)
+    return clean is not None and not clean()
 
 
 #: iterations of the first, full-chunk pass; the unconverged rest are compacted
 STRAGGLER_ITER = 12
+#: the same for method="lbfgs" (many cheap iterations)
+LBFGS_STRAGGLER_ITER = 200
 #: numbers (elements of the data leaves) per chunk when chunk_size is not given
 CHUNK_ELEMENTS = 2**18
 
@@ -556,14 +680,42 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
             out.append(_take(jax.device_get(res), slice(0, stop)))
             if bar is not None:
                 bar.update(stop)
+    except BaseException as err:  # KeyboardInterrupt too: keep what is finished
+        _keep_partial(err, out, B)
+        raise
     finally:
         if bar is not None:
             bar.close()
+    return _concat(out)
+
+
+def _concat(out) -> FitResult:
     return jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.concatenate(xs)), *out)
 
 
+def _keep_partial(err: BaseException, out, total: int) -> None:
+    """Attach the finished chunks to an exception that interrupted a batch: ``err.partial``
+    (a batch FitResult, or None) and ``err.partial_index`` (their dataset indices)."""
+    if hasattr(err, "partial_index"):  # already attached by an inner batch
+        return
+    done = sum(len(r.status) for r in out)
+    try:
+        err.partial = _concat(out) if out else None
+        err.partial_index = np.arange(done)
+    except AttributeError:  # an exception type that takes no attributes
+        return
+    if done:
+        what = (
+            f"the results of datasets 0..{done - 1} are in this exception's .partial (a batch "
+            "FitResult; dataset indices in .partial_index)"
+        )
+    else:
+        what = "no dataset had finished: nothing was kept (.partial is None)"
+    err.add_note(f"jaxmle.fit_batch interrupted after {done} of {total} datasets; {what}")
+
+
 def _fit_chunk(part, static, max_iter, sharding) -> FitResult:
-    first = min(STRAGGLER_ITER, max_iter)
+    first = min(STRAGGLER_ITER if static["method"] == "newton" else LBFGS_STRAGGLER_ITER, max_iter)
     res = _kernel_batch(*part, max_iter=first, **static)
     if first >= max_iter:
         return res
@@ -595,7 +747,23 @@ def _bucket(count: int, chunk: int, sharding) -> int:
     return chunk
 
 
-def _progress_bar(progress: bool, n_chunks: int, total: int):
+class _Callback:
+    """``progress=callable``: called as ``progress(done, total)`` after each chunk."""
+
+    def __init__(self, fn, total):
+        self.fn, self.done, self.total = fn, 0, total
+
+    def update(self, n):
+        self.done += n
+        self.fn(self.done, self.total)
+
+    def close(self):
+        pass
+
+
+def _progress_bar(progress, n_chunks: int, total: int):
+    if callable(progress):
+        return _Callback(progress, total)
     if not progress:
         return None
     try:

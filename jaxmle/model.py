@@ -32,6 +32,10 @@ class Model:
             from the data (a family's own starting rule); used when ``fit`` is
             given no ``init``. It must be traceable.
         name: a label used in summaries.
+        simulate: optional ``simulate(key, params, data) -> data``: a new
+            dataset like ``data`` drawn from the model at ``params`` with the
+            ``jax.random`` key (the parametric bootstrap uses it; the family
+            models have one). Traceable.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -52,6 +56,7 @@ class Model:
         *,
         init: Callable[[Any], Mapping[str, Any]] | None = None,
         name: str | None = None,
+        simulate: Callable[[jax.Array, dict, Any], Any] | None = None,
     ):
         if not callable(loglik):
             raise TypeError(f"Model needs a callable loglik(params, data), got {loglik!r}")
@@ -68,6 +73,11 @@ class Model:
             self.spec[key] = as_constraint(key, c)
         self.init_fn = init
         self.name = name or getattr(loglik, "__name__", "model")
+        if simulate is not None and not callable(simulate):
+            raise TypeError(
+                f"simulate must be a function (key, params, data) -> data, got {simulate!r}"
+            )
+        self.simulate = simulate
 
         offsets, start = {}, 0
         for key, c in self.spec.items():

@@ -41,7 +41,15 @@ from jax import lax
 
 from ._linalg import cho_solve, cholesky
 
-__all__ = ["NewtonResult", "newton", "default_tol", "minimize_implicit", "reuse_at_optimum"]
+__all__ = [
+    "NewtonResult",
+    "newton",
+    "default_tol",
+    "minimize_implicit",
+    "reuse_at_optimum",
+    "lbfgs",
+    "lbfgs_default_tol",
+]
 
 
 class NewtonResult(NamedTuple):
@@ -119,6 +127,10 @@ class _State(NamedTuple):
     stalled: jax.Array
     flat: jax.Array
     done: jax.Array
+    fresh: jax.Array  # x not evaluated yet (the first pass of the loop evaluates it)
+    start_ok: jax.Array  # f, g and H were finite at the start
+    c0: jax.Array  # curvature along the last step, at its start ...
+    c1: jax.Array  # ... and at its end (the boundary probe)
 
 
 def newton(
@@ -151,8 +163,6 @@ def newton(
     dtype = x0.dtype
     eps = jnp.finfo(dtype).eps
     tol = default_tol(dtype) if tol is None else tol
-    grad = jax.grad(fun)
-    hess = jax.jacfwd(grad)
 
     def grad_aux(x):
         f, g = jax.value_and_grad(fun)(x)
@@ -163,30 +173,34 @@ def newton(
         H, (f, g) = jax.jacfwd(grad_aux, has_aux=True)(x)
         return f, g, H
 
-    f0, g0, H0 = evaluate(x0)
-    start_ok = _all_finite(f0, g0, H0)
+    # The loop body holds the only evaluation of f, g and H (its first pass
+    # evaluates the start): one copy of the Hessian in the compiled program.
     zero = jnp.zeros((), dtype)
+    p0 = x0.shape[0]
+    false = jnp.zeros((), bool)
     state = _State(
-        x=x0, f=f0, g=g0, H=H0, lam=zero, step=jnp.zeros_like(x0),
-        decrement=jnp.asarray(jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
-        converged=jnp.zeros((), bool), stalled=jnp.zeros((), bool),
-        flat=jnp.zeros((), jnp.int32), done=~start_ok,
+        x=x0, f=zero, g=jnp.zeros_like(x0), H=jnp.zeros((p0, p0), dtype), lam=zero,
+        step=jnp.zeros_like(x0), decrement=jnp.asarray(jnp.inf, dtype),
+        n_iter=jnp.zeros((), jnp.int32), converged=false, stalled=false,
+        flat=jnp.zeros((), jnp.int32), done=false, fresh=jnp.ones((), bool), start_ok=false,
+        c0=zero, c1=zero,
     )  # fmt: skip
 
     def cond(s):
-        return (~s.done) & (s.n_iter < max_iter)
+        return s.fresh | ((~s.done) & (s.n_iter < max_iter))
 
     def body(s):
-        p, lam_used, ok, p_newton = _damped_step(s.g, s.H, s.lam)
-        dec = -jnp.dot(s.g, p)
+        p_fresh, lam_used, ok, p_newton = _damped_step(s.g, s.H, s.lam)
+        dec = -jnp.dot(s.g, p_fresh)
         # Below the rounding level of f, no gain the quadratic model predicts
         # can be measured: that is convergence too.
         noise = 4 * eps * (jnp.abs(s.f) + 1)
         converged = ok & (lam_used <= 1.0) & (0.5 * dec <= jnp.maximum(tol, noise))
-        converged = converged | jnp.all(s.g == 0)
+        converged = ~s.fresh & (converged | jnp.all(s.g == 0))
 
         # the polishing step after convergence is the undamped Newton step
-        p = jnp.where(converged, p_newton, p)
+        p = jnp.where(converged, p_newton, p_fresh)
+        p = jnp.where(s.fresh, jnp.zeros_like(p), p)
         x_new = s.x + p
         f_new, g_new, H_new = evaluate(x_new)
         pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, s.H @ p))
@@ -199,7 +213,7 @@ def newton(
         d = jnp.sqrt(jnp.maximum(jnp.abs(jnp.diag(s.H)), jnp.finfo(dtype).tiny))
         shrank = jnp.sum((g_new / d) ** 2) <= jnp.sum((s.g / d) ** 2)
         polish = converged & ok & finite & ((actual >= -noise) | (shrank & (actual >= -64 * noise)))
-        accept = (ok & ~converged & finite & good) | polish
+        accept = (ok & ~converged & finite & good) | polish | s.fresh
         ratio = actual / jnp.where(pred > 0, pred, 1.0)
         lam_next = jnp.where(
             accept,
@@ -208,15 +222,32 @@ def newton(
             ),
             jnp.maximum(lam_used * 8.0, 1e-3),
         )
+        # After a rejected step the damping grows to shorten the step to about the
+        # minimum of the quadratic through f, the slope and the rejected value
+        # (t in [0.1, 0.5] of the step; lam ~ 1/t - 1 on the unit-diagonal scale),
+        # and at least eightfold.
+        slope = jnp.dot(s.g, p)
+        excess = f_new - s.f - slope
+        t = -slope / jnp.where(excess > 0, 2 * excess, 1.0)
+        t = jnp.where(jnp.isfinite(f_new) & (excess > 0), jnp.clip(t, 0.1, 0.5), 0.1)
+        lam_up = jnp.maximum(jnp.maximum(lam_used * 8.0, 1e-3), (1.0 + lam_used) / t - 1.0)
+        lam_next = jnp.where(accept, lam_next, lam_up)
 
         # No measurable progress for several iterations (steps rejected, or
         # accepted with a change of f below its rounding level, as when
         # creeping towards a wall where the loglik stops being finite), or a
         # step too small to change x: stop. The caller decides whether that is
         # a limit of the support or a failure.
+        # (A rejected trial whose value is finite but worse only says the quadratic
+        # model was off: the damping grows until the step is short enough; it is
+        # not counted, and the step-underflow test below bounds it.)
         progress = accept & (actual > noise)
-        flat = jnp.where(progress, 0, s.flat + 1).astype(jnp.int32)
+        misjudged = ~accept & ~converged & finite
+        flat = jnp.where(progress | s.fresh, 0, s.flat + jnp.where(misjudged, 0, 1))
+        flat = flat.astype(jnp.int32)
         stalled = ~converged & ((flat >= _FLAT_LIMIT) | (~accept & jnp.all(s.x + p == s.x)))
+        stalled = stalled & ~s.fresh
+        start_ok = jnp.where(s.fresh, finite, s.start_ok)
 
         def pick(new, old):
             return jnp.where(accept, new, old)
@@ -226,30 +257,33 @@ def newton(
             f=pick(f_new, s.f),
             g=pick(g_new, s.g),
             H=pick(H_new, s.H),
-            lam=jnp.where(converged, s.lam, lam_next).astype(dtype),
+            lam=jnp.where(converged | s.fresh, s.lam, lam_next).astype(dtype),
             step=p,
-            decrement=dec,
-            n_iter=s.n_iter + jnp.where(converged, 0, 1).astype(jnp.int32),
+            decrement=jnp.where(s.fresh, s.decrement, dec),
+            n_iter=s.n_iter + jnp.where(converged | s.fresh, 0, 1).astype(jnp.int32),
             converged=converged,
             stalled=stalled,
             flat=flat,
-            done=converged | stalled,
+            done=converged | stalled | ~start_ok,
+            fresh=jnp.zeros((), bool),
+            start_ok=start_ok,
+            c0=jnp.dot(p, s.H @ p),
+            c1=jnp.dot(p, H_new @ p),
         )
 
     s = lax.while_loop(cond, body, state)
+    start_ok = s.start_ok
 
     # Where the decrement vanished only because the curvature vanishes along the
     # step (the optimum lies at a limit of the coordinates: a probability -> 1,
-    # a coefficient -> infinity under separation), the curvature along the step
-    # one step further has dropped (by e^-1 for a logistic or exponential tail;
-    # by 0.5 after rounding when the user's loglik takes log(p) of a p that
-    # rounds towards 1).  At an interior optimum the step is tiny and the
-    # curvature does not change.  The coordinates that carry the step are the
-    # ones at a limit.
-    p_final = _damped_step(s.g, s.H, s.lam)[0]
-    H_next = hess(s.x + p_final)
-    c0 = jnp.dot(p_final, s.H @ p_final)
-    c1 = jnp.dot(p_final, H_next @ p_final)
+    # a coefficient -> infinity under separation), the curvature along the last
+    # step has dropped from its start to its end (by e^-1 for a logistic or
+    # exponential tail; by 0.5 after rounding when the user's loglik takes
+    # log(p) of a p that rounds towards 1).  At an interior optimum the last
+    # step is tiny and the curvature does not change.  The coordinates that
+    # carry the step are the ones at a limit.
+    p_final = s.step
+    c0, c1 = s.c0, s.c1
     along = (c0 > 0) & jnp.isfinite(c1) & (c1 <= 0.6 * c0) & start_ok
     weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(jnp.diag(s.H)))
     divergent = along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
@@ -262,8 +296,9 @@ def newton(
     )  # fmt: skip
 
 
-def minimize_implicit(objective, x0, args, **solver_options):
-    """Minimize ``objective(x, *args)`` by :func:`newton`, differentiable through the optimum.
+def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):
+    """Minimize ``objective(x, *args)`` by :func:`newton` (or ``solver``, e.g.
+    :func:`lbfgs`), differentiable through the optimum.
 
     The solver runs on stopped gradients (its iterations are never
     differentiated); the minimizer it returns gets derivatives with respect to
@@ -291,7 +326,8 @@ def minimize_implicit(objective, x0, args, **solver_options):
     closed, consts = jax.closure_convert(lambda x, *a: objective(x, *a), x0, *args)
     all_args = (*args, *consts)
     frozen = lax.stop_gradient(all_args)
-    sol = newton(lambda x: closed(x, *frozen), lax.stop_gradient(x0), **solver_options)
+    solver = newton if solver is None else solver
+    sol = solver(lambda x: closed(x, *frozen), lax.stop_gradient(x0), **solver_options)
     x_star = _implicit(closed, sol.x, sol.converged, *all_args)
     return x_star, sol, closed, all_args
 
@@ -346,3 +382,191 @@ def _implicit_jvp(closed, primals, tangents):
     x_dot = -cho_solve(L, mixed / d) / d
     x_dot = jnp.where(ok, x_dot, jnp.nan)
     return x_star, x_dot
+
+
+# --------------------------------------------------------------------------
+# L-BFGS for models with many parameters
+# --------------------------------------------------------------------------
+def lbfgs_default_tol(dtype) -> float:
+    """Tolerance of :func:`lbfgs` on ``max|g| / max(1, |f|)`` for a dtype: ``eps ** (2/3)``
+    (about 3.7e-11 in float64, 2.4e-5 in float32).
+
+    Example:
+        >>> from jaxmle.optimize import lbfgs_default_tol
+        >>> f"{lbfgs_default_tol('float64'):.1e}"
+        '3.7e-11'
+    """
+    return float(jnp.finfo(dtype).eps) ** (2.0 / 3.0)
+
+
+#: iterations without progress after which L-BFGS stops (near the optimum f is flat to
+#: rounding and the gradient decreases only on average, not at every iteration)
+_LBFGS_FLAT_LIMIT = 25
+
+
+def _finite(*xs):
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs]))
+
+
+class _LbfgsState(NamedTuple):
+    x: jax.Array
+    f: jax.Array
+    g: jax.Array
+    opt: tuple
+    step: jax.Array
+    n_iter: jax.Array
+    best: jax.Array
+    flat: jax.Array
+    converged: jax.Array
+    stalled: jax.Array
+    done: jax.Array
+
+
+def lbfgs(
+    fun: Callable[[jax.Array], jax.Array],
+    x0: jax.Array,
+    *,
+    max_iter: int = 1000,
+    tol: float | None = None,
+    memory_size: int = 10,
+    hessian: bool = True,
+) -> NewtonResult:
+    """Minimize ``fun`` from ``x0`` by L-BFGS (``optax.lbfgs``, zoom line search).
+
+    For models with many parameters, where one Hessian (``p`` gradient
+    evaluations) per iteration costs more than the many cheap L-BFGS
+    iterations. A pure ``lax.while_loop``; under ``vmap`` converged members
+    stop moving.
+
+    Convergence is on the gradient: ``max_i |g_i| <= tol * max(1, |f|)``, a
+    test relative to the size of the objective (the gradient of a sum over
+    ``n`` observations grows with ``n`` as ``f`` does). A step that the line
+    search cannot make without increasing ``f`` (or that gives non-finite
+    values), or ``25`` iterations without decrease of ``f`` or a new smallest
+    gradient, stop the loop as stalled.
+
+    With ``hessian=True`` the Hessian is computed once, at the end (for
+    standard errors), and the limit test of :func:`newton` is applied: where
+    the curvature along the final Newton step drops one step further, the
+    coordinates carrying that step are flagged ``divergent`` (a coefficient
+    running to infinity); and a stalled run whose Newton decrement
+    ``g^T H^-1 g / 2`` is below :func:`default_tol` (or the rounding level of
+    ``f``) counts as converged, as in :func:`newton`. With ``hessian=False``
+    nothing of size ``p x p`` is formed: ``hess`` and ``decrement`` are NaN,
+    and the limit test runs along the last L-BFGS step instead, with two
+    Hessian-vector products.
+
+    Args:
+        fun: scalar function of a flat vector, pure and traceable.
+        x0: starting point, shape ``(p,)``.
+        max_iter: iteration limit (each iteration runs one line search).
+        tol: relative gradient tolerance; default by dtype
+            (:func:`lbfgs_default_tol`).
+        memory_size: number of curvature pairs L-BFGS keeps.
+        hessian: compute the Hessian at the end.
+
+    Returns:
+        A :class:`NewtonResult` with the same fields as :func:`newton`'s.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import lbfgs
+        >>> r = lbfgs(lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0]), jnp.zeros(2))
+        >>> bool(r.converged), round(float(r.x[1]), 5)
+        (True, 3.0)
+    """
+    import optax
+
+    from ._linalg import cho_solve, cholesky
+
+    x0 = jnp.asarray(x0)
+    dtype = x0.dtype
+    eps = jnp.finfo(dtype).eps
+    tol = lbfgs_default_tol(dtype) if tol is None else tol
+    opt = optax.lbfgs(memory_size=memory_size)
+    opt0 = opt.init(x0)
+    # The start's value and gradient (the state holds none yet). Inside the loop
+    # they come from the line search's state: a value_and_grad_from_state call
+    # there would be a lax.cond, which vmap turns into computing both branches.
+    f0, g0 = optax.value_and_grad_from_state(fun)(x0, state=opt0)
+    f0, g0 = jnp.asarray(f0, dtype), jnp.asarray(g0, dtype)
+    start_ok = _finite(f0, g0)
+
+    def small(f, g):
+        return jnp.max(jnp.abs(g)) <= tol * jnp.maximum(1.0, jnp.abs(f))
+
+    conv0 = start_ok & small(f0, g0)
+    state = _LbfgsState(
+        x=x0, f=f0, g=g0, opt=opt0, step=jnp.zeros_like(x0), n_iter=jnp.zeros((), jnp.int32),
+        best=jnp.max(jnp.abs(g0)), flat=jnp.zeros((), jnp.int32), converged=conv0,
+        stalled=jnp.zeros((), bool), done=conv0 | ~start_ok,
+    )  # fmt: skip
+
+    def cond(s):
+        return (~s.done) & (s.n_iter < max_iter)
+
+    def body(s):
+        upd, opt_new = opt.update(s.g, s.opt, s.x, value=s.f, grad=s.g, value_fn=fun)
+        x_new = s.x + upd
+        f_new = jnp.asarray(optax.tree.get(opt_new, "value"), dtype)
+        g_new = jnp.asarray(optax.tree.get(opt_new, "grad"), dtype)
+        noise = 4 * eps * (jnp.abs(s.f) + 1)
+        accept = _finite(f_new, g_new) & (f_new <= s.f + noise)
+        gmax = jnp.max(jnp.abs(g_new))
+        progress = accept & ((f_new < s.f - noise) | (gmax < 0.9 * s.best))
+        flat = jnp.where(progress, 0, s.flat + 1).astype(jnp.int32)
+
+        def pick(new, old):
+            return jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, old)
+
+        x, f, g, opt_state = pick((x_new, f_new, g_new, opt_new), (s.x, s.f, s.g, s.opt))
+        converged = accept & small(f, g)
+        # a rejected step would be proposed again from the same state: stop
+        stalled = ~converged & (~accept | (flat >= _LBFGS_FLAT_LIMIT))
+        return _LbfgsState(
+            x=x, f=f, g=g, opt=opt_state, step=jnp.where(accept, upd, s.step),
+            n_iter=s.n_iter + 1, best=jnp.where(accept, jnp.minimum(s.best, gmax), s.best),
+            flat=flat, converged=converged, stalled=stalled, done=converged | stalled,
+        )  # fmt: skip
+
+    s = lax.while_loop(cond, body, state)
+
+    p = x0.shape[0]
+    if hessian:
+        H = jax.hessian(fun)(s.x)
+        # the Newton step at the end, and the limit test of `newton`
+        d = jnp.sqrt(jnp.where(jnp.diag(H) > 0, jnp.diag(H), 1.0))
+        L = cholesky(H / (d[:, None] * d[None, :]))
+        step = -cho_solve(L, s.g / d) / d
+        solved = jnp.all(jnp.isfinite(step))  # H positive definite
+        step = jnp.where(solved, step, jnp.zeros_like(step))
+        decrement = -jnp.dot(s.g, step)
+        _, hvp_next = jax.jvp(jax.grad(fun), (s.x + step,), (step,))
+        c0 = jnp.dot(step, H @ step)
+        c1 = jnp.dot(step, hvp_next)
+        along = (c0 > 0) & jnp.isfinite(c1) & (c1 <= 0.6 * c0) & start_ok
+        weight = jnp.abs(step) * jnp.sqrt(jnp.abs(jnp.diag(H)))
+        divergent = along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
+        noise = 4 * eps * (jnp.abs(s.f) + 1)
+        flat_optimum = solved & (c0 > 0)
+        flat_optimum = flat_optimum & (0.5 * decrement <= jnp.maximum(default_tol(dtype), noise))
+        converged = s.converged | (s.stalled & flat_optimum)
+    else:
+        # the same limit test along the last quasi-Newton step, by two
+        # Hessian-vector products
+        H = jnp.full((p, p), jnp.nan, dtype)
+        step, decrement = s.step, jnp.asarray(jnp.nan, dtype)
+        _, hvp_here = jax.jvp(jax.grad(fun), (s.x,), (step,))
+        _, hvp_next = jax.jvp(jax.grad(fun), (s.x + step,), (step,))
+        c0 = jnp.dot(step, hvp_here)
+        c1 = jnp.dot(step, hvp_next)
+        along = (c0 > 0) & jnp.isfinite(c1) & (c1 <= 0.6 * c0) & start_ok
+        weight = jnp.abs(step)
+        divergent = along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
+        converged = s.converged
+
+    return NewtonResult(
+        x=s.x, value=s.f, grad=s.g, hess=H, step=step, n_iter=s.n_iter,
+        converged=converged & start_ok, nonfinite=~start_ok, stalled=s.stalled & ~converged,
+        decrement=decrement, divergent=divergent,
+    )  # fmt: skip

@@ -44,7 +44,7 @@ class Status(enum.IntEnum):
     SINGULAR = 4
 
 
-_CI_METHODS = ("wald", "wald_transformed")
+_CI_METHODS = ("wald", "wald_transformed", "profile")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +73,21 @@ class FitResult:
             constraint.
         info_ok: whether the information matrix is positive definite.
         model: the :class:`jaxmle.Model` (static).
-        cov_type: ``"observed"``, ``"robust"`` or ``"opg"`` (static).
+        cov_type: ``"observed"``, ``"robust"``, ``"opg"`` or ``"cluster"`` (static).
+        data: the data of the fit (as given; the observations of a batch keep
+            their leading axis), or ``None``. :meth:`conf_int` with
+            ``method="profile"``, :meth:`profile`, the tests and the bootstrap
+            refit from it.
+        weights: the frequency weights of the fit, or ``None``.
+        mask: the mask of the fit (with the observations left out by
+            ``nan_policy="omit"``), or ``None``.
+        fixed_values: dict parameter key -> values of its fixed components
+            (``fixed=``), or ``None``.
+        fixed: the flattened names of the fixed components (static); their
+            standard errors are 0.
+        se_computed: ``False`` for a fit with ``se=False``: no information
+            matrix was formed, ``se``/``cov``/``cov_free`` are NaN and
+            ``info_ok`` was not checked (static).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -102,6 +116,14 @@ class FitResult:
     info_ok: jax.Array
     model: Any = dataclasses.field(metadata={"static": True})
     cov_type: str = dataclasses.field(default="observed", metadata={"static": True})
+    # the data of the fit (profile intervals, tests and the bootstrap refit it); None when a
+    # result is built by hand
+    data: Any = None
+    weights: Any = None
+    mask: Any = None
+    fixed_values: Any = None
+    fixed: tuple = dataclasses.field(default=(), metadata={"static": True})
+    se_computed: bool = dataclasses.field(default=True, metadata={"static": True})
 
     # -- derived fields ---------------------------------------------------
     @property
@@ -116,8 +138,13 @@ class FitResult:
 
     @property
     def n_params(self) -> int:
-        """Number of free parameters (the unconstrained dimension), used by AIC and BIC."""
-        return self.model.free_size
+        """Number of free parameters (the unconstrained dimension, less the fixed
+        coordinates), used by AIC, BIC and the tests."""
+        if not self.fixed:
+            return self.model.free_size
+        from .fixed import fixed_free_size
+
+        return fixed_free_size(self.model, self.fixed)
 
     @property
     def aic(self) -> jax.Array:
@@ -128,6 +155,13 @@ class FitResult:
     def bic(self) -> jax.Array:
         """Bayesian information criterion ``k log(nobs) - 2 loglik``."""
         return self.n_params * jnp.log(self.nobs) - 2.0 * self.loglik
+
+    @property
+    def aicc(self) -> jax.Array:
+        """Small-sample AIC ``AIC + 2k(k+1) / (nobs - k - 1)`` (NaN when ``nobs <= k + 1``)."""
+        k = self.n_params
+        denom = self.nobs - k - 1.0
+        return jnp.where(denom > 0, self.aic + 2.0 * k * (k + 1.0) / denom, jnp.nan)
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -156,6 +190,14 @@ class FitResult:
                 element's unconstrained scale (log for positive, logit for
                 bounded and simplex components) and mapped back; it always
                 stays inside the support.
+                ``"profile"``: the profile-likelihood interval,
+                ``2 (l_hat - l_profile) <= chi2_1(level)`` with the other
+                parameters re-optimized (see :mod:`jaxmle.profile`): asymmetric,
+                inside the support, one-sided for an estimate on the edge. Needs
+                the data (attached by ``fit`` / ``fit_batch``). Components where
+                profiling found a better optimum than the fit (or failed) are
+                NaN, with a :class:`~jaxmle.ProfileWarning`; see
+                :func:`jaxmle.profile_intervals` for the status per component.
 
         Returns:
             dict name -> ``(low, high)``, arrays shaped like the parameter (with
@@ -178,6 +220,11 @@ class FitResult:
         """
         if method not in _CI_METHODS:
             raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
+        if method == "profile":
+            from .profile import conf_int_profile
+
+            z_value(level)  # validates the level
+            return conf_int_profile(self, level)
         z = z_value(level)
         out = {}
         for key, c in self.model.spec.items():
@@ -189,6 +236,43 @@ class FitResult:
                 half = z * se * jnp.abs(deta)
                 out[key] = (c.link_inverse(eta - half), c.link_inverse(eta + half))
         return out
+
+    def profile(self, param: str, *, points: int = 41, level: float = 0.95):
+        """The profile log-likelihood of one flattened parameter on a grid: a
+        :class:`~jaxmle.Profile` (see :func:`jaxmle.profile`).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> import jaxmle as jm
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> m = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x,
+            ...              {"rate": jm.Positive()})
+            >>> prof = jm.fit(m, jnp.array([2.0, 4.0, 6.0])).profile("rate", points=5)
+            >>> prof.param, prof.grid.shape
+            ('rate', (5,))
+        """
+        from .profile import profile
+
+        return profile(self, param, points=points, level=level)
+
+    def derived(self, fn, level: float = 0.95, method: str = "wald"):
+        """Estimate, delta-method SE and interval of a scalar ``fn(params)``: a
+        :class:`~jaxmle.Derived` (see :func:`jaxmle.derived`; ``method="wald"`` or
+        ``"profile"``).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> import jaxmle as jm
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> m = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x,
+            ...              {"rate": jm.Positive()})
+            >>> d = jm.fit(m, jnp.array([2.0, 4.0, 6.0])).derived(lambda p: 1 / p["rate"])
+            >>> float(d.estimate)
+            4.0
+        """
+        from .profile import derived
+
+        return derived(self, fn, level=level, method=method)
 
     # -- presentation -------------------------------------------------------
     def to_dict(self, level: float = 0.95) -> dict[str, np.ndarray]:
@@ -299,6 +383,7 @@ def _single_summary(res: FitResult, level: float) -> str:
         f"  log-likelihood: {float(res.loglik):.6g}    AIC: {float(res.aic):.6g}    "
         f"BIC: {float(res.bic):.6g}",
         f"  observations: {nobs:g}    free parameters: {res.n_params}",
+        *_se_note(res),
         "",
         f"{'':<{w}}{'estimate':>11}{'std err':>11}{'z':>9}{'P>|z|':>9}"
         f"{f'[{a:.3g}':>12}{f'{1 - a:.3g}]':>12}",
@@ -315,12 +400,22 @@ def _single_summary(res: FitResult, level: float) -> str:
         "",
         "health:",
         f"  valid maximum:                    {yes[bool(status == Status.CONVERGED)]}",
-        f"  information positive definite:    {yes[bool(res.info_ok)]}",
+        f"  information positive definite:    "
+        f"{yes[bool(res.info_ok)] if res.se_computed else 'not computed'}",
         f"  parameters at a limit:            {', '.join(at_limit) if at_limit else 'none'}",
         f"  below the iteration limit:        {yes[status != Status.MAX_ITER]}",
         f"  finite log-likelihood:            {yes[status != Status.NONFINITE]}",
     ]
     return "\n".join(lines)
+
+
+def _se_note(res: FitResult) -> list[str]:
+    if res.se_computed:
+        return []
+    return [
+        "  standard errors: not computed (fitted with se=False); refit with se=True "
+        "for standard errors and intervals"
+    ]
 
 
 def _params_at_limit(res: FitResult) -> list[str]:
@@ -334,6 +429,7 @@ def _batch_summary(res: FitResult, level: float) -> str:
     lines = [
         f"jaxmle batch fit: {res.model.name}, {n:,} datasets",
         f"  status: {_status_counts(status)}",
+        *_se_note(res),
         "",
         "estimates over converged datasets (quantiles):",
     ]

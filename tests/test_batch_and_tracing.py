@@ -263,9 +263,15 @@ def test_no_recompilation_on_second_call_same_shapes():
         kernels = [getattr(fit_module, k, None) for k in ("_kernel_jit", "_kernel_batch")]
         return [k._cache_size() for k in kernels if hasattr(k, "_cache_size")]
 
-    with _CompileCounter() as first:
-        jm.fit(model, x1).loglik.block_until_ready()
-        jm.fit_batch(model, X1).loglik.block_until_ready()
+    # (the test suite's persistent compilation cache would load these kernels instead)
+    cache_on = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        with _CompileCounter() as first:
+            jm.fit(model, x1).loglik.block_until_ready()
+            jm.fit_batch(model, X1).loglik.block_until_ready()
+    finally:
+        jax.config.update("jax_enable_compilation_cache", cache_on)
     assert first.count >= 2  # the counter sees compilations: a new model compiles both kernels
     sizes = cache_sizes()
 

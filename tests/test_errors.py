@@ -172,8 +172,8 @@ def test_conf_int_bad_level(good_fit, level):
 
 
 def test_conf_int_unknown_method(good_fit):
-    with pytest.raises(ValueError, match=r"unknown interval method 'profile'"):
-        good_fit.conf_int(0.95, method="profile")
+    with pytest.raises(ValueError, match=r"unknown interval method 'likelihood'"):
+        good_fit.conf_int(0.95, method="likelihood")
 
 
 # --------------------------------------------------------------------------

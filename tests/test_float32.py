@@ -48,9 +48,12 @@ def _run(script, stdin="", x64="0"):
 
 
 CHILD = r"""
-import json, sys
+import json, sys, warnings
 import jax, jax.numpy as jnp, numpy as np
 import jaxmle as jm
+
+shown = []  # warnings that reach the user under the default filter (shown once per location)
+warnings.showwarning = lambda message, category, *args, **kwargs: shown.append(category.__name__)
 
 assert not jax.config.jax_enable_x64
 inp = json.load(sys.stdin)
@@ -84,6 +87,13 @@ normal = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"
                   {"mu": jm.Real(), "sigma": jm.Positive()})
 record("batch", jm.fit_batch(normal, f32(inp["batch"])), ["mu", "sigma"])
 
+for name, data in inp["families"].items():
+    res = jm.fit_batch(jm.distributions.families.model_for(jm.distributions.get_distribution(name)),
+                       {"x": f32(data)})
+    keys = list(res.params)
+    record("family_" + name, res, keys)
+
+out["warnings"] = shown
 out["x64_after"] = bool(jax.config.jax_enable_x64)
 out["default_float"] = str(jnp.result_type(float))
 print(json.dumps(out))
@@ -115,7 +125,13 @@ def float32_run():
         + rng.uniform(0.5, 2, size=(100, 1)) * rng.normal(size=(100, 30))
     ).astype(np.float32)
 
-    inp = {"logit_X": X.tolist(), "logit_y": y.tolist(), "batch": batch.tolist()}
+    families = {k: draw(rng, (8, 200)).astype(np.float32) for k, draw in FAMILY_DATA.items()}
+    inp = {
+        "logit_X": X.tolist(),
+        "logit_y": y.tolist(),
+        "batch": batch.tolist(),
+        "families": {k: v.tolist() for k, v in families.items()},
+    }
     out = json.loads(_run(CHILD, stdin=json.dumps(inp)).strip().splitlines()[-1])
 
     # float64 reference of the logistic regression: jaxmle itself in this (float64) process
@@ -125,7 +141,7 @@ def float32_run():
     )
     assert ref.params["beta"].dtype == jnp.float64
     assert int(ref.status) == jm.Status.CONVERGED
-    return out, ref, batch.astype(np.float64)
+    return out, ref, batch.astype(np.float64), families
 
 
 def _check(entry, est_ref, se_ref):
@@ -140,7 +156,7 @@ def _check(entry, est_ref, se_ref):
 
 
 def test_float32_sensor(float32_run):
-    out, _, _ = float32_run
+    out, _, _, _ = float32_run
     v = 8.0 / 3.0  # closed form (the note's example 3): mu = 12, var = 8/3
     _check(
         out["sensor"],
@@ -150,35 +166,91 @@ def test_float32_sensor(float32_run):
 
 
 def test_float32_exponential_waits(float32_run):
-    out, _, _ = float32_run
+    out, _, _, _ = float32_run
     # closed form (example 2): rate = 3/12, se = rate/sqrt(n)
     _check(out["waits"], {"rate": 0.25}, {"rate": 0.25 / math.sqrt(3)})
 
 
 def test_float32_coin(float32_run):
-    out, _, _ = float32_run
+    out, _, _, _ = float32_run
     # closed form (example 1): theta = 3/5, se = sqrt(theta(1-theta)/n)
     _check(out["coin"], {"theta": 0.6}, {"theta": math.sqrt(0.24 / 5)})
 
 
 def test_float32_logistic_regression_matches_float64(float32_run):
-    out, ref, _ = float32_run
+    out, ref, _, _ = float32_run
     _check(
         out["logit"], {"beta": np.asarray(ref.params["beta"])}, {"beta": np.asarray(ref.se["beta"])}
     )
 
 
 def test_float32_batch_of_normal_datasets(float32_run):
-    out, _, batch = float32_run
+    out, _, batch, _ = float32_run
     mu, s, se_mu, se_s = _normal_mle(batch)  # float64 closed form on the same data
     assert len(out["batch"]["status"]) == 100
     _check(out["batch"], {"mu": mu, "sigma": s}, {"mu": se_mu, "sigma": se_s})
 
 
 def test_float32_fit_does_not_flip_x64(float32_run):
-    out, _, _ = float32_run
+    out, _, _, _ = float32_run
     assert out["x64_after"] is False
     assert out["default_float"] == "float32"
+
+
+def test_float32_warning_shown_once(float32_run):
+    # every fit of the child ran in float32; the default filter shows the warning once
+    out = float32_run[0]
+    assert out["warnings"] == ["Float32Warning"]
+
+
+def test_no_float32_warning_in_float64():
+    # the suite runs with filterwarnings=error: a float64 fit warning would raise here
+    res = jm.fit(jm.families.Exponential(), {"x": jnp.array([1.0, 2.0])})
+    assert res.params["rate"].dtype == jnp.float64
+    assert issubclass(jm.Float32Warning, UserWarning)
+
+
+# Families of varied difficulty: closed form (normal, exponential), special functions
+# (gamma: digamma; student_t, beta: incomplete betas in the SEs), NB2 (two parameters of
+# very different scale). 8 datasets of 200 each.
+FAMILY_DATA = {
+    "normal": lambda rng, s: 3.0 + 2.0 * rng.normal(size=s),
+    "exponential": lambda rng, s: rng.exponential(2.0, size=s),
+    "gamma": lambda rng, s: rng.gamma(2.5, 1.5, size=s),
+    "weibull": lambda rng, s: 3.0 * rng.weibull(1.7, size=s),
+    "student_t": lambda rng, s: rng.standard_t(5.0, size=s),
+    "beta": lambda rng, s: rng.beta(2.0, 5.0, size=s),
+    "negative_binomial": lambda rng, s: rng.negative_binomial(2.0, 1 / 3, size=s),
+}
+#: documented float32 precision against float64 on the same data (docs/validity.md)
+FAMILY_EST_RTOL = 2e-4
+FAMILY_SE_RTOL = 2e-3
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_DATA))
+def test_float32_family_precision(float32_run, name):
+    out, _, _, families = float32_run
+    entry = out[f"family_{name}"]
+    assert entry["dtypes"] == ["float32"], entry["dtypes"]
+    model = jm.distributions.families.model_for(jm.distributions.get_distribution(name))
+    ref = jm.fit_batch(model, {"x": jnp.asarray(families[name], jnp.float64)})
+    # the beta family's float32 solver sometimes stops at the iteration limit (an honest
+    # MAX_ITER): compare the fits that converged in both dtypes, most of them
+    ok = (np.asarray(entry["status"]) == 0) & (np.asarray(ref.status) == 0)
+    assert ok.sum() >= 6, entry["status"]
+    for k in entry["params"]:
+        np.testing.assert_allclose(
+            np.asarray(entry["params"][k])[ok],
+            np.asarray(ref.params[k])[ok],
+            rtol=FAMILY_EST_RTOL,
+            err_msg=k,
+        )
+        np.testing.assert_allclose(
+            np.asarray(entry["se"][k])[ok],
+            np.asarray(ref.se[k])[ok],
+            rtol=FAMILY_SE_RTOL,
+            err_msg=f"se {k}",
+        )
 
 
 @pytest.mark.parametrize("x64", [None, "0"], ids=["unset", "JAX_ENABLE_X64=0"])

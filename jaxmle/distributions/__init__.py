@@ -134,6 +134,13 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         ParetoDist(),
     )
 }
+"""Family name -> :class:`Distribution` with default options (the names ``fit_dist`` takes).
+
+Example:
+    >>> from jaxmle.distributions import DISTRIBUTIONS
+    >>> len(DISTRIBUTIONS), DISTRIBUTIONS["weibull"].spec()
+    (19, {'shape': Positive(), 'scale': Positive()})
+"""
 
 
 def get_distribution(name: str, **options: Any) -> Distribution:

@@ -80,6 +80,18 @@ class Distribution:
     def _logsf(self, x, params):
         raise NotImplementedError
 
+    def sample(self, key: jax.Array, params: Mapping[str, Any], shape: tuple = ()) -> jax.Array:
+        """Draw values of ``shape`` with the ``jax.random`` key ``key``.
+
+        Example:
+            >>> import jax
+            >>> from jaxmle.distributions import DISTRIBUTIONS
+            >>> DISTRIBUTIONS["weibull"].sample(jax.random.key(0), {"shape": 2.0, "scale": 1.0},
+            ...                                 (3,)).shape
+            (3,)
+        """
+        raise NotImplementedError(f"{self.name}: no sampler")
+
     # -- options --------------------------------------------------------------
     @property
     def options(self) -> dict[str, Any]:

@@ -45,9 +45,10 @@ def censored_loglik(family: Distribution, params: Mapping[str, Any], data: Any) 
     no effect.
 
     Every branch is evaluated with harmless substitutes where it is not
-    selected, so gradients stay finite. Infinite bounds are legitimate here;
-    :func:`jaxmle.fit` flags them as non-finite data unless given
-    ``nan_policy="propagate"`` (``fit_dist`` handles this itself).
+    selected, so gradients stay finite. Infinite bounds are legitimate here,
+    and :func:`jaxmle.fit` takes them as valid data for the families' models
+    (``jm.families.*``); a model of your own built on this function needs
+    ``nan_policy="propagate"`` for them.
 
     Args:
         family: a continuous :class:`~jaxmle.distributions.Distribution`.
@@ -123,10 +124,21 @@ def censored_loglik(family: Distribution, params: Mapping[str, Any], data: Any) 
             return family.logpdf(x, params)
         event = jnp.asarray(data.get("event", True)) != 0
         x, event = jnp.broadcast_arrays(x, event)
-        x_r = jnp.where(event, safe, x)
-        points = [x_r] + ([] if entry is None else [_entry_point(entry, lo, safe, x_r)])
-        _, ls = family.logcdf_logsf(jnp.stack(jnp.broadcast_arrays(*points)), params)
-        ll = jnp.where(event, family.logpdf(jnp.where(event, x, safe), params), ls[0])
+        # The density and the survival function are evaluated at the same points, so
+        # that what they share (log x, the standardized value, its exp) is computed
+        # once. A censored point on an edge of the support (or outside it) is
+        # substituted: its survival is known (1 at the bottom, 0 at the top).
+        inside = family._inside(x, params)
+        use = inside & (event | ((x > lo) & (x < hi)))
+        xs = jnp.where(use, x, safe)
+        lp = jnp.where(inside, family._logpdf(xs, params), -jnp.inf)
+        ls_x = family._cdf_sf(xs, params)[1]
+        ls_x = jnp.where(x <= lo, 0.0, jnp.where(x >= hi, -jnp.inf, ls_x))
+        ls_x = jnp.where(jnp.isnan(x), jnp.nan, ls_x)  # missing stays missing
+        ll = jnp.where(event, lp, ls_x)
+        if entry is not None:
+            _, ls_e = family.logcdf_logsf(_entry_point(entry, lo, safe, xs), params)
+            ls = [ls_e]
 
     if entry is not None:
         truncated = jnp.broadcast_to(entry > lo, ll.shape)

@@ -58,6 +58,14 @@ def _abs_jvp(primals, tangents):
     return jnp.abs(z), jnp.sign(z) * tz
 
 
+
+def _dt(params):
+    """The floating dtype of the parameters (the default float where they are Python numbers)."""
+    leaves = [jnp.asarray(v) for v in jax.tree_util.tree_leaves(params)]
+    floats = [v.dtype for v in leaves if jnp.issubdtype(v.dtype, jnp.floating)]
+    return jnp.result_type(*floats) if floats else jnp.result_type(float)
+
+
 class _Real(Distribution):
     """Location-scale families on the whole line."""
 
@@ -106,6 +114,10 @@ class NormalDist(_Real):
 
     def _logsf(self, x, params):
         return log_ndtr(-self._z(x, params))
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return params["loc"] + params["scale"] * jax.random.normal(key, shape, _dt(params))
 
     def init(self, data):
         v, valid = init_points(data)
@@ -181,6 +193,10 @@ class StudentTDist(_Real):
         sf = jnp.where(central, _LOG_HALF + jnp.log1p(-g), jnp.where(neg, large, small))
         return cdf, sf
 
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return params["loc"] + params["scale"] * jax.random.t(key, params["df"], shape, _dt(params))
+
     def init(self, data):
         v, valid = init_points(data)
         med = finite(wmedian(v, valid))
@@ -229,6 +245,10 @@ class LaplaceDist(_Real):
         sf = jnp.where(neg, jnp.log1p(-0.5 * jnp.exp(zn)), _LOG_HALF - zp)
         return cdf, sf
 
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return params["loc"] + params["scale"] * jax.random.laplace(key, shape, _dt(params))
+
     def init(self, data):
         v, valid = init_points(data)
         med = finite(wmedian(v, valid))
@@ -260,6 +280,10 @@ class LogisticDist(_Real):
 
     def _logsf(self, x, params):
         return jax.nn.log_sigmoid(-self._z(x, params))
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return params["loc"] + params["scale"] * jax.random.logistic(key, shape, _dt(params))
 
     def init(self, data):
         v, valid = init_points(data)
@@ -297,6 +321,10 @@ class GumbelDist(_Real):
         z_f = jnp.where(far, z, 20.0)
         z_n = jnp.where(far, 0.0, jnp.maximum(z, -40.0))  # below -40, S = 1 to rounding
         return jnp.where(far, -z_f - 0.5 * jnp.exp(-z_f), log1mexp(-jnp.exp(-z_n)))
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return params["loc"] + params["scale"] * jax.random.gumbel(key, shape, _dt(params))
 
     def init(self, data):
         v, valid = init_points(data)
@@ -339,6 +367,10 @@ class ExponentialDist(_PositiveSupport):
 
     def _logsf(self, x, params):
         return -params["rate"] * x
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return jax.random.exponential(key, shape, _dt(params)) / params["rate"]
 
     def init(self, data):
         data = as_data_dict(data)
@@ -390,6 +422,10 @@ class LogNormalDist(_PositiveSupport):
     def _logsf(self, x, params):
         return log_ndtr(-self._z(x, params))
 
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return jnp.exp(params["mu"] + params["sigma"] * jax.random.normal(key, shape, _dt(params)))
+
     def init(self, data):
         v, valid = init_points(data, 0.0)
         mean, var = wstats(jnp.log(jnp.where(valid, v, 1.0)), valid)
@@ -425,6 +461,10 @@ class GammaDist(_PositiveSupport):
 
     def _cdf_sf(self, x, params):
         return log_gammainc(params["shape"], x / params["scale"])
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return params["scale"] * jax.random.gamma(key, params["shape"], shape, _dt(params))
 
     def init(self, data):
         v, valid = init_points(data, 0.0)
@@ -478,6 +518,11 @@ class WeibullDist(_ShapeScale):
     def _logsf(self, x, params):
         return -jnp.exp(self._logz(x, params))
 
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        e = jax.random.exponential(key, shape, _dt(params))
+        return params["scale"] * e ** (1.0 / params["shape"])
+
     def init(self, data):
         v, valid = init_points(data, 0.0)
         mean, var = wstats(jnp.log(jnp.where(valid, v, 1.0)), valid)
@@ -513,6 +558,11 @@ class LogLogisticDist(_ShapeScale):
 
     def _logsf(self, x, params):
         return jax.nn.log_sigmoid(-self._logz(x, params))
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        z = jax.random.logistic(key, shape, _dt(params))
+        return params["scale"] * jnp.exp(z / params["shape"])
 
     def init(self, data):
         v, valid = init_points(data, 0.0)
@@ -580,6 +630,11 @@ class ParetoDist(Distribution):
     def _logsf(self, x, params):
         return -params["shape"] * self._logr(x, params)
 
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        e = jax.random.exponential(key, shape, _dt(params))
+        return self._scale(params) * jnp.exp(e / params["shape"])
+
     def init(self, data, scale=None):
         v, valid = init_points(data, 0.0)
         scale = self.scale if scale is None else scale
@@ -645,6 +700,10 @@ class BetaDist(Distribution):
 
     def _cdf_sf(self, x, params):
         return log_betainc(params["a"], params["b"], x)
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return jax.random.beta(key, params["a"], params["b"], shape, _dt(params))
 
     def init(self, data):
         v, valid = init_points(data, 0.0, 1.0)

@@ -51,6 +51,14 @@ def _simplex_start(counts):
     return jnp.where(jnp.min(counts) > 0, mle, smooth)
 
 
+
+def _dt(params):
+    """The floating dtype of the parameters (the default float where they are Python numbers)."""
+    leaves = [jnp.asarray(v) for v in jax.tree_util.tree_leaves(params)]
+    floats = [v.dtype for v in leaves if jnp.issubdtype(v.dtype, jnp.floating)]
+    return jnp.result_type(*floats) if floats else jnp.result_type(float)
+
+
 class _Discrete(Distribution):
     continuous = False
 
@@ -95,6 +103,10 @@ class BernoulliDist(_Discrete):
 
     def _logsf(self, x, params):
         return jnp.log(params["p"]) + jnp.zeros_like(x)
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return jax.random.bernoulli(key, params["p"], shape).astype(_dt(params))
 
     def init(self, data):
         x, valid = _count_points(data, 1.0)
@@ -142,6 +154,11 @@ class BinomialDist(_Discrete):
     def _cdf_sf(self, k, params):
         p, n = params["p"], self._n()
         return log_betainc(n - k, k + 1.0, 1.0 - p, p)
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        n = jnp.full(shape, float(self._n()), _dt(params))
+        return jax.random.binomial(key, n, params["p"], shape, _dt(params))
 
     def init(self, data):
         x, valid = _count_points(data)
@@ -196,6 +213,11 @@ class CategoricalDist(_Discrete):
 
     def _logsf(self, x, params):
         return jnp.log(self._select(x, params, lambda j, xx: j > xx))
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        p = jnp.asarray(params["p"])
+        return jax.random.categorical(key, jnp.log(p), shape=shape).astype(_dt(params))
 
     def init(self, data):
         k = self._k()
@@ -255,6 +277,14 @@ class MultinomialDist(_Discrete):
     def logsf(self, x, params):
         raise NotImplementedError("the multinomial (a multivariate count) has no logsf")
 
+    def sample(self, key, params, shape=(), trials=1):
+        """Draw ``shape`` count vectors (shape ``shape + (k,)``) of ``trials`` each."""
+        p = jnp.asarray(params["p"])
+        p = jnp.broadcast_to(p, tuple(shape) + p.shape[-1:])
+        n = jnp.broadcast_to(jnp.asarray(trials, _dt(params)), tuple(shape))
+        # (jax's multinomial takes the full output shape, categories included)
+        return jax.random.multinomial(key, n, p, shape=p.shape, dtype=_dt(params))
+
     def init(self, data):
         x = jnp.asarray(as_data_dict(data)["x"])
         x = x.astype(jnp.result_type(float, x.dtype))
@@ -312,6 +342,10 @@ class PoissonDist(_Discrete):
         lp, lq = log_gammainc(a, jnp.where(ok, jnp.where(mu < a, 0.5 * a, 2.0 * a + 10.0), mu))
         return jnp.where(ok, log_cdf, lq), jnp.where(ok, log_sf, lp)
 
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return jax.random.poisson(key, params["rate"], shape).astype(_dt(params))
+
     def init(self, data):
         x, valid = _count_points(data)
         mean, _ = wstats(x, valid)
@@ -363,6 +397,13 @@ class NegativeBinomialDist(_Discrete):
         r, p, q = self._pq(params)
         return log_betainc(r, k + 1.0, p, q)
 
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        k1, k2 = jax.random.split(key)
+        r = 1.0 / params["alpha"]
+        lam = params["mean"] / r * jax.random.gamma(k1, r, shape, _dt(params))
+        return jax.random.poisson(k2, lam, shape).astype(_dt(params))
+
     def init(self, data):
         x, valid = _count_points(data)
         mean, var = wstats(x, valid)
@@ -408,6 +449,11 @@ class GeometricDist(_Discrete):
 
     def _logcdf(self, k, params):
         return log1mexp(self._logsf(k, params))
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        e = jax.random.exponential(key, shape, _dt(params))
+        return jnp.floor(e / -jnp.log1p(-params["p"]))
 
     def init(self, data):
         x, valid = _count_points(data)

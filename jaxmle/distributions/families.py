@@ -118,7 +118,33 @@ def model_for(dist: Distribution) -> Model:
 
         init = dist.init
     loglik.__name__ = name
-    return Model(loglik, spec, init=init, name=name)
+    model = Model(loglik, spec, init=init, name=name, simulate=_simulator(dist))
+    # jm.fit takes lower=-inf / upper=inf (censoring bounds) in the data as valid values
+    model.infinite_bounds_ok = dist.continuous
+    return model
+
+
+def _simulator(dist: Distribution):
+    """``simulate(key, params, data)`` of a family: new uncensored observations like ``data``."""
+
+    def simulate(key, params, data):
+        data = as_data_dict(data)
+        if set(data) != {"x"}:
+            raise ValueError(
+                f"{dist.name}: simulating needs uncensored data {{'x': ...}}; got keys "
+                f"{sorted(data)} (censoring or truncation need a model of the censoring: pass a "
+                "Model with your own simulate=)"
+            )
+        x = jax.numpy.asarray(data["x"])
+        if isinstance(dist, _d.MultinomialDist):
+            new = dist.sample(key, params, x.shape[:-1], trials=x.sum(axis=-1))
+        elif isinstance(dist, _c.ParetoDist) and dist.scale is None:
+            new = dist.sample(key, {**params, "scale": _c.default_pareto_scale(data)}, x.shape)
+        else:
+            new = dist.sample(key, params, x.shape)
+        return {"x": new.astype(jax.numpy.result_type(float, x.dtype))}
+
+    return simulate
 
 
 def Bernoulli() -> Model:

@@ -57,6 +57,13 @@ __all__ = ["gof_statistics", "compare_families", "format_table", "DEFAULT_FAMILI
 
 #: the families :func:`compare_families` tries by default
 DEFAULT_FAMILIES = ("normal", "lognormal", "gamma", "weibull", "exponential", "loglogistic")
+"""The continuous families that :func:`compare_families` fits when none are given.
+
+Example:
+    >>> from jaxmle.distributions import DEFAULT_FAMILIES
+    >>> DEFAULT_FAMILIES
+    ('normal', 'lognormal', 'gamma', 'weibull', 'exponential', 'loglogistic')
+"""
 
 _GOF_KEYS = ("ks", "cvm", "ad")
 

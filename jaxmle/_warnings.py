@@ -1,0 +1,50 @@
+"""Warnings that jaxmle emits."""
+
+from __future__ import annotations
+
+import warnings
+
+__all__ = ["Float32Warning", "warn_float32"]
+
+
+class Float32Warning(UserWarning):
+    """A fit runs in float32 (JAX's default), whose precision is limited.
+
+    Emitted through :func:`warnings.warn` on the first float32 fit of a process
+    (the default warning filter shows it once). Silence it with
+    ``warnings.filterwarnings("ignore", category=jm.Float32Warning)``, or enable
+    float64 before any array is created:
+    ``jax.config.update("jax_enable_x64", True)``.
+
+    Example:
+        >>> import jaxmle as jm
+        >>> issubclass(jm.Float32Warning, UserWarning)
+        True
+    """
+
+
+FLOAT32_MESSAGE = (
+    "jaxmle is fitting in float32 (JAX's default dtype): estimates are then accurate to "
+    "about 1e-5..1e-4 relative and standard errors to about 1e-4..1e-3 (worse for "
+    "ill-conditioned models), against about 1e-12 in float64. For float64, run "
+    'jax.config.update("jax_enable_x64", True) at the start of the program, before any '
+    "array is created. (Shown once per process.)"
+)
+
+
+def warn_float32() -> None:
+    """Emit :class:`Float32Warning`.
+
+    The warning's location is this function, so the default filter, which
+    shows a warning once per location, shows it once per process.
+
+    Example:
+        >>> import warnings
+        >>> from jaxmle._warnings import Float32Warning, warn_float32
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_float32()
+        >>> caught[0].category is Float32Warning
+        True
+    """
+    warnings.warn(FLOAT32_MESSAGE, Float32Warning, stacklevel=1)

@@ -1,0 +1,391 @@
+"""Tests between models and of hypotheses on the parameters; information criteria.
+
+* :func:`lr_test`: likelihood-ratio test of nested models,
+  ``2 (l_alt - l_null) ~ chi2_df``; with ``boundary=True`` the null value is on
+  the edge of the parameter space (a variance, an overdispersion, a mixing
+  weight at 0) and the reference is the 50:50 mixture ``chi2_{df-1} / chi2_df``
+  (chi-bar-squared; Self and Liang 1987).
+* :func:`wald_test`: ``(R theta - r)' (R cov R')^-1 (R theta - r) ~ chi2_q``
+  for linear hypotheses on the (natural-space) parameters, with the fit's
+  covariance (so ``cov_type="robust"`` / ``"cluster"`` give robust tests).
+* :func:`score_test` (Rao / Lagrange multiplier): from a null fit with
+  ``fixed=`` only, ``g' I^-1 g`` with the gradient ``g`` and the observed
+  information ``I`` of the full model at the null estimate, on the natural
+  scale of the parameters.
+* :func:`compare`: log-likelihood, parameters, AIC, AICc, BIC, their
+  differences and Akaike weights of several fits to the same data.
+
+All of them work on batch results elementwise (one statistic per dataset).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._problem import problem_of
+from .constraints import Simplex
+
+__all__ = [
+    "HypothesisTest",
+    "Comparison",
+    "lr_test",
+    "wald_test",
+    "score_test",
+    "compare",
+    "chi2_sf",
+]
+
+
+class HypothesisTest(NamedTuple):
+    """A test statistic, its degrees of freedom and p-value (arrays with the batch axis).
+
+    Example:
+        >>> from jaxmle.hypothesis import HypothesisTest, chi2_sf
+        >>> t = HypothesisTest(3.841458820694124, 1, chi2_sf(3.841458820694124, 1))
+        >>> t.df, round(float(t.pvalue), 4)
+        (1, 0.05)"""
+
+    statistic: jax.Array
+    df: int
+    pvalue: jax.Array
+
+
+def chi2_sf(x, df):
+    """Upper tail ``P(chi2_df > x)``; ``df = 0`` is a point mass at 0.
+
+    Example:
+        >>> from jaxmle.hypothesis import chi2_sf
+        >>> round(float(chi2_sf(3.841458820694124, 1)), 6)
+        0.05
+    """
+    x = jnp.asarray(x)
+    if df == 0:
+        return jnp.where(x > 0, 0.0, 1.0).astype(x.dtype)
+    return jax.scipy.special.gammaincc(df / 2.0, jnp.maximum(x, 0.0) / 2.0)
+
+
+def _check_pair(a, b, what):
+    if a.batch_shape != b.batch_shape:
+        raise ValueError(f"{what}: batch shapes differ ({a.batch_shape} vs {b.batch_shape})")
+    na, nb = np.asarray(a.nobs), np.asarray(b.nobs)
+    both = np.isfinite(na) & np.isfinite(nb)
+    if np.any(both & ~np.isclose(na, nb)):
+        raise ValueError(f"{what}: the fits use different numbers of observations ({na} vs {nb})")
+
+
+def lr_test(null_res, alt_res, *, df: int | None = None, boundary: bool = False) -> HypothesisTest:
+    """Likelihood-ratio test of a null model nested in an alternative.
+
+    ``LR = 2 (loglik_alt - loglik_null)`` is ``chi2_df`` under the null with
+    ``df = alt.n_params - null.n_params`` (the free parameters each fit has;
+    a null fitted with ``fixed=`` counts only its free ones). With
+    ``boundary=True`` the restricted parameter's null value is on the edge of
+    its space, and the p-value is ``0.5 P(chi2_{df-1} > LR) + 0.5 P(chi2_df > LR)``
+    (for ``df = 1``: half the ``chi2_1`` p-value).
+
+    Args:
+        null_res, alt_res: fits of the two models to the same data (single
+            or batch).
+        df: degrees of freedom, when the parameter counts do not give them.
+        boundary: use the 50:50 chi-bar-squared mixture.
+
+    Returns:
+        A :class:`HypothesisTest`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
+        ...                  {"mu": jm.Real(), "sigma": jm.Positive()})
+        >>> x = jnp.array([0.3, 1.9, 0.8, 1.4, 2.2])
+        >>> t = jm.lr_test(jm.fit(model, x, fixed={"mu": 0.0}), jm.fit(model, x))
+        >>> t.df, round(float(t.statistic), 4)                 # n log(1 + mean^2 / var)
+        (1, 7.6174)
+    """
+    _check_pair(null_res, alt_res, "lr_test")
+    if df is None:
+        df = alt_res.n_params - null_res.n_params
+        if df <= 0:
+            raise ValueError(
+                f"lr_test: the alternative has {alt_res.n_params} free parameters and the null "
+                f"{null_res.n_params}; the null must have fewer (or pass df=)"
+            )
+    df = int(df)
+    stat = 2.0 * (jnp.asarray(alt_res.loglik) - jnp.asarray(null_res.loglik))
+    if boundary:
+        p = 0.5 * chi2_sf(stat, df - 1) + 0.5 * chi2_sf(stat, df)
+    else:
+        p = chi2_sf(stat, df)
+    return HypothesisTest(stat, df, p)
+
+
+def _restriction(res, R, r):
+    names = res.param_names
+    m = len(names)
+    if isinstance(R, str):
+        R = [R]
+    if isinstance(R, dict):
+        R = [R]
+    if isinstance(R, (list, tuple)) and R and all(isinstance(x, (str, dict)) for x in R):
+        rows = []
+        for item in R:
+            row = np.zeros(m)
+            terms = {item: 1.0} if isinstance(item, str) else item
+            for name, coef in terms.items():
+                if name not in names:
+                    raise ValueError(
+                        f"unknown parameter {name!r}; the components are {list(names)}"
+                    )
+                row[names.index(name)] = coef
+            rows.append(row)
+        R = np.array(rows)
+    R = np.atleast_2d(np.asarray(R, dtype=float))
+    if R.shape[-1] != m:
+        raise ValueError(f"R has {R.shape[-1]} columns; the model has {m} components {names}")
+    q = R.shape[0]
+    r = np.zeros(q) if r is None else np.broadcast_to(np.asarray(r, dtype=float), (q,))
+    return R, r
+
+
+def wald_test(res, R, r=None) -> HypothesisTest:
+    """Wald test of the linear hypothesis ``R theta = r`` on the flattened parameters.
+
+    ``W = (R theta - r)' (R cov R')^-1 (R theta - r) ~ chi2_q``, ``q`` the rows
+    of ``R``, ``theta`` and ``cov`` the fit's (in :attr:`~jaxmle.FitResult.param_names`
+    order, natural space).
+
+    Args:
+        res: a fit (single or batch).
+        R: a ``(q, m)`` array (or one row of ``m``); a parameter name (that
+            component ``= r``); a list of names (each ``= 0``, or ``= r``); or a
+            dict / list of dicts ``{name: coefficient}`` for contrasts such as
+            ``{"beta[1]": 1, "beta[2]": -1}``.
+        r: right-hand side, length ``q`` (default 0).
+
+    Returns:
+        A :class:`HypothesisTest` (NaN where the covariance is not available).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
+        ...                  {"mu": jm.Real(), "sigma": jm.Positive()})
+        >>> res = jm.fit(model, jnp.array([0.3, 1.9, 0.8, 1.4, 2.2]))
+        >>> t = jm.wald_test(res, "mu")                      # (mu / se)^2
+        >>> bool(jnp.isclose(t.statistic, (res.params["mu"] / res.se["mu"]) ** 2))
+        True
+    """
+    R, r = _restriction(res, R, r)
+    batch = res.batch_shape
+    theta = res.model.flatten_batched(res.params, batch)
+    Rj = jnp.asarray(R, theta.dtype)
+    diff = theta @ Rj.T - jnp.asarray(r, theta.dtype)
+    V = Rj @ res.cov @ Rj.T
+    stat = jnp.einsum("...i,...i->...", diff, jnp.linalg.solve(V, diff[..., None])[..., 0])
+    q = R.shape[0]
+    return HypothesisTest(stat, q, chi2_sf(stat, q))
+
+
+def _natural_free(model, params):
+    """The free coordinates on the natural scale: each value, a simplex without its last."""
+    parts = []
+    for key, c in model.spec.items():
+        v = jnp.reshape(params[key], (-1,))
+        parts.append(v[:-1] if isinstance(c, Simplex) else v)
+    return jnp.concatenate(parts)
+
+
+def _from_natural(model, v):
+    out, start = {}, 0
+    for key, c in model.spec.items():
+        if isinstance(c, Simplex):
+            head = v[start : start + c.k - 1]
+            out[key] = jnp.concatenate([head, 1.0 - jnp.sum(head, keepdims=True)])
+            start += c.k - 1
+        else:
+            out[key] = jnp.reshape(v[start : start + c.size], c.shape)
+            start += c.size
+    return out
+
+
+def _score_one(params, data, weights, mask, *, problem):
+    data, weights, mask = problem.prepare(data, weights, mask)
+    model = problem.model
+
+    def ll(v):
+        return problem.loglik(_from_natural(model, v), data, weights, mask)
+
+    v = _natural_free(model, params)
+    g = jax.grad(ll)(v)
+    H = -jax.hessian(ll)(v)
+    return g @ jnp.linalg.solve(H, g)
+
+
+@functools.partial(jax.jit, static_argnames=("problem", "batched"))
+def _score_jit(u, data, weights, mask, *, problem, batched):
+    fn = functools.partial(_score_one, problem=problem)
+    return jax.vmap(fn)(u, data, weights, mask) if batched else fn(u, data, weights, mask)
+
+
+def score_test(null_res) -> HypothesisTest:
+    """Score (Rao, Lagrange-multiplier) test of the restriction of a null fit with ``fixed=``.
+
+    The full model (all parameters free) is evaluated at the null estimate:
+    ``S = g' I^-1 g`` with ``g`` its score and ``I`` its observed information
+    there, both on the natural scale of the parameters (the values
+    themselves; a ``Simplex(k)`` by its first ``k - 1`` components);
+    ``S ~ chi2_df`` with ``df`` the number of free coordinates fixed. Only
+    the null model is fitted.
+
+    Args:
+        null_res: a fit with ``fixed=`` (single or batch), with its data.
+
+    Returns:
+        A :class:`HypothesisTest`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> model = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x,
+        ...                  {"rate": jm.Positive()})
+        >>> x = jnp.array([2.0, 4.0, 6.0])
+        >>> t = jm.score_test(jm.fit(model, x, fixed={"rate": 0.5}))   # n (1 - rate * mean)^2
+        >>> t.df, round(float(t.statistic), 6)
+        (1, 3.0)
+    """
+    if not null_res.fixed:
+        raise ValueError(
+            "score_test needs a null fit with fixed= (e.g. jm.fit(model, data, "
+            "fixed={'beta[2]': 0.0})): the restriction is what is tested"
+        )
+    model = null_res.model
+    df = model.free_size - null_res.n_params
+    stripped = dataclasses.replace(null_res, fixed=(), fixed_values=None)
+    problem, data, weights, mask, _, _ = problem_of(stripped, "score_test")
+    stat = _score_jit(
+        null_res.params, data, weights, mask, problem=problem,
+        batched=bool(null_res.batch_shape),
+    )  # fmt: skip
+    return HypothesisTest(stat, df, chi2_sf(stat, df))
+
+
+class Comparison(NamedTuple):
+    """Information criteria of several fits (rows: models; a batch axis follows).
+
+    Attributes:
+        names: model labels.
+        loglik, n_params, nobs, aic, aicc, bic: per model (arrays ``(M,)`` or
+            ``(M, B)``).
+        delta_aic, delta_bic: differences to the smallest value (per dataset).
+        aic_weight: Akaike weights ``exp(-delta/2) / sum exp(-delta/2)``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> x = {"x": jnp.array([0.5, 1.2, 2.0, 3.1, 4.4, 7.0])}
+        >>> c = jm.compare(jm.fit(jm.families.Exponential(), x), jm.fit(jm.families.Gamma(), x))
+        >>> round(float(c.aic_weight.sum()), 12)
+        1.0
+    """
+
+    names: tuple
+    loglik: np.ndarray
+    n_params: np.ndarray
+    nobs: np.ndarray
+    aic: np.ndarray
+    aicc: np.ndarray
+    bic: np.ndarray
+    delta_aic: np.ndarray
+    delta_bic: np.ndarray
+    aic_weight: np.ndarray
+
+    def table(self) -> str:
+        """A text table (for a batch: how many datasets each model wins by AIC and BIC)."""
+        if self.aic.ndim > 1:
+            best = np.argmin(np.where(np.isnan(self.aic), np.inf, self.aic), axis=0)
+            w = max(8, max(len(n) for n in self.names) + 1)
+            lines = [f"{'model':<{w}}{'k':>4}{'best AIC':>10}{'best BIC':>10}"]
+            best_b = np.argmin(np.where(np.isnan(self.bic), np.inf, self.bic), axis=0)
+            for i, n in enumerate(self.names):
+                lines.append(
+                    f"{n:<{w}}{int(self.n_params[i]):>4}{int(np.sum(best == i)):>10}"
+                    f"{int(np.sum(best_b == i)):>10}"
+                )
+            return "\n".join(lines)
+        w = max(8, max(len(n) for n in self.names) + 1)
+        head = ["loglik", "k", "AIC", "AICc", "BIC", "dAIC", "dBIC", "weight"]
+        lines = [f"{'model':<{w}}" + "".join(f"{h:>11}" for h in head)]
+        for i, n in enumerate(self.names):
+            vals = [
+                self.loglik[i], self.n_params[i], self.aic[i], self.aicc[i], self.bic[i],
+                self.delta_aic[i], self.delta_bic[i], self.aic_weight[i],
+            ]  # fmt: skip
+            lines.append(f"{n:<{w}}" + "".join(f"{v:>11.4g}" for v in vals))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def compare(*results, names: Sequence[str] | None = None) -> Comparison:
+    """Compare fits to the same data by AIC, AICc and BIC.
+
+    Args:
+        *results: fits (all single, or all batch of the same size).
+        names: labels (default: each model's name).
+
+    Returns:
+        A :class:`Comparison`; ``print`` it for a table.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> x = {"x": jnp.array([0.5, 1.2, 2.0, 3.1, 4.4, 7.0])}
+        >>> c = jm.compare(jm.fit(jm.families.Exponential(), x), jm.fit(jm.families.Weibull(), x))
+        >>> c.names, c.n_params.tolist()
+        (('Exponential', 'Weibull'), [1, 2])
+    """
+    if len(results) == 1 and isinstance(results[0], (list, tuple)):
+        results = tuple(results[0])
+    if not results:
+        raise ValueError("compare needs at least one fit")
+    for r in results[1:]:
+        _check_pair(results[0], r, "compare")
+    if names is None:
+        names = tuple(r.model.name for r in results)
+    names = tuple(names)
+    if len(names) != len(results):
+        raise ValueError(f"{len(names)} names for {len(results)} fits")
+
+    def col(fn) -> np.ndarray:
+        return np.stack([np.asarray(fn(r), dtype=float) for r in results])
+
+    aic, bic = col(lambda r: r.aic), col(lambda r: r.bic)
+    d_aic = aic - np.nanmin(aic, axis=0)
+    d_bic = bic - np.nanmin(bic, axis=0)
+    wts = np.exp(-0.5 * d_aic)
+    wts = wts / np.nansum(wts, axis=0)
+    return Comparison(
+        names=names,
+        loglik=col(lambda r: r.loglik),
+        n_params=np.array([r.n_params for r in results]),
+        nobs=col(lambda r: r.nobs),
+        aic=aic,
+        aicc=col(lambda r: r.aicc),
+        bic=bic,
+        delta_aic=d_aic,
+        delta_bic=d_bic,
+        aic_weight=wts,
+    )

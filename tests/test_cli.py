@@ -1,0 +1,344 @@
+"""`jaxmle fit`: CSV in, one row per group out, equal to the library's fits; every user
+mistake is one line on stderr with exit code 2; the compilation cache works across runs."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxmle as jm
+from jaxmle.cli import EXIT_NOT_CONVERGED, EXIT_OK, EXIT_USAGE, main
+
+
+@pytest.fixture(autouse=True)
+def _no_persistent_cache(monkeypatch):
+    # in-process runs must not write to the user's cache folder
+    monkeypatch.setenv("JAXMLE_CACHE_DIR", "off")
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return str(path)
+
+
+def _read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# three sensors of different sizes, Weibull lifetimes right-censored at 1,500 hours,
+# rows interleaved as a logger would write them
+SIZES = {"S10": 30, "S2": 25, "S7": 40}
+
+
+def _sensor_rows(seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, (name, n) in enumerate(SIZES.items()):
+        life = (800.0 + 300 * k) * rng.weibull(1.3 + 0.4 * k, size=n)
+        for t in life:
+            rows.append((name, round(float(min(t, 1500.0)), 3), int(t <= 1500.0), "north"))
+    order = rng.permutation(len(rows))
+    return [rows[i] for i in order]
+
+
+@pytest.fixture(scope="module")
+def sensors_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "sensors.csv"
+    return _write(path, ["sensor_id", "hours", "failed", "site"], _sensor_rows())
+
+
+def _fit_args(path, *extra):
+    return ["fit", path, "--family", "weibull", "--value", "hours", "--event", "failed", *extra]
+
+
+def test_fit_csv_equals_fit_batch(sensors_csv, tmp_path, capsys):
+    out = str(tmp_path / "res.csv")
+    assert main(_fit_args(sensors_csv, "--by", "sensor_id", "--out", out)) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert "3 groups by sensor_id (25 to 40 rows each)" in printed
+    assert "status: 3 converged" in printed
+
+    rows = _read_csv(out)
+    # one row per group, in sorted order (these names are not integers: string order)
+    assert [r["sensor_id"] for r in rows] == ["S10", "S2", "S7"]
+    names = ["shape", "scale"]
+    cols = [f"{n}{s}" for n in names for s in ("", "_se", "_lo", "_hi")]
+    assert list(rows[0]) == ["sensor_id", *cols, "loglik", "nobs", "status"]
+
+    # the library on the same data, padded with NaN (its documented ragged layout)
+    data = np.array(_sensor_rows(), dtype=object)
+    L = max(SIZES.values())
+    X, E = np.full((3, L), np.nan), np.full((3, L), np.nan)
+    for g, name in enumerate(["S10", "S2", "S7"]):
+        sel = data[:, 0] == name
+        X[g, : sel.sum()] = data[sel, 1].astype(float)
+        E[g, : sel.sum()] = data[sel, 2].astype(float)
+    ref = jm.fit_dist("weibull", X, event=E, nan_policy="omit").to_dict(0.95)
+    for c in [*cols, "loglik", "nobs"]:
+        got = np.array([float(r[c]) for r in rows])
+        np.testing.assert_allclose(got, ref[c], rtol=1e-12, err_msg=c)
+    assert [r["status"] for r in rows] == list(ref["status"])
+    assert [float(r["nobs"]) for r in rows] == [30.0, 25.0, 40.0]
+
+    # padding does not change a fit: group S2 alone, unpadded
+    sel = data[:, 0] == "S2"
+    one = jm.fit_dist("weibull", data[sel, 1].astype(float), event=data[sel, 2].astype(float))
+    np.testing.assert_allclose(float(rows[1]["shape"]), float(one.params["shape"]), rtol=1e-9)
+    np.testing.assert_allclose(float(rows[1]["scale_se"]), float(one.se["scale"]), rtol=1e-7)
+
+
+def test_fit_jsonl_level_plot_and_progress(sensors_csv, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    fit_module = sys.modules["jaxmle.fit"]  # (jaxmle.fit is also the function)
+    calls = []
+    real = fit_module.fit_batch
+
+    def spy(*a, **k):
+        calls.append(k["progress"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(fit_module, "fit_batch", spy)
+    out, png = str(tmp_path / "res.jsonl"), str(tmp_path / "cat.png")
+    args = _fit_args(sensors_csv, "--by", "sensor_id", "--out", out, "--plot", png)
+    assert main([*args, "--level", "0.9", "--progress"]) == EXIT_OK
+    assert f"figure saved to {png}" in capsys.readouterr().out
+    with open(out) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["sensor_id"] for r in rows] == ["S10", "S2", "S7"]
+    r = rows[2]
+    # a 90% Wald interval: estimate -/+ 1.6449 se
+    assert np.isclose(r["shape_hi"] - r["shape"], 1.6448536269514722 * r["shape_se"], rtol=1e-9)
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    # stderr is not a terminal here: no bar by default
+    assert main(_fit_args(sensors_csv, "--by", "sensor_id", "--quiet")) == EXIT_OK
+    assert capsys.readouterr().out == ""
+    assert calls == [True, False]
+
+
+# exponential lifetimes: the MLE of the rate is events / total time, a closed form
+EXPO_ROWS = [  # unit, hours, failed
+    (10, 2.0, 1), (9, 4.0, 1), (10, 5.0, 0), (9, 1.0, 1), (10, 3.0, 1), (9, "NA", 1),
+    (9, 6.0, 0), (10, 1.5, 1), (9, 2.5, 1),
+]  # fmt: skip
+
+
+def test_omit_missing_and_closed_form(tmp_path, capsys):
+    path = _write(tmp_path / "expo.csv", ["unit", "hours", "failed"], EXPO_ROWS)
+    out = str(tmp_path / "r.csv")
+    args = ["fit", path, "--family", "exponential", "--value", "hours", "--event", "failed",
+            "--by", "unit", "--out", out]  # fmt: skip
+    assert main(args) == EXIT_USAGE  # the NA: stop, and say where
+    err = capsys.readouterr().err
+    assert err == (
+        f"jaxmle: error: {path}: column 'hours' has a missing value on line 7; pass "
+        "--omit-missing to leave such rows out\n"
+    )
+    assert main([*args, "--omit-missing"]) == EXIT_OK
+    assert "8 rows (1 with missing values left out)" in capsys.readouterr().out
+    rows = _read_csv(out)
+    assert [r["unit"] for r in rows] == ["9", "10"]  # integer names: numeric order
+    # unit 9: 3 events in 4 + 1 + 6 + 2.5 hours; unit 10: 3 events in 2 + 5 + 3 + 1.5 hours
+    for r, events, total in zip(rows, [3, 3], [13.5, 11.5]):
+        assert np.isclose(float(r["rate"]), events / total, rtol=1e-12)
+        assert np.isclose(float(r["rate_se"]), np.sqrt(events) / total, rtol=1e-8)
+        assert float(r["nobs"]) == 4.0
+
+
+def test_interval_censoring_inf_bound(tmp_path, capsys, monkeypatch):
+    import jax
+
+    # exact times (lower == upper) and right-censored ones (upper = inf): again
+    # events / total time
+    rows = [(2.0, 2.0), (4.0, 4.0), (5.0, "inf"), (1.0, 1.0), (3.0, "Infinity")]
+    path = _write(tmp_path / "iv.csv", ["lo", "hi"], rows)
+    out = str(tmp_path / "r.jsonl")
+    args = ["fit", path, "--family", "exponential", "--lower", "lo", "--upper", "hi", "--out", out]
+    monkeypatch.setenv("JAXMLE_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(args) == EXIT_OK
+    # the command's settings do not outlive it (the cache folder was used, then let go)
+    assert os.listdir(tmp_path / "cache")
+    assert jax.config.values["jax_compilation_cache_dir"] is None and jax.config.jax_enable_x64
+    printed = capsys.readouterr().out
+    assert "jaxmle fit: Exponential" in printed and "health:" in printed  # the full summary
+    with open(out) as f:
+        (row,) = [json.loads(line) for line in f]
+    assert list(row) == ["rate", "rate_se", "rate_lo", "rate_hi", "loglik", "nobs", "status"]
+    assert np.isclose(row["rate"], 3 / 15, rtol=1e-12)
+    assert row["status"] == "CONVERGED"
+
+
+def test_no_group_converged_exit_1_single_group_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    # every lifetime censored: the rate's MLE is 0, on the edge of its constraint
+    path = _write(tmp_path / "alive.csv", ["hours", "failed"], [(1.0, 0), (2.0, 0), (4.0, 0)])
+    png = str(tmp_path / "surv.png")
+    args = ["fit", path, "--family", "exponential", "--value", "hours", "--event", "failed"]
+    assert main([*args, "--plot", png]) == EXIT_NOT_CONVERGED
+    cap = capsys.readouterr()
+    assert "status: BOUNDARY" in cap.out
+    assert cap.err == "jaxmle: no group converged (1 boundary); see docs/statuses.md\n"
+    assert os.path.getsize(png) > 1000
+
+
+# -- user mistakes: one line on stderr, exit code 2 ------------------------------------------
+@pytest.fixture
+def bad_inputs(tmp_path):
+    files = {
+        "ok": _write(tmp_path / "ok.csv", ["g", "x", "e", "lo", "hi"],
+                     [("a", 1.0, 1, 1.0, 2.0), ("a", 2.0, 0, 2.0, 2.0), ("b", 3.0, 1, 0.5, 9.0)]),
+        "text": _write(tmp_path / "text.csv", ["g", "x"], [("a", 1.0), ("a", "12,5"), ("b", "x")]),
+        "header_only": _write(tmp_path / "header.csv", ["g", "x"], []),
+        "allna": _write(tmp_path / "allna.csv", ["g", "x"], [("a", 1.0), ("b", "NA"), ("b", "")]),
+        "event2": _write(tmp_path / "ev.csv", ["x", "e"], [(1.0, 1), (2.0, 2)]),
+        "reversed": _write(tmp_path / "rev.csv", ["lo", "hi"], [(1.0, 2.0), (3.0, 2.5)]),
+        "ragged": _write(tmp_path / "rag.csv", ["g", "x"], [("a", 1.0), ("b", 2.0, 7)]),
+        "nogroup": _write(tmp_path / "nog.csv", ["g", "x"], [("a", 1.0), ("", 2.0)]),
+        "nothing": _write(tmp_path / "nothing.csv", ["g", "x"], [("a", "NA")]),
+        "clash": _write(tmp_path / "clash.csv", ["status", "x"], [("a", 1.0), ("b", 2.0)]),
+    }  # fmt: skip
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    files["empty"] = str(empty)
+    files["missing"] = str(tmp_path / "nope.csv")
+    files["parquet"] = str(tmp_path / "d.parquet")
+    (tmp_path / "d.parquet").write_bytes(b"PAR1")
+    return files
+
+
+ERROR_CASES = [
+    ("missing", ["--value", "x"], "{missing}: no such file"),
+    ("ok", ["--value", "hours"], "{ok}: no column 'hours'; the columns are: g, x, e, lo, hi"),
+    ("ok", ["--value", "x", "--by", "unit"], "no column 'unit'; the columns are: g, x, e"),
+    ("text", ["--value", "x"], "{text}: column 'x' has a non-numeric value '12,5' on line 3"),
+    ("ok", ["--value", "x", "--family", "weibul"], "unknown family 'weibul'; the known families are: bernoulli,"),
+    ("empty", ["--value", "x"], "{empty}: the file is empty (no header line)"),
+    ("header_only", ["--value", "x"], "{header_only}: the file has a header but no data rows"),
+    ("allna", ["--value", "x", "--by", "g", "--omit-missing"], "group g = b has no usable rows"),
+    ("nothing", ["--value", "x", "--omit-missing"], "every row has a missing value; nothing to fit"),
+    ("ok", ["--value", "x", "--event", "e", "--lower", "lo", "--upper", "hi"],
+     "--event (right censoring) and --lower/--upper (interval censoring) exclude each other"),
+    ("ok", ["--lower", "lo"], "interval censoring needs both --lower and --upper"),
+    ("ok", [], "give --value COLUMN"),
+    ("ok", ["--value", "x", "--level", "95"], "--level must be between 0 and 1, e.g. 0.95; got 95 (did you mean 0.95?)"),
+    ("ok", ["--value", "x", "--level", "high"], "--level must be a number between 0 and 1, got 'high'"),
+    ("ok", ["--value", "x", "--level", "0"], "--level must be between 0 and 1"),
+    ("event2", ["--value", "x", "--event", "e"], "column 'e' must hold 1 (observed) or 0 (censored); line 3 has 2"),
+    ("reversed", ["--lower", "lo", "--upper", "hi"], "line 3 has lo = 3 and hi = 2.5"),
+    ("ragged", ["--value", "x"], "{ragged}: line 3 has 3 cells; the header has 2"),
+    ("nogroup", ["--value", "x", "--by", "g"], "column 'g' (the groups) is empty on line 3"),
+    ("ok", ["--value", "x", "--event", "e", "--family", "poisson"], "poisson is discrete: censoring (--event)"),
+    ("ok", ["--value", "x", "--family", "binomial"], "needs its number of trials: --option trials=N"),
+    ("ok", ["--value", "x", "--family", "poisson", "--option", "k=3"], "poisson: unknown option(s) ['k']"),
+    ("ok", ["--value", "x", "--option", "trials"], "--option takes NAME=VALUE"),
+    ("ok", ["--value", "x", "--plot", "fig.xyz"], "--plot fig.xyz: unknown image format 'xyz'"),
+    ("ok", ["--value", "x", "--max-iter", "0"], "--max-iter must be a positive integer"),
+    ("ok", ["--value", "x", "--out", "{ok}"], "--out {ok} is the input file"),
+    ("clash", ["--value", "x", "--by", "status"], "--by status: the results have a column of that name"),
+    ("ok", ["--value", "x", "--out", "/no/such/dir/r.csv"], "--out /no/such/dir/r.csv: no such folder /no/such/dir"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("key, extra, message", ERROR_CASES)
+def test_user_mistake_one_line_exit_2(bad_inputs, capsys, key, extra, message):
+    if "--plot" in extra:
+        pytest.importorskip("matplotlib")
+    family = [] if "--family" in extra else ["--family", "weibull"]
+    extra = [a.format(**bad_inputs) for a in extra]
+    code = main(["fit", bad_inputs[key], *family, *extra])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE, err
+    assert err.startswith("jaxmle: error: ") and err.endswith("\n")
+    assert err.count("\n") == 1, err
+    assert message.format(**bad_inputs) in err, err
+
+
+def test_parquet_without_pyarrow_names_the_extra(bad_inputs, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    code = main(["fit", bad_inputs["parquet"], "--family", "weibull", "--value", "x"])
+    assert code == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"jaxmle: error: {bad_inputs['parquet']}: reading Parquet needs pyarrow: "
+        'pip install "jaxmle[parquet]"\n'
+    )
+
+
+def test_parquet_read(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from jaxmle._io import numeric_column, read_table
+
+    path = str(tmp_path / "d.parquet")
+    pq.write_table(pa.table({"g": ["a", "b"], "x": [1.5, None]}), path)
+    t = read_table(path, ["g", "x"])
+    x, miss = numeric_column(t, "x", missing="omit")
+    assert t.columns == ["g", "x"] and x[0] == 1.5 and miss.tolist() == [False, True]
+
+
+def test_progress_without_tqdm_names_the_extra(bad_inputs, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    code = main(["fit", bad_inputs["ok"], "--family", "weibull", "--value", "x", "--progress"])
+    assert code == EXIT_USAGE
+    assert 'pip install "jaxmle[progress]"' in capsys.readouterr().err
+
+
+def test_argparse_errors_are_one_line(capsys):
+    assert main(["fit", "data.csv", "--value", "x"]) == EXIT_USAGE  # no --family
+    err = capsys.readouterr().err
+    assert err == "jaxmle: error: the following arguments are required: --family\n"
+    assert main(["fit", "data.csv", "--family", "weibull", "--max-iter", "ten"]) == EXIT_USAGE
+    assert "invalid int value: 'ten'" in capsys.readouterr().err
+
+
+def test_cache_dir_setting(monkeypatch, tmp_path):
+    from jaxmle.cli import cache_dir
+
+    monkeypatch.setenv("JAXMLE_CACHE_DIR", str(tmp_path / "c"))
+    assert cache_dir() == str(tmp_path / "c")
+    for off in ("off", "0", "", "none"):
+        monkeypatch.setenv("JAXMLE_CACHE_DIR", off)
+        assert cache_dir() is None
+    monkeypatch.delenv("JAXMLE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == str(tmp_path / "xdg" / "jaxmle")
+
+
+def test_console_script_second_run_hits_the_cache(tmp_path):
+    """The installed `jaxmle` script, twice: the second run loads the compiled kernel from the
+    persistent cache (jax logs the hit) instead of compiling it."""
+    exe = shutil.which("jaxmle", path=os.path.dirname(sys.executable))
+    cmd = [exe] if exe else [sys.executable, "-m", "jaxmle"]
+    path = _write(tmp_path / "d.csv", ["hours", "failed"], [(2.0, 1), (4.0, 1), (5.0, 0)])
+    cache = tmp_path / "cache"
+    env = {
+        **os.environ,
+        "JAXMLE_CACHE_DIR": str(cache),
+        "JAX_DEBUG_LOG_MODULES": "jax._src.compiler",  # logs each cache miss and hit
+        "JAX_LOGGING_LEVEL": "WARNING",  # (the debug handler stays silent without a level)
+    }
+    args = ["fit", path, "--family", "exponential", "--value", "hours", "--event", "failed",
+            "--out", str(tmp_path / "r.csv"), "--float32"]  # fmt: skip
+    runs = [
+        subprocess.run(cmd + args, capture_output=True, text=True, timeout=300, env=env)
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "float32" in run.stdout and "Traceback" not in run.stderr
+    assert any(name.startswith("jit__kernel_batch") for name in os.listdir(cache))
+    assert "PERSISTENT COMPILATION CACHE MISS for 'jit__kernel_batch'" in runs[0].stderr
+    assert "Persistent compilation cache hit for 'jit__kernel_batch'" in runs[1].stderr
+    # float32: the exponential MLE 2/11 to float32 precision
+    (row,) = _read_csv(tmp_path / "r.csv")
+    assert np.isclose(float(row["rate"]), 2 / 11, rtol=1e-6)

@@ -1,0 +1,133 @@
+"""Likelihood-ratio, Wald and score tests, information criteria, and robust / cluster-robust
+covariances against statsmodels and hand computations."""
+
+import math
+
+import jax
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+import jaxmle as jm
+
+RNG = np.random.default_rng(7)
+N = 200
+XD = np.column_stack([np.ones(N), RNG.normal(size=(N, 2))])
+GROUPS = RNG.integers(0, 20, size=N)
+# cluster effects, so that the cluster-robust covariance differs from HC0
+_U = RNG.normal(size=20)[GROUPS]
+Y_LOGIT = (RNG.uniform(size=N) < 1 / (1 + np.exp(-(XD @ [0.3, 1.0, -0.5] + _U)))).astype(float)
+Y_POIS = RNG.poisson(np.exp(XD @ [0.5, 0.3, 0.0] + 0.5 * _U)).astype(float)
+LOGIT = jm.models.LogisticRegression(3)
+POISSON = jm.models.PoissonRegression(3)
+
+
+def _normal(p, x):
+    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
+
+
+NORMAL = jm.Model(_normal, {"mu": jm.Real(), "sigma": jm.Positive()})
+
+
+@pytest.mark.parametrize(
+    "model, y, ref_model",
+    [(LOGIT, Y_LOGIT, sm.Logit), (POISSON, Y_POIS, sm.Poisson)],
+    ids=["logit", "poisson"],
+)
+def test_robust_and_cluster_equal_statsmodels(model, y, ref_model):
+    data = {"X": XD, "y": y}
+    rob = jm.fit(model, data, cov_type="robust")
+    ref = ref_model(y, XD).fit(disp=0, cov_type="HC0")
+    np.testing.assert_allclose(np.asarray(rob.params["beta"]), ref.params, rtol=1e-7)
+    np.testing.assert_allclose(np.asarray(rob.se["beta"]), ref.bse, rtol=1e-6)
+    # cluster-robust (CRV1 with statsmodels' factor G/(G-1) (N-1)/(N-K))
+    clu = jm.fit(model, data, cov_type="cluster", groups=GROUPS)
+    ref_c = ref_model(y, XD).fit(disp=0, cov_type="cluster", cov_kwds={"groups": GROUPS})
+    assert clu.cov_type == "cluster"
+    np.testing.assert_allclose(np.asarray(clu.se["beta"]), ref_c.bse, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(clu.cov), ref_c.cov_params(), rtol=1e-6, atol=1e-12)
+    assert not np.allclose(np.asarray(clu.se["beta"]), np.asarray(rob.se["beta"]), rtol=0.05)
+
+
+def test_cluster_in_a_batch_and_errors():
+    data = {"X": np.stack([XD, XD]), "y": np.stack([Y_LOGIT, Y_LOGIT[::-1]])}
+    groups = np.stack([GROUPS, GROUPS])
+    batch = jm.fit_batch(LOGIT, data, cov_type="cluster", groups=groups)
+    one = jm.fit(LOGIT, {"X": XD, "y": Y_LOGIT[::-1]}, cov_type="cluster", groups=GROUPS)
+    np.testing.assert_allclose(np.asarray(batch.se["beta"][1]), np.asarray(one.se["beta"]))
+    with pytest.raises(ValueError, match="needs groups"):
+        jm.fit(LOGIT, {"X": XD, "y": Y_LOGIT}, cov_type="cluster")
+    with pytest.raises(ValueError, match="groups has shape"):
+        jm.fit(LOGIT, {"X": XD, "y": Y_LOGIT}, cov_type="cluster", groups=GROUPS[:10])
+    with pytest.raises(ValueError, match="cov_type='cluster'"):
+        jm.fit(LOGIT, {"X": XD, "y": Y_LOGIT}, groups=GROUPS)
+
+
+def test_wald_test_equals_statsmodels():
+    res = jm.fit(LOGIT, {"X": XD, "y": Y_LOGIT})
+    ref = sm.Logit(Y_LOGIT, XD).fit(disp=0)
+    # a contrast, and a joint hypothesis
+    t = jm.wald_test(res, {"beta[1]": 1.0, "beta[2]": -1.0})
+    r = ref.wald_test(np.array([[0.0, 1.0, -1.0]]), scalar=True, use_f=False)
+    assert t.df == 1
+    assert float(t.statistic) == pytest.approx(float(r.statistic), rel=1e-6)
+    assert float(t.pvalue) == pytest.approx(float(r.pvalue), rel=1e-5)
+    t2 = jm.wald_test(res, ["beta[1]", "beta[2]"], r=[1.0, -0.5])
+    r2 = ref.wald_test((np.eye(3)[1:], [1.0, -0.5]), scalar=True, use_f=False)
+    assert t2.df == 2 and float(t2.statistic) == pytest.approx(float(r2.statistic), rel=1e-6)
+    with pytest.raises(ValueError, match="unknown parameter"):
+        jm.wald_test(res, "gamma")
+
+
+def test_score_test_equals_hand_computation():
+    # Poisson regression, H0: beta[2] = 0. Score X'(y - mu) and information X' diag(mu) X at
+    # the null fit (the canonical link: observed = expected information)
+    null = jm.fit(POISSON, {"X": XD, "y": Y_POIS}, fixed={"beta[2]": 0.0})
+    mu = np.exp(XD @ np.asarray(null.params["beta"]))
+    g = XD.T @ (Y_POIS - mu)
+    info = XD.T @ (mu[:, None] * XD)
+    stat = g @ np.linalg.solve(info, g)
+    t = jm.score_test(null)
+    assert t.df == 1
+    assert float(t.statistic) == pytest.approx(stat, rel=1e-8)
+    assert float(t.pvalue) == pytest.approx(stats.chi2.sf(stat, 1), rel=1e-7)
+    with pytest.raises(ValueError, match="fixed="):
+        jm.score_test(jm.fit(POISSON, {"X": XD, "y": Y_POIS}))
+
+
+def test_lr_test_batched_and_boundary_mixture():
+    x = RNG.normal(0.3, 1.0, size=(5, 12))
+    null = jm.fit_batch(NORMAL, x, fixed={"mu": 0.0})
+    alt = jm.fit_batch(NORMAL, x)
+    t = jm.lr_test(null, alt)
+    stat = 12 * np.log(np.mean(x**2, axis=1) / np.var(x, axis=1))  # by hand
+    np.testing.assert_allclose(np.asarray(t.statistic), stat, rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(t.pvalue), stats.chi2.sf(stat, 1), rtol=1e-7)
+    tb = jm.lr_test(null, alt, boundary=True)  # 0.5 chi2_0 + 0.5 chi2_1
+    np.testing.assert_allclose(np.asarray(tb.pvalue), 0.5 * stats.chi2.sf(stat, 1), rtol=1e-7)
+    t2 = jm.lr_test(null, alt, df=2, boundary=True)
+    np.testing.assert_allclose(
+        np.asarray(t2.pvalue),
+        0.5 * stats.chi2.sf(stat, 1) + 0.5 * stats.chi2.sf(stat, 2),
+        rtol=1e-7,
+    )
+    with pytest.raises(ValueError, match="fewer"):
+        jm.lr_test(alt, null)
+
+
+def test_compare_information_criteria():
+    x = {"x": np.array([0.5, 1.2, 2.0, 3.1, 4.4, 7.0, 0.9, 2.6])}
+    e = jm.fit(jm.families.Exponential(), x)
+    w = jm.fit(jm.families.Weibull(), x)
+    c = jm.compare(e, w, names=["exp", "weibull"])
+    n = 8
+    ll = np.array([float(e.loglik), float(w.loglik)])
+    k = np.array([1, 2])
+    np.testing.assert_allclose(c.aic, 2 * k - 2 * ll)
+    np.testing.assert_allclose(c.bic, k * math.log(n) - 2 * ll)
+    np.testing.assert_allclose(c.aicc, 2 * k - 2 * ll + 2 * k * (k + 1) / (n - k - 1))
+    np.testing.assert_allclose(c.aic_weight.sum(), 1.0)
+    assert min(c.delta_aic) == 0.0
+    assert "weibull" in str(c) and "AICc" in c.table()
+    assert float(w.aicc) == pytest.approx(c.aicc[1])
