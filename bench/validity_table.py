@@ -425,7 +425,9 @@ def _replace_between(page: str, tag: str, text: str) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "docs" / "validity.md"))
+    ap.add_argument(
+        "--out", default=str(ROOT / "docs" / "validity.md"), help="the page to update; - prints"
+    )
     ap.add_argument("--reps", type=int, default=2000, help="datasets per sample size")
     ap.add_argument("--small", type=int, default=20, help="the small sample size")
     ap.add_argument("--only", default="", help="comma-separated case names")
@@ -446,7 +448,7 @@ def main(argv=None) -> int:
     text = table(outcomes, profile)
     f32 = None if args.no_float32 else float32_precision()
     out = pathlib.Path(args.out)
-    if not out.exists():
+    if args.out == "-" or not out.is_file():  # print the tables instead
         print(text if f32 is None else f"{text}\n\n{f32}")
         return 0
     page = _replace_between(out.read_text(), "validity-table", text)

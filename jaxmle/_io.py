@@ -24,6 +24,7 @@ import json
 import math
 import operator
 import os
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -356,8 +357,13 @@ def write_rows(path: str, columns: dict[str, np.ndarray]) -> None:
     names = list(columns)
     cols = [np.asarray(columns[n]) for n in names]
     n = len(cols[0]) if cols else 0
+    # Written to a temporary file beside the target and renamed at the end: an
+    # interrupted write never leaves a partial file that looks complete.
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
     try:
-        with open(path, "w", newline="", encoding="utf-8") as f:
+        fd, tmp = tempfile.mkstemp(prefix=".jaxmle-", suffix=".part", dir=folder)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
             if path.lower().endswith((".jsonl", ".ndjson")):
                 for i in range(n):
                     row = {k: _json_value(c[i]) for k, c in zip(names, cols)}
@@ -367,5 +373,10 @@ def write_rows(path: str, columns: dict[str, np.ndarray]) -> None:
                 w.writerow(names)
                 text = [[_csv_cell(v) for v in c] for c in cols]
                 w.writerows(zip(*text))
+        os.replace(tmp, path)
+        tmp = None
     except OSError as err:
         raise InputError(f"cannot write {path}: {err.strerror or err}") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)

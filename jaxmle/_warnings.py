@@ -24,9 +24,10 @@ class Float32Warning(UserWarning):
 
 
 FLOAT32_MESSAGE = (
-    "jaxmle is fitting in float32 (JAX's default dtype): estimates are then accurate to "
-    "about 1e-5..1e-4 relative and standard errors to about 1e-4..1e-3 (worse for "
-    "ill-conditioned models), against about 1e-12 in float64. For float64, run "
+    "jaxmle is fitting in float32 (JAX's default dtype): estimates and standard errors "
+    "are then accurate to about 1e-6 relative, 1e-4 at worst for the families with special "
+    "functions and worse for ill-conditioned models, against about 1e-12 in float64. For "
+    "float64, run "
     'jax.config.update("jax_enable_x64", True) at the start of the program, before any '
     "array is created. (Shown once per process.)"
 )

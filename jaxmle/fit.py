@@ -668,25 +668,68 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
     sharding = _sharding(n_dev)
     starts = range(0, B, chunk)
     bar = _progress_bar(progress, len(starts), B)
-    out = []
+    first = min(STRAGGLER_ITER if static["method"] == "newton" else LBFGS_STRAGGLER_ITER, max_iter)
+    out = []  # per chunk, on the host
+    pending: list[np.ndarray] = []  # stragglers (global indices) not finished yet
+    n_pending = 0
+    finished = 0  # chunks whose stragglers are all finished
+
+    def finish():
+        nonlocal pending, n_pending, finished
+        if n_pending:
+            _finish_stragglers(
+                inputs, out, np.concatenate(pending), chunk, static, max_iter, first, sharding
+            )
+        pending, n_pending, finished = [], 0, len(out)
+
     try:
         for start in starts:
             idx = np.arange(start, start + chunk)
             idx[idx >= B] = start  # pad the last chunk with one of its own datasets
             part = _put(_take(inputs, idx), sharding)
-            res = _fit_chunk(part, static, max_iter, sharding)
+            res = _kernel_batch(*part, max_iter=first, **static)
             stop = min(chunk, B - start)
             # assembled on the host: no compilation per batch size
-            out.append(_take(jax.device_get(res), slice(0, stop)))
+            res = jax.tree_util.tree_map(np.array, _take(jax.device_get(res), slice(0, stop)))
+            out.append(res)
+            if first < max_iter:
+                late = np.flatnonzero(res.status == Status.MAX_ITER)
+                if late.size:
+                    pending.append(start + late)
+                    n_pending += late.size
+            # Stragglers of several chunks are finished together, in one bucket.
+            if n_pending >= max(chunk // 8, 1) or start + chunk >= B:
+                finish()
+            elif not n_pending:
+                finished = len(out)
             if bar is not None:
                 bar.update(stop)
     except BaseException as err:  # KeyboardInterrupt too: keep what is finished
-        _keep_partial(err, out, B)
+        _keep_partial(err, out[:finished], B)
         raise
     finally:
         if bar is not None:
             bar.close()
     return _concat(out)
+
+
+def _finish_stragglers(inputs, out, late, chunk, static, max_iter, first, sharding) -> None:
+    """Resume the datasets ``late`` (global indices) from where the first pass left them, in
+    buckets of a few fixed sizes, and write their results into the chunks ``out``."""
+    for s0 in range(0, late.size, chunk):
+        piece = late[s0 : s0 + chunk]
+        size = _bucket(piece.size, chunk, sharding)
+        idx = np.concatenate([piece, np.full(size - piece.size, piece[0])])
+        data, init, _, weights, mask = _take(inputs, idx)
+        x0 = np.stack([out[i // chunk].unconstrained[i % chunk] for i in idx])
+        sub = _put((data, init, x0, weights, mask), sharding)
+        more = jax.device_get(_kernel_batch(*sub, max_iter=max_iter - first, **static))
+        more = dataclasses.replace(more, n_iter=more.n_iter + first)
+        srcs = [x[: piece.size] for x in jax.tree_util.tree_leaves(more)]
+        for c in np.unique(piece // chunk):
+            sel = piece // chunk == c
+            for dst, src in zip(jax.tree_util.tree_leaves(out[c]), srcs):
+                dst[piece[sel] % chunk] = src[sel]
 
 
 def _concat(out) -> FitResult:
@@ -712,29 +755,6 @@ def _keep_partial(err: BaseException, out, total: int) -> None:
     else:
         what = "no dataset had finished: nothing was kept (.partial is None)"
     err.add_note(f"jaxmle.fit_batch interrupted after {done} of {total} datasets; {what}")
-
-
-def _fit_chunk(part, static, max_iter, sharding) -> FitResult:
-    first = min(STRAGGLER_ITER if static["method"] == "newton" else LBFGS_STRAGGLER_ITER, max_iter)
-    res = _kernel_batch(*part, max_iter=first, **static)
-    if first >= max_iter:
-        return res
-    late = np.flatnonzero(np.asarray(res.status) == Status.MAX_ITER)
-    if late.size == 0:
-        return res
-    size = _bucket(late.size, _batch_size(part), sharding)
-    idx = np.concatenate([late, np.full(size - late.size, late[0])])
-    data, init, _, weights, mask = _take(part, idx)
-    sub = _put((data, init, res.unconstrained[idx], weights, mask), sharding)
-    more = jax.device_get(_kernel_batch(*sub, max_iter=max_iter - first, **static))
-    more = dataclasses.replace(more, n_iter=more.n_iter + first)
-
-    def merge(a, b):
-        a = np.array(a)
-        a[late] = b[: late.size]
-        return a
-
-    return jax.tree_util.tree_map(merge, jax.device_get(res), more)
 
 
 def _bucket(count: int, chunk: int, sharding) -> int:

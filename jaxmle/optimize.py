@@ -111,7 +111,7 @@ def _damped_step(g, H, lam):
     ok = ok0 | ok1
     p = jnp.where(ok, q / d, jnp.zeros_like(q))
     newton_step = jnp.where(okn, qn / d, p)  # undamped, where H is positive definite
-    return p, lam_used, ok, newton_step
+    return p, lam_used, ok, newton_step, okn
 
 
 class _State(NamedTuple):
@@ -129,6 +129,7 @@ class _State(NamedTuple):
     done: jax.Array
     fresh: jax.Array  # x not evaluated yet (the first pass of the loop evaluates it)
     start_ok: jax.Array  # f, g and H were finite at the start
+    rejected: jax.Array  # the last trial point was not accepted
     c0: jax.Array  # curvature along the last step, at its start ...
     c1: jax.Array  # ... and at its end (the boundary probe)
 
@@ -183,19 +184,27 @@ def newton(
         step=jnp.zeros_like(x0), decrement=jnp.asarray(jnp.inf, dtype),
         n_iter=jnp.zeros((), jnp.int32), converged=false, stalled=false,
         flat=jnp.zeros((), jnp.int32), done=false, fresh=jnp.ones((), bool), start_ok=false,
-        c0=zero, c1=zero,
+        rejected=false, c0=zero, c1=zero,
     )  # fmt: skip
 
     def cond(s):
         return s.fresh | ((~s.done) & (s.n_iter < max_iter))
 
     def body(s):
-        p_fresh, lam_used, ok, p_newton = _damped_step(s.g, s.H, s.lam)
+        p_fresh, lam_used, ok, p_newton, pd = _damped_step(s.g, s.H, s.lam)
         dec = -jnp.dot(s.g, p_fresh)
         # Below the rounding level of f, no gain the quadratic model predicts
         # can be measured: that is convergence too.
         noise = 4 * eps * (jnp.abs(s.f) + 1)
-        converged = ok & (lam_used <= 1.0) & (0.5 * dec <= jnp.maximum(tol, noise))
+        small = jnp.maximum(tol, noise)
+        # After a step rejected for no measurable gain, the undamped decrement
+        # where H is positive definite, with a margin: near the optimum a
+        # gradient computed through special functions is only accurate to some
+        # rounding, and damping grown by such rejections must not hide
+        # convergence. Otherwise the damped decrement, with little damping.
+        dec_newton = -jnp.dot(s.g, p_newton)
+        stuck = s.rejected & pd & (0.5 * dec_newton <= jnp.maximum(tol, 64 * noise))
+        converged = stuck | (ok & (lam_used <= 1.0) & (0.5 * dec <= small))
         converged = ~s.fresh & (converged | jnp.all(s.g == 0))
 
         # the polishing step after convergence is the undamped Newton step
@@ -267,6 +276,7 @@ def newton(
             done=converged | stalled | ~start_ok,
             fresh=jnp.zeros((), bool),
             start_ok=start_ok,
+            rejected=~accept & ~s.fresh,
             c0=jnp.dot(p, s.H @ p),
             c1=jnp.dot(p, H_new @ p),
         )

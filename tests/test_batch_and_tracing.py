@@ -476,9 +476,7 @@ def test_fit_batch_equals_loop_weighted_ragged_partly_nan(nan_policy):
     X[1, 3] = np.nan  # one NaN reading in a ragged dataset
     X[2, [0, 5]] = np.nan  # two in a full one
     X[3, 12] = np.nan  # in the padding: masked out, never counted as bad
-    batch = jm.fit_batch(
-        NORMAL, X, weights=W, mask=mask, nan_policy=nan_policy, chunk_size=4
-    )
+    batch = jm.fit_batch(NORMAL, X, weights=W, mask=mask, nan_policy=nan_policy, chunk_size=4)
     for i in range(b):
         one = jm.fit(NORMAL, X[i], weights=W[i], mask=mask[i], nan_policy=nan_policy)
         _every_field_equal(batch[i], one)

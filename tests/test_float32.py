@@ -210,14 +210,12 @@ def test_no_float32_warning_in_float64():
     assert issubclass(jm.Float32Warning, UserWarning)
 
 
-# Families of varied difficulty: closed form (normal, exponential), special functions
-# (gamma: digamma; student_t, beta: incomplete betas in the SEs), NB2 (two parameters of
-# very different scale). 8 datasets of 200 each.
+# Families of varied difficulty: closed form (normal), special functions (gamma:
+# digamma; student_t: df through digamma and lgamma; beta), NB2 (two parameters of very
+# different scale). 8 datasets of 200 each. docs/validity.md has every model's table.
 FAMILY_DATA = {
     "normal": lambda rng, s: 3.0 + 2.0 * rng.normal(size=s),
-    "exponential": lambda rng, s: rng.exponential(2.0, size=s),
     "gamma": lambda rng, s: rng.gamma(2.5, 1.5, size=s),
-    "weibull": lambda rng, s: 3.0 * rng.weibull(1.7, size=s),
     "student_t": lambda rng, s: rng.standard_t(5.0, size=s),
     "beta": lambda rng, s: rng.beta(2.0, 5.0, size=s),
     "negative_binomial": lambda rng, s: rng.negative_binomial(2.0, 1 / 3, size=s),

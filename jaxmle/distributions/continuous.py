@@ -58,7 +58,6 @@ def _abs_jvp(primals, tangents):
     return jnp.abs(z), jnp.sign(z) * tz
 
 
-
 def _dt(params):
     """The floating dtype of the parameters (the default float where they are Python numbers)."""
     leaves = [jnp.asarray(v) for v in jax.tree_util.tree_leaves(params)]

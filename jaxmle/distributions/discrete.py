@@ -51,7 +51,6 @@ def _simplex_start(counts):
     return jnp.where(jnp.min(counts) > 0, mle, smooth)
 
 
-
 def _dt(params):
     """The floating dtype of the parameters (the default float where they are Python numbers)."""
     leaves = [jnp.asarray(v) for v in jax.tree_util.tree_leaves(params)]
