@@ -228,11 +228,6 @@ class Outcome:
         return np.median(np.abs(est - self.truth), axis=0)
 
 
-def has_profile() -> bool:
-    """Whether profile-likelihood intervals (``conf_int(method="profile")``) are available."""
-    return hasattr(jm, "profile_intervals")
-
-
 def simulate(case: Case, B: int, n: int, seed: int = SEED):
     """The (B, n) datasets of a case, reproducible from ``seed`` and the case's name."""
     rng = np.random.default_rng([seed, sum(map(ord, case.name)), n])
@@ -261,7 +256,7 @@ def evaluate(case: Case, res: jm.FitResult, n: int, seconds: float, profile_B: i
     truth = flatten(model, case.truth)
     wald = np.abs(est - truth) <= Z95 * se
     profile = None
-    if profile_B and has_profile():
+    if profile_B:
         sub = res[:profile_B]
         ci = sub.conf_int(LEVEL, method="profile")
         lo = flatten(model, {k: v[0] for k, v in ci.items()}, profile_B)
@@ -438,7 +433,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     names = [s for s in args.only.split(",") if s]
     cases = [CASE_BY_NAME[s] for s in names] if names else list(CASES)
-    profile = has_profile() and args.profile > 0
+    profile = args.profile > 0
     outcomes = []
     for case in cases:
         main_out, low = run_case(case, args.reps, small=args.small, profile_B=args.profile)

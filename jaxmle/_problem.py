@@ -16,11 +16,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .fit import _fill_masked, _observation_count
 from .inference import delta_method
 from .model import Model
 
 __all__ = ["Problem", "problem_of", "cluster_adjust"]
+
+
+def _fill_masked(data, mask, n, value=None):
+    """Replace masked observations by the first unmasked one, so that the
+    log-likelihood and its derivatives stay finite there (the masked terms are
+    then zeroed: the double-``where`` pattern); or, given ``value``, set the
+    masked observations of floating leaves to it."""
+    first = jnp.argmax(mask)
+
+    def fill(x):
+        if jnp.ndim(x) >= 1 and x.shape[0] == n:
+            m = jnp.reshape(mask, (n,) + (1,) * (x.ndim - 1))
+            if value is None:
+                return jnp.where(m, x, x[first])
+            if jnp.issubdtype(x.dtype, jnp.floating):
+                return jnp.where(m, x, jnp.asarray(value, x.dtype))
+        return x
+
+    return jax.tree_util.tree_map(fill, data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +101,8 @@ def problem_of(res, what: str = "this method"):
     one = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(np.shape(x)[lead:], jnp.result_type(x)), data
     )
+    from .fit import _observation_count
+
     n = _observation_count(model, one, dtype)
     return Problem(model, n, dtype), data, res.weights, res.mask, red, values
 

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._problem import Problem, _fill_masked
 from ._warnings import warn_float32
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
@@ -30,39 +31,19 @@ DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
 # --------------------------------------------------------------------------
 # the kernel: one dataset, pure and traceable; vmapped for a batch
 # --------------------------------------------------------------------------
-def _fill_masked(data, mask, n, value=None):
-    """Replace masked observations by the first unmasked one, so that the
-    log-likelihood and its derivatives stay finite there (the masked terms are
-    then zeroed: the double-``where`` pattern); or, given ``value``, set the
-    masked observations of floating leaves to it."""
-    first = jnp.argmax(mask)
-
-    def fill(x):
-        if jnp.ndim(x) >= 1 and x.shape[0] == n:
-            m = jnp.reshape(mask, (n,) + (1,) * (x.ndim - 1))
-            if value is None:
-                return jnp.where(m, x, x[first])
-            if jnp.issubdtype(x.dtype, jnp.floating):
-                return jnp.where(m, x, jnp.asarray(value, x.dtype))
-        return x
-
-    return jax.tree_util.tree_map(fill, data)
-
-
 def _kernel(
-    data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype, fill,
+    data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype,
     method="newton", compute_se=True,
 ) -> FitResult:  # fmt: skip
     per_obs = n is not None
-    if per_obs:  # defaults made per dataset here, never materialized for a whole batch
-        weights = jnp.ones((n,), dtype) if weights is None else jnp.asarray(weights, dtype)
-        mask = jnp.ones((n,), bool) if mask is None else mask
+    problem = Problem(model, n, dtype)
     init_data = data
-    if per_obs and fill:
+    if per_obs and mask is not None:
         # the model's starting rule sees masked observations as NaN (starting
         # rules skip non-finite values); the loglik sees them replaced
         init_data = _fill_masked(data, mask, n, jnp.nan)
-        data = _fill_masked(data, mask, n)
+    # defaults made per dataset here, never materialized for a whole batch
+    data, weights, mask = problem.prepare(data, weights, mask)
     if x0 is None:
         params0 = model.default_init(init_data, dtype)
         params0.update(init)
@@ -71,14 +52,10 @@ def _kernel(
         u0 = x0.astype(dtype)
 
     def terms(u, data, mask):
-        ll = model.loglik(model.to_constrained(u), data)
-        if not per_obs:
-            return jnp.asarray(ll, dtype)
-        return jnp.where(mask, jnp.asarray(ll, dtype), 0.0)
+        return problem.terms(model.to_constrained(u), data, mask)
 
     def negll(u, data, weights, mask):
-        t = terms(u, data, mask)
-        return -(jnp.sum(t * weights) if per_obs else t)
+        return -problem.loglik(model.to_constrained(u), data, weights, mask)
 
     # The solver's iterations are not differentiated; the estimate is, by the
     # implicit function theorem (w.r.t. the data, weights and anything the
@@ -170,7 +147,7 @@ def _kernel(
     )
 
 
-_STATIC = ("model", "n", "cov_type", "max_iter", "tol", "dtype", "fill", "method", "compute_se")
+_STATIC = ("model", "n", "cov_type", "max_iter", "tol", "dtype", "method", "compute_se")
 _kernel_jit = jax.jit(_kernel, static_argnames=_STATIC)
 
 
@@ -190,7 +167,6 @@ class _Prepared:
     mask: Any
     n: int | None
     dtype: Any
-    fill: bool
 
 
 def _is_traced(tree) -> bool:
@@ -296,7 +272,6 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
             raise ValueError(f"mask has shape {mask.shape}; expected {obs_shape}")
         if mask.dtype != bool:
             mask = mask != 0
-    fill = mask is not None
 
     # non-finite data
     if not traced:
@@ -315,10 +290,9 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
                         + _nonfinite_message(bad, lead, n)
                     )
                 mask = ~bad if mask is None else np.asarray(mask) & ~bad
-                fill = True
 
     init = {} if init is None else model.check_init(init, dtype, lead)
-    return _Prepared(data, init, weights, mask, n, dtype, fill)
+    return _Prepared(data, init, weights, mask, n, dtype)
 
 
 def _observation_count(model, one, dtype) -> int | None:
@@ -496,7 +470,7 @@ def fit(
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=False)
     res = _kernel_jit(
         prep.data, prep.init, None, prep.weights, prep.mask, model=model, n=prep.n,
-        cov_type=cov_type, max_iter=max_iter, tol=tol, dtype=prep.dtype, fill=prep.fill,
+        cov_type=cov_type, max_iter=max_iter, tol=tol, dtype=prep.dtype,
         method=method, compute_se=bool(se),
     )  # fmt: skip
     return _attach(res, prep, batch=False)
@@ -596,7 +570,7 @@ def fit_batch(
         )  # fmt: skip
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=True)
     static = dict(
-        model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype, fill=prep.fill,
+        model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype,
         method=method, compute_se=bool(se),
     )  # fmt: skip
     inputs = (prep.data, prep.init, None, prep.weights, prep.mask)
@@ -690,10 +664,10 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
             res = _kernel_batch(*part, max_iter=first, **static)
             stop = min(chunk, B - start)
             # assembled on the host: no compilation per batch size
-            res = jax.tree_util.tree_map(np.array, _take(jax.device_get(res), slice(0, stop)))
+            res = _take(jax.device_get(res), slice(0, stop))
             out.append(res)
             if first < max_iter:
-                late = np.flatnonzero(res.status == Status.MAX_ITER)
+                late = np.flatnonzero(np.asarray(res.status) == Status.MAX_ITER)
                 if late.size:
                     pending.append(start + late)
                     n_pending += late.size
@@ -728,6 +702,7 @@ def _finish_stragglers(inputs, out, late, chunk, static, max_iter, first, shardi
         srcs = [x[: piece.size] for x in jax.tree_util.tree_leaves(more)]
         for c in np.unique(piece // chunk):
             sel = piece // chunk == c
+            out[c] = jax.tree_util.tree_map(np.array, out[c])  # a writable copy
             for dst, src in zip(jax.tree_util.tree_leaves(out[c]), srcs):
                 dst[piece[sel] % chunk] = src[sel]
 

@@ -81,6 +81,15 @@ def _all_finite(*xs):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs]))
 
 
+def _at_limit(c0, c1, weight, start_ok):
+    """Coordinates at a limit: the curvature along the last step dropped from ``c0`` at
+    its start to ``c1`` at its end (to 60% or less), and the coordinate carries the
+    step (``weight``, its share of the step in curvature units, at least a tenth of the
+    largest)."""
+    along = (c0 > 0) & jnp.isfinite(c1) & (c1 <= 0.6 * c0) & start_ok
+    return along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
+
+
 def _damped_step(g, H, lam):
     """Solve (S + lam I) q = -D^-1 g with Marquardt scaling; fall back to a safe lam."""
     dtype = g.dtype
@@ -293,10 +302,8 @@ def newton(
     # step is tiny and the curvature does not change.  The coordinates that
     # carry the step are the ones at a limit.
     p_final = s.step
-    c0, c1 = s.c0, s.c1
-    along = (c0 > 0) & jnp.isfinite(c1) & (c1 <= 0.6 * c0) & start_ok
     weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(jnp.diag(s.H)))
-    divergent = along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
+    divergent = _at_limit(s.c0, s.c1, weight, start_ok)
 
     return NewtonResult(
         x=s.x, value=s.f, grad=s.g, hess=s.H, step=p_final, n_iter=s.n_iter,
@@ -414,10 +421,6 @@ def lbfgs_default_tol(dtype) -> float:
 _LBFGS_FLAT_LIMIT = 25
 
 
-def _finite(*xs):
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs]))
-
-
 class _LbfgsState(NamedTuple):
     x: jax.Array
     f: jax.Array
@@ -487,8 +490,6 @@ def lbfgs(
     """
     import optax
 
-    from ._linalg import cho_solve, cholesky
-
     x0 = jnp.asarray(x0)
     dtype = x0.dtype
     eps = jnp.finfo(dtype).eps
@@ -500,7 +501,7 @@ def lbfgs(
     # there would be a lax.cond, which vmap turns into computing both branches.
     f0, g0 = optax.value_and_grad_from_state(fun)(x0, state=opt0)
     f0, g0 = jnp.asarray(f0, dtype), jnp.asarray(g0, dtype)
-    start_ok = _finite(f0, g0)
+    start_ok = _all_finite(f0, g0)
 
     def small(f, g):
         return jnp.max(jnp.abs(g)) <= tol * jnp.maximum(1.0, jnp.abs(f))
@@ -521,7 +522,7 @@ def lbfgs(
         f_new = jnp.asarray(optax.tree.get(opt_new, "value"), dtype)
         g_new = jnp.asarray(optax.tree.get(opt_new, "grad"), dtype)
         noise = 4 * eps * (jnp.abs(s.f) + 1)
-        accept = _finite(f_new, g_new) & (f_new <= s.f + noise)
+        accept = _all_finite(f_new, g_new) & (f_new <= s.f + noise)
         gmax = jnp.max(jnp.abs(g_new))
         progress = accept & ((f_new < s.f - noise) | (gmax < 0.9 * s.best))
         flat = jnp.where(progress, 0, s.flat + 1).astype(jnp.int32)
@@ -553,10 +554,8 @@ def lbfgs(
         decrement = -jnp.dot(s.g, step)
         _, hvp_next = jax.jvp(jax.grad(fun), (s.x + step,), (step,))
         c0 = jnp.dot(step, H @ step)
-        c1 = jnp.dot(step, hvp_next)
-        along = (c0 > 0) & jnp.isfinite(c1) & (c1 <= 0.6 * c0) & start_ok
         weight = jnp.abs(step) * jnp.sqrt(jnp.abs(jnp.diag(H)))
-        divergent = along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
+        divergent = _at_limit(c0, jnp.dot(step, hvp_next), weight, start_ok)
         noise = 4 * eps * (jnp.abs(s.f) + 1)
         flat_optimum = solved & (c0 > 0)
         flat_optimum = flat_optimum & (0.5 * decrement <= jnp.maximum(default_tol(dtype), noise))
@@ -568,11 +567,8 @@ def lbfgs(
         step, decrement = s.step, jnp.asarray(jnp.nan, dtype)
         _, hvp_here = jax.jvp(jax.grad(fun), (s.x,), (step,))
         _, hvp_next = jax.jvp(jax.grad(fun), (s.x + step,), (step,))
-        c0 = jnp.dot(step, hvp_here)
-        c1 = jnp.dot(step, hvp_next)
-        along = (c0 > 0) & jnp.isfinite(c1) & (c1 <= 0.6 * c0) & start_ok
-        weight = jnp.abs(step)
-        divergent = along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
+        c0, c1 = jnp.dot(step, hvp_here), jnp.dot(step, hvp_next)
+        divergent = _at_limit(c0, c1, jnp.abs(step), start_ok)
         converged = s.converged
 
     return NewtonResult(

@@ -53,7 +53,7 @@ PROFILE_CASES = ("exponential", "weibull")
 def _outcomes(name):
     """The (main, small) outcomes of a case: one fit_batch call, shared by the tests."""
     case = vt.CASE_BY_NAME[name]
-    profile_B = PROFILE_B if name in PROFILE_CASES and vt.has_profile() else 0
+    profile_B = PROFILE_B if name in PROFILE_CASES else 0
     return vt.run_case(case, B, small=case.n // 4, small_B=SMALL_B, profile_B=profile_B)
 
 
@@ -94,8 +94,6 @@ def test_pulls_coverage_and_consistency(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PROFILE_CASES)
 def test_profile_interval_coverage(name):
-    if not vt.has_profile():
-        pytest.skip("profile-likelihood intervals (conf_int(method='profile')) not available")
     main, _ = _outcomes(name)
     assert main.profile.shape == (PROFILE_B, len(main.names))
     cover = main.coverage("profile")
