@@ -39,7 +39,10 @@ def test_wald_and_profile_cover_at_n50_and_profile_is_better_at_n10():
     cov10 = _coverage(10, 2)
     # with 10 observations the Wald interval of the scale is far too short (the likelihood is
     # skewed in it: 88-89% coverage); the profile interval follows the likelihood, and its
-    # worst coverage over the two parameters is closer to the nominal 95%
+    # worst coverage over the two parameters is closer to the nominal 95%. The shape is the
+    # exception (profile 92.6%, Wald 95.5% over 8,000 datasets): its estimate is biased upwards
+    # at n = 10 (mean 1.76 for 1.5) and the profile interval, following the likelihood, misses
+    # low; docs/intervals.md says so.
     assert cov10["profile"]["scale"] > cov10["wald"]["scale"] + 0.02, cov10
     worst = {m: max(abs(c - 0.95) for c in cov10[m].values()) for m in cov10}
     assert worst["profile"] < worst["wald"], cov10
