@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compile import tuned_jit, under_transformation
 from ._problem import Problem, _fill_masked
 from ._warnings import warn_float32
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
@@ -148,10 +149,10 @@ def _kernel(
 
 
 _STATIC = ("model", "n", "cov_type", "max_iter", "tol", "dtype", "method", "compute_se")
-_kernel_jit = jax.jit(_kernel, static_argnames=_STATIC)
+_kernel_jit = tuned_jit(_kernel, static_argnames=_STATIC)
 
 
-@functools.partial(jax.jit, static_argnames=_STATIC)
+@tuned_jit(static_argnames=_STATIC)
 def _kernel_batch(data, init, x0, weights, mask, **static):
     return jax.vmap(functools.partial(_kernel, **static))(data, init, x0, weights, mask)
 
@@ -574,21 +575,11 @@ def fit_batch(
         method=method, compute_se=bool(se),
     )  # fmt: skip
     inputs = (prep.data, prep.init, None, prep.weights, prep.mask)
-    if _is_traced(inputs) or _under_transformation():
+    if _is_traced(inputs) or under_transformation():
         # inside jit/vmap/grad (traced data, or a model closing over traced
         # values): one vmapped kernel, no host-side chunking
         return _attach(_kernel_batch(*inputs, max_iter=max_iter, **static), prep, batch=True)
     return _attach(_run_chunks(inputs, static, max_iter, chunk_size, progress), prep, batch=True)
-
-
-def _under_transformation() -> bool:
-    """Whether this call runs inside a JAX transformation (jit, vmap, grad, ...)."""
-    try:
-        from jax._src import core
-    except ImportError:  # pragma: no cover
-        return False
-    clean = getattr(core, "trace_state_clean", None)
-    return clean is not None and not clean()
 
 
 #: iterations of the first, full-chunk pass; the unconverged rest are compacted

@@ -1,0 +1,95 @@
+"""How jaxmle's own computations are compiled: ``jax.jit`` with measured XLA options.
+
+XLA's CPU backend hands some fused loops to its "YNN" fusion emitter by default.
+For the shapes of a batched fit (thousands of datasets, a handful of
+parameters: arrays like ``(chunk, 4, 5)`` reduced over a short last axis) those
+loops ran 1.3 to 2.2 times slower than XLA's own loop emitter (bench/RESULTS.md
+lists the measurements), so the fit kernels are compiled with that emitter
+switched off. The options are per computation (``jax.jit(compiler_options=...)``):
+nothing global is changed, and the user's own ``jit`` code is compiled as usual.
+
+``compiler_options`` are only allowed on a top-level ``jit``: inside a user's
+``jit``, ``vmap`` or ``grad`` the plain function is used (it is inlined into the
+user's computation anyway), and an XLA that does not know an option (older or
+newer jaxlib) gets the plain function too.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+
+__all__ = ["XLA_OPTIONS", "tuned_jit", "under_transformation"]
+
+#: compile options of jaxmle's kernels: no YNN fusions (see the module docstring)
+XLA_OPTIONS: dict = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+def under_transformation() -> bool:
+    """Whether this call runs inside a JAX transformation (jit, vmap, grad, ...).
+
+    Example:
+        >>> import jax
+        >>> from jaxmle._compile import under_transformation
+        >>> under_transformation()
+        False
+        >>> jax.jit(lambda x: x + under_transformation())(1).item()
+        2
+    """
+    try:
+        from jax._src import core
+    except ImportError:  # pragma: no cover
+        return False
+    clean = getattr(core, "trace_state_clean", None)
+    return clean is not None and not clean()
+
+
+class _Tuned:
+    """A function jitted twice: with :data:`XLA_OPTIONS` (called at top level) and plain."""
+
+    def __init__(self, fun, jit_kwargs):
+        self.plain = jax.jit(fun, **jit_kwargs)
+        self.tuned = jax.jit(fun, compiler_options=XLA_OPTIONS, **jit_kwargs)
+        self.options_known = True  # this XLA accepts the options (set False on the first refusal)
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args, **kwargs):
+        if not self.options_known or under_transformation():
+            return self.plain(*args, **kwargs)
+        try:
+            return self.tuned(*args, **kwargs)
+        except RuntimeError as err:  # jax's JaxRuntimeError (XlaRuntimeError before)
+            if "compile option" not in str(err):
+                raise
+            self.options_known = False
+            return self.plain(*args, **kwargs)
+
+    def lower(self, *args, **kwargs):
+        return (self.tuned if self.options_known else self.plain).lower(*args, **kwargs)
+
+    def _cache_size(self) -> int:
+        return self.plain._cache_size() + self.tuned._cache_size()
+
+    def clear_cache(self) -> None:
+        self.plain.clear_cache()
+        self.tuned.clear_cache()
+
+
+def tuned_jit(fun=None, **jit_kwargs):
+    """``jax.jit(fun, **jit_kwargs)``, compiled with :data:`XLA_OPTIONS` when called at top level.
+
+    Usable as a decorator, with or without arguments.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle._compile import tuned_jit
+        >>> @tuned_jit(static_argnames=("k",))
+        ... def power(x, k):
+        ...     return x**k
+        >>> power(jnp.arange(3.0), k=2).tolist()
+        [0.0, 1.0, 4.0]
+    """
+    if fun is None:
+        return functools.partial(tuned_jit, **jit_kwargs)
+    return _Tuned(fun, jit_kwargs)

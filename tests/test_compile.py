@@ -1,0 +1,48 @@
+"""The fit kernels' compile options: used at top level, never inside a user's transformation,
+and dropped (not failing) where this XLA does not know them."""
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxmle as jm
+from jaxmle._compile import XLA_OPTIONS, _Tuned, tuned_jit
+
+FIT = sys.modules["jaxmle.fit"]
+
+
+def test_unknown_option_falls_back_to_plain_jit():
+    f = tuned_jit(lambda x: 2 * x)
+    f.tuned = jax.jit(lambda x: 2 * x, compiler_options={"xla_cpu_no_such_option": ""})
+    assert f(jnp.arange(3.0)).tolist() == [0.0, 2.0, 4.0]
+    assert not f.options_known
+    assert f(jnp.ones(2)).tolist() == [2.0, 2.0]  # later calls go straight to the plain jit
+
+
+def test_other_runtime_errors_are_not_swallowed():
+    f = tuned_jit(lambda x: x)
+
+    def fail(*a, **k):
+        raise RuntimeError("INTERNAL: something else")
+
+    f.tuned = fail
+    try:
+        f(1.0)
+    except RuntimeError as err:
+        assert "something else" in str(err)
+    else:  # pragma: no cover
+        raise AssertionError("the error was swallowed")
+    assert f.options_known
+
+
+def test_kernels_are_tuned_and_work_inside_a_users_jit():
+    assert isinstance(FIT._kernel_batch, _Tuned) and isinstance(FIT._kernel_jit, _Tuned)
+    assert XLA_OPTIONS  # the options exist and are passed as compiler_options
+    model = jm.families.Normal()
+    x = np.random.default_rng(0).normal(1.0, 2.0, size=(3, 40))
+    top = jm.fit_batch(model, {"x": x})  # top level: the tuned kernel
+    inner = jax.jit(lambda d: jm.fit_batch(model, {"x": d}).params["loc"])(x)  # nested: plain
+    np.testing.assert_allclose(np.asarray(inner), np.asarray(top.params["loc"]), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(top.params["loc"]), x.mean(axis=1), rtol=1e-12)
