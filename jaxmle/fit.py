@@ -17,7 +17,7 @@ from ._problem import Problem, _fill_masked
 from ._warnings import warn_float32
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
-from .optimize import lbfgs, minimize_implicit, reuse_at_optimum
+from .optimize import lbfgs, minimize_implicit, newton_batch, reuse_at_optimum
 from .results import FitResult, Status
 
 __all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
@@ -36,10 +36,32 @@ def _kernel(
     data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype,
     method="newton", compute_se=True,
 ) -> FitResult:  # fmt: skip
-    per_obs = n is not None
+    """One dataset: start, solve (differentiably), infer. ``x0``, when given, is ``(u, n_iter)``
+    of an earlier pass to resume from."""
     problem = Problem(model, n, dtype)
+    args, u0, iter0 = _setup(data, init, x0, weights, mask, problem)
+    # The solver's iterations are not differentiated; the estimate is, by the
+    # implicit function theorem (w.r.t. the data, weights and anything the
+    # model's loglik closes over).
+    solver = functools.partial(lbfgs, hessian=compute_se) if method == "lbfgs" else None
+    u, sol, closed, args = minimize_implicit(
+        _negll(problem), u0, args, solver=solver, max_iter=max_iter, tol=tol, iter0=iter0
+    )
+    return _infer(u, sol, closed, args, problem, cov_type, compute_se)
+
+
+def _negll(problem):
+    def negll(u, data, weights, mask):
+        return -problem.loglik(problem.model.to_constrained(u), data, weights, mask)
+
+    return negll
+
+
+def _setup(data, init, x0, weights, mask, problem):
+    """``((data, weights, mask), u0, iter0)`` of one dataset, defaults filled in."""
+    model, n, dtype = problem.model, problem.n, problem.dtype
     init_data = data
-    if per_obs and mask is not None:
+    if n is not None and mask is not None:
         # the model's starting rule sees masked observations as NaN (starting
         # rules skip non-finite values); the loglik sees them replaced
         init_data = _fill_masked(data, mask, n, jnp.nan)
@@ -49,22 +71,16 @@ def _kernel(
         params0 = model.default_init(init_data, dtype)
         params0.update(init)
         u0 = model.to_unconstrained(params0).astype(dtype)
-    else:  # resuming from unconstrained coordinates (straggler pass)
-        u0 = x0.astype(dtype)
+        return (data, weights, mask), u0, jnp.zeros((), jnp.int32)
+    u0, iter0 = x0  # resuming (straggler pass)
+    return (data, weights, mask), u0.astype(dtype), jnp.asarray(iter0, jnp.int32)
 
-    def terms(u, data, mask):
-        return problem.terms(model.to_constrained(u), data, mask)
 
-    def negll(u, data, weights, mask):
-        return -problem.loglik(model.to_constrained(u), data, weights, mask)
-
-    # The solver's iterations are not differentiated; the estimate is, by the
-    # implicit function theorem (w.r.t. the data, weights and anything the
-    # model's loglik closes over).
-    solver = functools.partial(lbfgs, hessian=compute_se) if method == "lbfgs" else None
-    u, sol, closed, args = minimize_implicit(
-        negll, u0, (data, weights, mask), solver=solver, max_iter=max_iter, tol=tol
-    )
+def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
+    """The result of one dataset from the solver's: SEs, status, the constrained estimate."""
+    model, dtype = problem.model, problem.dtype
+    per_obs = problem.n is not None
+    data, weights, mask = args[:3]
     # f and its Hessian at the optimum come from the solver's last evaluation;
     # they are recomputed (for their derivatives) only under differentiation.
     loglik = -reuse_at_optimum(closed, sol.value, u, args)
@@ -74,13 +90,13 @@ def _kernel(
     else:  # no p x p information matrix: SEs NaN, positive definiteness not checked
         cov_free, info_ok = jnp.full((u.size, u.size), jnp.nan, dtype), jnp.ones((), bool)
     if compute_se and cov_type != "observed":
-        scores = jax.jacfwd(terms)(u, data, mask)  # (n, p), unweighted per-observation scores
+        # (n, p) unweighted per-observation scores
+        scores = jax.jacfwd(lambda v: problem.terms(model.to_constrained(v), data, mask))(u)
         if cov_type == "robust":
             cov_free = sandwich(cov_free, scores, weights)
         else:  # "opg"
             cov_free, opg_ok = scaled_cholesky_inverse((scores * weights[:, None]).T @ scores)
             info_ok = info_ok & opg_ok
-
     params = model.to_constrained(u)
     edge = jnp.concatenate(
         [
@@ -155,6 +171,28 @@ _kernel_jit = tuned_jit(_kernel, static_argnames=_STATIC)
 @tuned_jit(static_argnames=_STATIC)
 def _kernel_batch(data, init, x0, weights, mask, **static):
     return jax.vmap(functools.partial(_kernel, **static))(data, init, x0, weights, mask)
+
+
+@tuned_jit(static_argnames=_STATIC)
+def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
+    """A chunk of a batch, fitted at top level (nothing is differentiated): one Newton loop for
+    the chunk (:func:`~jaxmle.optimize.newton_batch`), which may end with up to ``allowed``
+    members unfinished (status MAX_ITER, resumed by the caller in a smaller bucket)."""
+    if static["method"] != "newton":
+        return _kernel_batch.plain(data, init, x0, weights, mask, **static)
+    problem = Problem(static["model"], static["n"], static["dtype"])
+    setup = functools.partial(_setup, problem=problem)
+    args, u0, iter0 = jax.vmap(setup)(data, init, x0, weights, mask)
+    negll = _negll(problem)
+    sol = newton_batch(
+        negll, u0, args, max_iter=static["max_iter"], tol=static["tol"], iter0=iter0,
+        allowed=allowed,
+    )  # fmt: skip
+    infer = functools.partial(
+        _infer, closed=negll, problem=problem, cov_type=static["cov_type"],
+        compute_se=static["compute_se"],
+    )  # fmt: skip
+    return jax.vmap(lambda u, sol, args: infer(u, sol, args=args))(sol.x, sol, args)
 
 
 # --------------------------------------------------------------------------
@@ -647,6 +685,9 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
     starts = range(0, B, chunk)
     bar = _progress_bar(progress, len(starts), B)
     first = min(STRAGGLER_ITER if static["method"] == "newton" else LBFGS_STRAGGLER_ITER, max_iter)
+    # The first pass of a chunk may leave a smallest bucket's worth of stragglers behind (none
+    # in chunks under 64 datasets, where a bucket would save little).
+    allowed = np.int32(chunk // 64 if first < max_iter else 0)
     out = []  # per chunk, on the host
     pending: list[np.ndarray] = []  # stragglers (global indices) not finished yet
     n_pending = 0
@@ -656,7 +697,7 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
         nonlocal pending, n_pending, finished
         if n_pending:
             _finish_stragglers(
-                inputs, out, np.concatenate(pending), chunk, static, max_iter, first, sharding
+                inputs, out, np.concatenate(pending), chunk, static, max_iter, sharding
             )
         pending, n_pending, finished = [], 0, len(out)
 
@@ -665,7 +706,7 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
             idx = np.arange(start, start + chunk)
             idx[idx >= B] = start  # pad the last chunk with one of its own datasets
             part = _put(_take(inputs, idx), sharding)
-            res = _kernel_batch(*part, max_iter=first, **static)
+            res = _kernel_chunk(*part, allowed, max_iter=first, **static)
             stop = min(chunk, B - start)
             # assembled on the host: no compilation per batch size
             res = _take(jax.device_get(res), slice(0, stop))
@@ -691,7 +732,7 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
     return _concat(out)
 
 
-def _finish_stragglers(inputs, out, late, chunk, static, max_iter, first, sharding) -> None:
+def _finish_stragglers(inputs, out, late, chunk, static, max_iter, sharding) -> None:
     """Resume the datasets ``late`` (global indices) from where the first pass left them, in
     buckets of a few fixed sizes, and write their results into the chunks ``out``."""
     for s0 in range(0, late.size, chunk):
@@ -699,10 +740,10 @@ def _finish_stragglers(inputs, out, late, chunk, static, max_iter, first, shardi
         size = _bucket(piece.size, chunk, sharding)
         idx = np.concatenate([piece, np.full(size - piece.size, piece[0])])
         data, init, _, weights, mask = _take(inputs, idx)
-        x0 = np.stack([out[i // chunk].unconstrained[i % chunk] for i in idx])
-        sub = _put((data, init, x0, weights, mask), sharding)
-        more = jax.device_get(_kernel_batch(*sub, max_iter=max_iter - first, **static))
-        more = dataclasses.replace(more, n_iter=more.n_iter + first)
+        u0 = np.stack([out[i // chunk].unconstrained[i % chunk] for i in idx])
+        iter0 = np.stack([out[i // chunk].n_iter[i % chunk] for i in idx])
+        sub = _put((data, init, (u0, iter0), weights, mask), sharding)
+        more = jax.device_get(_kernel_chunk(*sub, np.int32(0), max_iter=max_iter, **static))
         srcs = [x[: piece.size] for x in jax.tree_util.tree_leaves(more)]
         for c in np.unique(piece // chunk):
             sel = piece // chunk == c

@@ -44,6 +44,7 @@ from ._linalg import cho_solve, cholesky
 __all__ = [
     "NewtonResult",
     "newton",
+    "newton_batch",
     "default_tol",
     "minimize_implicit",
     "reuse_at_optimum",
@@ -109,12 +110,12 @@ def _damped_step(g, H, lam):
         ok = jnp.all(jnp.isfinite(q)) & jnp.all(jnp.isfinite(L)) & (jnp.min(piv) ** 2 > 100 * eps)
         return q, ok
 
-    q0, ok0 = solve(lam)
-    qn, okn = solve(jnp.zeros_like(lam))
     # Gershgorin: S + lam I is positive definite once lam > max_i (sum_j!=i |S_ij| - S_ii).
     off = jnp.sum(jnp.abs(S), axis=1) - jnp.abs(jnp.diag(S))
     lam_safe = jnp.maximum(lam, jnp.max(off - jnp.diag(S)) + 1e-3 + 1e-3 * lam)
-    q1, ok1 = solve(lam_safe)
+    # the damped, undamped and safe solves as one (vmapped) factorization: the
+    # written-out Cholesky appears once in the compiled program, not three times
+    (q0, qn, q1), (ok0, okn, ok1) = jax.vmap(solve)(jnp.stack([lam, jnp.zeros_like(lam), lam_safe]))
     q = jnp.where(ok0, q0, q1)
     lam_used = jnp.where(ok0, lam, lam_safe)
     ok = ok0 | ok1
@@ -149,6 +150,7 @@ def newton(
     *,
     max_iter: int = 100,
     tol: float | None = None,
+    iter0: jax.Array | int = 0,
 ) -> NewtonResult:
     """Minimize ``fun`` from ``x0`` by damped Newton with exact derivatives.
 
@@ -158,6 +160,8 @@ def newton(
         max_iter: iteration limit (accepted plus rejected steps).
         tol: tolerance on half the Newton decrement; default by dtype
             (:func:`default_tol`).
+        iter0: iterations already taken (when resuming from ``x0``): they count
+            towards ``max_iter`` and ``n_iter``.
 
     Returns:
         A :class:`NewtonResult`.
@@ -170,36 +174,116 @@ def newton(
         (True, 3.0)
     """
     x0 = jnp.asarray(x0)
-    dtype = x0.dtype
+    init, cond, body, finish = _newton_parts(x0.shape[0], x0.dtype, max_iter, tol)
+    state = lax.while_loop(cond, lambda s: body(s, fun, ()), init(x0, iter0))
+    return finish(state)
+
+
+def newton_batch(
+    fun: Callable[..., jax.Array],
+    x0: jax.Array,
+    args: tuple,
+    *,
+    max_iter: int = 100,
+    tol: float | None = None,
+    iter0: jax.Array | int = 0,
+    allowed: jax.Array | int = 0,
+    patience: int = 2,
+) -> NewtonResult:
+    """:func:`newton` on a batch: ``fun(x[i], *args_i)`` for each member ``i``, one loop.
+
+    The same iterations as ``vmap(newton)``, member by member, with one
+    difference: the loop may stop early, while a few members are unfinished.
+    Once at most ``allowed`` members are still iterating, and none of them has
+    finished for ``patience`` iterations in a row, the loop ends; those members come back
+    neither converged nor stalled (the caller resumes them from ``x``, with
+    ``iter0`` set to their ``n_iter``). Under ``vmap`` a loop runs until its
+    slowest member is done and every member pays for every iteration: a few
+    hard datasets would multiply the cost of the batch.
+
+    Args:
+        fun: ``fun(x, *a)``, scalar, for one member.
+        x0: starting points, shape ``(B, p)``.
+        args: per-member arguments, each with a leading axis ``B``.
+        max_iter, tol: as for :func:`newton`.
+        iter0: iterations already taken, per member (or one for all).
+        allowed: how many unfinished members may be left behind (``0``: none).
+        patience: iterations without a member finishing, once at most ``allowed`` remain.
+
+    Returns:
+        A :class:`NewtonResult` with a leading batch axis on every field.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import newton_batch
+        >>> f = lambda x, a: jnp.sum((x - a) ** 2) + jnp.exp(x[0])
+        >>> r = newton_batch(f, jnp.zeros((3, 2)), (jnp.array([1.0, 2.0, 3.0]),))
+        >>> r.converged.tolist(), r.x[:, 1].round(6).tolist()
+        ([True, True, True], [1.0, 2.0, 3.0])
+    """
+    x0 = jnp.asarray(x0)
+    B, p = x0.shape
+    init, cond, body, finish = _newton_parts(p, x0.dtype, max_iter, tol)
+    iter0 = jnp.broadcast_to(jnp.asarray(iter0, jnp.int32), (B,))
+    state = jax.vmap(init)(x0, iter0)
+
+    def active(s):
+        return jax.vmap(cond)(s)
+
+    def outer_cond(c):
+        s, _, waited = c
+        return jnp.any(active(s)) & (waited < patience)
+
+    def outer_body(c):
+        s, count, waited = c
+        on = active(s)
+        new = jax.vmap(lambda s_, a: body(s_, fun, a))(s, args)
+        s = jax.tree_util.tree_map(
+            lambda n, o: jnp.where(jnp.reshape(on, (B,) + (1,) * (n.ndim - 1)), n, o), new, s
+        )
+        left = jnp.sum(active(s), dtype=jnp.int32)
+        # a few members left, none of which finished in this iteration: stragglers
+        stuck = (left <= allowed) & (left >= count)
+        return s, left, jnp.where(stuck, waited + 1, 0).astype(jnp.int32)
+
+    start = (state, jnp.asarray(B, jnp.int32), jnp.zeros((), jnp.int32))
+    state, _, _ = lax.while_loop(outer_cond, outer_body, start)
+    return jax.vmap(finish)(state)
+
+
+def _newton_parts(size, dtype, max_iter, tol):
+    """The pieces of :func:`newton`: ``init(x0, iter0)``, ``cond(state)``,
+    ``body(state, fun, args)`` and ``finish(state)``, for one member, with ``fun(x, *args)``."""
     eps = jnp.finfo(dtype).eps
     tol = default_tol(dtype) if tol is None else tol
 
-    def grad_aux(x):
-        f, g = jax.value_and_grad(fun)(x)
-        return g, (f, g)
-
-    def evaluate(x):
+    def evaluate(fun, x, args):
         # one forward-over-reverse pass gives the Hessian, the gradient and f
+        def grad_aux(x):
+            f, g = jax.value_and_grad(fun)(x, *args)
+            return g, (f, g)
+
         H, (f, g) = jax.jacfwd(grad_aux, has_aux=True)(x)
         return f, g, H
 
-    # The loop body holds the only evaluation of f, g and H (its first pass
-    # evaluates the start): one copy of the Hessian in the compiled program.
-    zero = jnp.zeros((), dtype)
-    p0 = x0.shape[0]
-    false = jnp.zeros((), bool)
-    state = _State(
-        x=x0, f=zero, g=jnp.zeros_like(x0), H=jnp.zeros((p0, p0), dtype), lam=zero,
-        step=jnp.zeros_like(x0), decrement=jnp.asarray(jnp.inf, dtype),
-        n_iter=jnp.zeros((), jnp.int32), converged=false, stalled=false,
-        flat=jnp.zeros((), jnp.int32), done=false, fresh=jnp.ones((), bool), start_ok=false,
-        rejected=false, c0=zero, c1=zero,
-    )  # fmt: skip
+    def init(x0, iter0=0):
+        # The loop body holds the only evaluation of f, g and H (its first pass
+        # evaluates the start): one copy of the Hessian in the compiled program.
+        zero = jnp.zeros((), dtype)
+        false = jnp.zeros((), bool)
+        return _State(
+            x=x0.astype(dtype), f=zero, g=jnp.zeros((size,), dtype),
+            H=jnp.zeros((size, size), dtype), lam=zero, step=jnp.zeros((size,), dtype),
+            decrement=jnp.asarray(jnp.inf, dtype),
+            n_iter=jnp.asarray(iter0, jnp.int32), converged=false, stalled=false,
+            flat=jnp.zeros((), jnp.int32), done=false, fresh=jnp.ones((), bool), start_ok=false,
+            rejected=false, c0=zero, c1=zero,
+        )  # fmt: skip
 
     def cond(s):
         return s.fresh | ((~s.done) & (s.n_iter < max_iter))
 
-    def body(s):
+    def body(s, fun, args):
         p_fresh, lam_used, ok, p_newton, pd = _damped_step(s.g, s.H, s.lam)
         dec = -jnp.dot(s.g, p_fresh)
         # Below the rounding level of f, no gain the quadratic model predicts
@@ -220,7 +304,7 @@ def newton(
         p = jnp.where(converged, p_newton, p_fresh)
         p = jnp.where(s.fresh, jnp.zeros_like(p), p)
         x_new = s.x + p
-        f_new, g_new, H_new = evaluate(x_new)
+        f_new, g_new, H_new = evaluate(fun, x_new, args)
         pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, s.H @ p))
         actual = s.f - f_new
         good = (actual > 1e-4 * pred) | ((pred <= noise) & (actual >= -noise))
@@ -290,27 +374,29 @@ def newton(
             c1=jnp.dot(p, H_new @ p),
         )
 
-    s = lax.while_loop(cond, body, state)
-    start_ok = s.start_ok
+    def finish(s):
+        start_ok = s.start_ok
 
-    # Where the decrement vanished only because the curvature vanishes along the
-    # step (the optimum lies at a limit of the coordinates: a probability -> 1,
-    # a coefficient -> infinity under separation), the curvature along the last
-    # step has dropped from its start to its end (by e^-1 for a logistic or
-    # exponential tail; by 0.5 after rounding when the user's loglik takes
-    # log(p) of a p that rounds towards 1).  At an interior optimum the last
-    # step is tiny and the curvature does not change.  The coordinates that
-    # carry the step are the ones at a limit.
-    p_final = s.step
-    weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(jnp.diag(s.H)))
-    divergent = _at_limit(s.c0, s.c1, weight, start_ok)
+        # Where the decrement vanished only because the curvature vanishes along the
+        # step (the optimum lies at a limit of the coordinates: a probability -> 1,
+        # a coefficient -> infinity under separation), the curvature along the last
+        # step has dropped from its start to its end (by e^-1 for a logistic or
+        # exponential tail; by 0.5 after rounding when the user's loglik takes
+        # log(p) of a p that rounds towards 1).  At an interior optimum the last
+        # step is tiny and the curvature does not change.  The coordinates that
+        # carry the step are the ones at a limit.
+        p_final = s.step
+        weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(jnp.diag(s.H)))
+        divergent = _at_limit(s.c0, s.c1, weight, start_ok)
 
-    return NewtonResult(
-        x=s.x, value=s.f, grad=s.g, hess=s.H, step=p_final, n_iter=s.n_iter,
-        converged=s.converged & start_ok, nonfinite=~start_ok, stalled=s.stalled,
-        decrement=s.decrement,
-        divergent=divergent,
-    )  # fmt: skip
+        return NewtonResult(
+            x=s.x, value=s.f, grad=s.g, hess=s.H, step=p_final, n_iter=s.n_iter,
+            converged=s.converged & start_ok, nonfinite=~start_ok, stalled=s.stalled,
+            decrement=s.decrement,
+            divergent=divergent,
+        )  # fmt: skip
+
+    return init, cond, body, finish
 
 
 def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):
@@ -443,6 +529,7 @@ def lbfgs(
     tol: float | None = None,
     memory_size: int = 10,
     hessian: bool = True,
+    iter0: jax.Array | int = 0,
 ) -> NewtonResult:
     """Minimize ``fun`` from ``x0`` by L-BFGS (``optax.lbfgs``, zoom line search).
 
@@ -477,6 +564,7 @@ def lbfgs(
             (:func:`lbfgs_default_tol`).
         memory_size: number of curvature pairs L-BFGS keeps.
         hessian: compute the Hessian at the end.
+        iter0: iterations already taken (resuming), as for :func:`newton`.
 
     Returns:
         A :class:`NewtonResult` with the same fields as :func:`newton`'s.
@@ -508,7 +596,7 @@ def lbfgs(
 
     conv0 = start_ok & small(f0, g0)
     state = _LbfgsState(
-        x=x0, f=f0, g=g0, opt=opt0, step=jnp.zeros_like(x0), n_iter=jnp.zeros((), jnp.int32),
+        x=x0, f=f0, g=g0, opt=opt0, step=jnp.zeros_like(x0), n_iter=jnp.asarray(iter0, jnp.int32),
         best=jnp.max(jnp.abs(g0)), flat=jnp.zeros((), jnp.int32), converged=conv0,
         stalled=jnp.zeros((), bool), done=conv0 | ~start_ok,
     )  # fmt: skip

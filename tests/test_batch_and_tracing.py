@@ -260,7 +260,8 @@ def test_no_recompilation_on_second_call_same_shapes():
 
     def cache_sizes():
         # the jitted kernels' own caches, where this version of jaxmle exposes them
-        kernels = [getattr(fit_module, k, None) for k in ("_kernel_jit", "_kernel_batch")]
+        names = ("_kernel_jit", "_kernel_batch", "_kernel_chunk")
+        kernels = [getattr(fit_module, k, None) for k in names]
         return [k._cache_size() for k in kernels if hasattr(k, "_cache_size")]
 
     # (the test suite's persistent compilation cache would load these kernels instead)

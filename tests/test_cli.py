@@ -341,9 +341,9 @@ def test_console_script_second_run_hits_the_cache(tmp_path):
     for run in runs:
         assert run.returncode == 0, run.stderr[-3000:]
         assert "float32" in run.stdout and "Traceback" not in run.stderr
-    assert any(name.startswith("jit__kernel_batch") for name in os.listdir(cache))
-    assert "PERSISTENT COMPILATION CACHE MISS for 'jit__kernel_batch'" in runs[0].stderr
-    assert "Persistent compilation cache hit for 'jit__kernel_batch'" in runs[1].stderr
+    assert any(name.startswith("jit__kernel_chunk") for name in os.listdir(cache))
+    assert "PERSISTENT COMPILATION CACHE MISS for 'jit__kernel_chunk'" in runs[0].stderr
+    assert "Persistent compilation cache hit for 'jit__kernel_chunk'" in runs[1].stderr
     # float32: the exponential MLE 2/11 to float32 precision
     (row,) = _read_csv(tmp_path / "r.csv")
     assert np.isclose(float(row["rate"]), 2 / 11, rtol=1e-6)

@@ -66,7 +66,7 @@ def test_interrupt_from_the_progress_callback_keeps_finished_chunks(full, exc):
 
 def test_interrupt_inside_a_chunk(full, monkeypatch):
     # Ctrl-C while the third chunk computes: the first two chunks are kept
-    real, calls = jfit._kernel_batch, []
+    real, calls = jfit._kernel_chunk, []
 
     def flaky(*args, **kwargs):
         calls.append(1)
@@ -74,7 +74,7 @@ def test_interrupt_inside_a_chunk(full, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(jfit, "_kernel_batch", flaky)
+    monkeypatch.setattr(jfit, "_kernel_chunk", flaky)
     with pytest.raises(KeyboardInterrupt) as info:
         jm.fit_batch(MODEL, X, chunk_size=CHUNK)
     np.testing.assert_array_equal(info.value.partial_index, [0, 1, 2, 3])
@@ -85,7 +85,7 @@ def test_interrupt_before_anything_finished_says_so(monkeypatch):
     def dead(*args, **kwargs):
         raise Stop("device lost")
 
-    monkeypatch.setattr(jfit, "_kernel_batch", dead)
+    monkeypatch.setattr(jfit, "_kernel_chunk", dead)
     with pytest.raises(Stop) as info:
         jm.fit_batch(MODEL, X, chunk_size=CHUNK)
     assert info.value.partial is None
@@ -119,7 +119,7 @@ def test_cli_interrupted_fit_writes_no_output(table, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(jfit, "_kernel_batch", interrupted)
+    monkeypatch.setattr(jfit, "_kernel_chunk", interrupted)
     out = tmp_path / "res.csv"
     assert cli.main(_argv(table, out)) == cli.EXIT_INTERRUPTED
     assert not out.exists()

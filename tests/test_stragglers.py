@@ -1,0 +1,78 @@
+"""Stragglers: a chunk's first pass ends once only a few datasets are unfinished, and those few
+are resumed (from where they were, counting their iterations) in a smaller compiled bucket; the
+results equal one-at-a-time fits."""
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxmle as jm
+from jaxmle.optimize import newton, newton_batch
+
+FIT = sys.modules["jaxmle.fit"]
+NORMAL = jm.Model(
+    lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
+    {"mu": jm.Real(), "sigma": jm.Positive()},
+    name="normal",
+)
+
+
+def test_newton_batch_leaves_few_members_behind_and_equals_newton():
+    f = lambda x, a: jnp.sum(jnp.cosh(x - a))  # noqa: E731
+    a = jnp.array([0.5, 1.0, -0.5, 1.5, 40.0, 0.0, 2.0, -1.0])  # member 4 starts far away
+    x0 = jnp.zeros((8, 1))
+    full = newton_batch(f, x0, (a,))
+    early = newton_batch(f, x0, (a,), allowed=1, patience=2)
+    one = [newton(lambda x, ai=ai: f(x, ai), x0[0]) for ai in a]
+    assert bool(jnp.all(full.converged))
+    for i, r in enumerate(one):
+        assert int(full.n_iter[i]) == int(r.n_iter)
+        np.testing.assert_allclose(full.x[i], r.x, rtol=1e-14)
+    # the far member is left unfinished, the others are exactly as before
+    assert not bool(early.converged[4]) and not bool(early.stalled[4])
+    assert int(early.n_iter[4]) < int(full.n_iter[4])
+    others = np.arange(8) != 4
+    np.testing.assert_array_equal(np.asarray(early.x)[others], np.asarray(full.x)[others])
+    # resumed from there, counting its iterations, it ends where the full run ended
+    more = newton(lambda x: f(x, a[4]), early.x[4], iter0=early.n_iter[4])
+    assert bool(more.converged)
+    np.testing.assert_allclose(more.x, full.x[4], rtol=1e-12)
+
+
+def test_fit_batch_resumes_stragglers_and_equals_fit(monkeypatch):
+    rng = np.random.default_rng(7)
+    X = rng.normal(1.0, 2.0, size=(128, 20))
+    hard = [5, 77]
+    X[hard] = 3e4 + 0.01 * rng.standard_normal((2, 20))
+    # the others start at their moments (a few iterations), these two far away (many)
+    init = {"mu": X.mean(axis=1), "sigma": X.std(axis=1)}
+    init["mu"][hard], init["sigma"][hard] = 0.0, 1.0
+
+    passes = []
+    real = FIT._kernel_chunk
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        passes.append((int(args[-1]), np.asarray(out.status), np.asarray(out.n_iter)))
+        return out
+
+    monkeypatch.setattr(FIT, "_kernel_chunk", spy)
+    batch = jm.fit_batch(NORMAL, X, chunk_size=128, init=init)
+    # first pass: two datasets allowed behind; they left it unfinished, before its cap
+    (allowed, status, n_iter), (_, resumed_status, _) = passes
+    assert allowed == 2
+    assert set(np.flatnonzero(status == jm.Status.MAX_ITER)) == set(hard)
+    assert np.all(n_iter[hard] < FIT.STRAGGLER_ITER)
+    assert np.all(resumed_status[:2] == jm.Status.CONVERGED)
+
+    for i in [*hard, 0, 1, 64]:
+        one = jm.fit(NORMAL, X[i], init={k: v[i] for k, v in init.items()})
+        assert int(batch.status[i]) == int(one.status) == jm.Status.CONVERGED
+        for k in ("mu", "sigma"):
+            np.testing.assert_allclose(batch.params[k][i], one.params[k], rtol=1e-9)
+            np.testing.assert_allclose(batch.se[k][i], one.se[k], rtol=1e-7)
+        np.testing.assert_allclose(batch.loglik[i], one.loglik, rtol=1e-12)
+    # the iteration counts add up over the two passes
+    assert np.all(np.asarray(batch.n_iter)[hard] > n_iter[hard])
