@@ -1,12 +1,18 @@
 """How jaxmle's own computations are compiled: ``jax.jit`` with measured XLA options.
 
-XLA's CPU backend hands some fused loops to its "YNN" fusion emitter by default.
-For the shapes of a batched fit (thousands of datasets, a handful of
-parameters: arrays like ``(chunk, 4, 5)`` reduced over a short last axis) those
-loops ran 1.3 to 2.2 times slower than XLA's own loop emitter (bench/RESULTS.md
-lists the measurements), so the fit kernels are compiled with that emitter
-switched off. The options are per computation (``jax.jit(compiler_options=...)``):
-nothing global is changed, and the user's own ``jit`` code is compiled as usual.
+Two options of XLA's CPU backend, measured on the benchmark's fit kernels
+(bench/README.md):
+
+* ``xla_cpu_experimental_ynn_fusion_type=""``: no "YNN" fusions. For the shapes
+  of a batched fit (thousands of datasets, a handful of parameters: arrays like
+  ``(chunk, 4, 5)`` reduced over a short last axis) those loops ran 1.3 to 1.5
+  times slower than XLA's own (W1, W2, W4; W3 unchanged).
+* ``xla_cpu_use_fusion_emitters=False``: the older loop emitter, which compiles
+  a fit kernel in 35 to 45% less time (W1 2.2 s to 1.35 s) at the same speed
+  (within 3%).
+
+The options are per computation (``jax.jit(compiler_options=...)``): nothing
+global is changed, and the user's own ``jit`` code is compiled as usual.
 
 ``compiler_options`` are only allowed on a top-level ``jit``: inside a user's
 ``jit``, ``vmap`` or ``grad`` the plain function is used (it is inlined into the
@@ -22,8 +28,11 @@ import jax
 
 __all__ = ["XLA_OPTIONS", "tuned_jit", "under_transformation"]
 
-#: compile options of jaxmle's kernels: no YNN fusions (see the module docstring)
-XLA_OPTIONS: dict = {"xla_cpu_experimental_ynn_fusion_type": ""}
+#: compile options of jaxmle's kernels (see the module docstring)
+XLA_OPTIONS: dict = {
+    "xla_cpu_experimental_ynn_fusion_type": "",
+    "xla_cpu_use_fusion_emitters": False,
+}
 
 
 def under_transformation() -> bool:

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compile import tuned_jit
 from .inference import delta_method
 from .model import Model
 
@@ -142,7 +143,7 @@ def _cluster_one(u, cov_free, cov, nobs, data, weights, mask, ids, *, problem, k
     return new_free, new
 
 
-@functools.partial(jax.jit, static_argnames=("problem", "k", "batched"))
+@tuned_jit(static_argnames=("problem", "k", "batched"))
 def _cluster_jit(u, cov_free, cov, nobs, data, weights, mask, ids, *, problem, k, batched):
     fn = functools.partial(_cluster_one, problem=problem, k=k)
     if batched:

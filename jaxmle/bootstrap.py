@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compile import tuned_jit
 from ._problem import problem_of
 from .fit import fit, fit_batch
 from .inference import z_value
@@ -97,7 +98,7 @@ def _broadcast_data(data, n_boot, batch):
     return jax.tree_util.tree_map(rep, data)
 
 
-@functools.partial(jax.jit, static_argnames=("n_boot", "n", "units"))
+@tuned_jit(static_argnames=("n_boot", "n", "units"))
 def _counts(key, probs, *, n_boot, n, units):
     """Multinomial counts of ``units`` draws over ``n`` observations, ``n_boot`` times
     (inverse-CDF draws: O(units log n) each)."""
@@ -107,12 +108,12 @@ def _counts(key, probs, *, n_boot, n, units):
     return jax.vmap(lambda i: jnp.bincount(i, length=n))(idx)
 
 
-@functools.partial(jax.jit, static_argnames=("n_boot", "n", "units"))
+@tuned_jit(static_argnames=("n_boot", "n", "units"))
 def _counts_batch(keys, probs, *, n_boot, n, units):
     return jax.vmap(lambda k, p: _counts(k, p, n_boot=n_boot, n=n, units=units))(keys, probs)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "n_boot"))
+@tuned_jit(static_argnames=("model", "n_boot"))
 def _simulate(key, params, data, *, model, n_boot):
     keys = jax.random.split(key, n_boot)
     return jax.vmap(lambda k: model.simulate(k, params, data))(keys)
@@ -136,7 +137,7 @@ def _influence_one(u, data, weights, mask, *, problem):
     return s3 / (6.0 * s2**1.5)
 
 
-@functools.partial(jax.jit, static_argnames=("problem", "batched"))
+@tuned_jit(static_argnames=("problem", "batched"))
 def _acceleration(u, data, weights, mask, *, problem, batched):
     fn = functools.partial(_influence_one, problem=problem)
     return jax.vmap(fn)(u, data, weights, mask) if batched else fn(u, data, weights, mask)

@@ -45,6 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compile import tuned_jit
 from .constraints import Simplex
 from .model import Model
 
@@ -387,7 +388,7 @@ def expand_result(red_res, values, red: Reduction):
     )
 
 
-@functools.partial(jax.jit, static_argnames=("red", "batched"))
+@tuned_jit(static_argnames=("red", "batched"))
 def _expand_jit(red_res, values, red, batched):
     fn = functools.partial(expand_result, red=red)
     if batched:
@@ -482,7 +483,7 @@ def _all_fixed_one(data, weights, mask, values, *, problem, red):
     )
 
 
-@functools.partial(jax.jit, static_argnames=("problem", "red", "batched"))
+@tuned_jit(static_argnames=("problem", "red", "batched"))
 def _all_fixed_jit(data, weights, mask, values, *, problem, red, batched):
     fn = functools.partial(_all_fixed_one, problem=problem, red=red)
     return jax.vmap(fn)(data, weights, mask, values) if batched else fn(data, weights, mask, values)

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compile import tuned_jit
 from ._problem import problem_of
 from .constraints import Simplex
 
@@ -230,7 +231,7 @@ def _score_one(params, data, weights, mask, *, problem):
     return g @ jnp.linalg.solve(H, g)
 
 
-@functools.partial(jax.jit, static_argnames=("problem", "batched"))
+@tuned_jit(static_argnames=("problem", "batched"))
 def _score_jit(u, data, weights, mask, *, problem, batched):
     fn = functools.partial(_score_one, problem=problem)
     return jax.vmap(fn)(u, data, weights, mask) if batched else fn(u, data, weights, mask)

@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ._compile import tuned_jit
 from ._problem import problem_of
 from .constraints import Simplex
 from .inference import z_value
@@ -442,7 +443,7 @@ def _values_of(blocks, t):
     return jnp.concatenate(parts, axis=-1)
 
 
-@functools.partial(jax.jit, static_argnames=("problem", "blocks", "level", "inner_iter", "batched"))
+@tuned_jit(static_argnames=("problem", "blocks", "level", "inner_iter", "batched"))
 def _intervals_jit(z_hat, l_hat, d0s, data, weights, mask, *, problem, blocks, level,
                    inner_iter, batched):  # fmt: skip
     fn = functools.partial(
@@ -643,9 +644,7 @@ def _grid_one(z_hat, lo_t, hi_t, data, weights, mask, *, problem, blk, j, points
     return grid, jax.vmap(at)(ts)
 
 
-@functools.partial(
-    jax.jit, static_argnames=("problem", "blk", "j", "points", "inner_iter", "batched")
-)
+@tuned_jit(static_argnames=("problem", "blk", "j", "points", "inner_iter", "batched"))
 def _grid_jit(z_hat, lo_t, hi_t, data, weights, mask, *, problem, blk, j, points, inner_iter,
               batched):  # fmt: skip
     fn = functools.partial(
@@ -858,8 +857,7 @@ def _derived_one(z_hat, l_hat, est, se, data, weights, mask, fixed_values, *, pr
     return lo, hi, o1 | o2, b1 | b2, f1 | f2
 
 
-@functools.partial(
-    jax.jit,
+@tuned_jit(
     static_argnames=("problem", "red", "fn", "level", "inner_iter", "outer_iter", "batched"),
 )
 def _derived_jit(z_hat, l_hat, est, se, data, weights, mask, fixed_values, *, problem, red, fn,

@@ -40,7 +40,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -49,6 +48,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import tuned_jit
 from ..results import Status
 from .base import Distribution
 from .continuous import ParetoDist
@@ -131,7 +131,7 @@ def _gof_one(dist: Distribution, params: Mapping[str, Any], x, valid):
     return {k: jnp.where(n > 0, v, nan) for k, v in (("ks", ks), ("cvm", cvm), ("ad", ad))}
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@tuned_jit(static_argnums=0)
 def _gof_arrays(dist, params, x, valid):
     """The statistics of one dataset or a batch; compiled once per family and shape."""
     if x.ndim == 1:
