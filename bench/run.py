@@ -9,7 +9,7 @@ computing estimates AND standard errors:
   W1  Gaussian (mu, sigma > 0)                  B = 10,000 datasets, n = 1,000
   W2  right-censored Weibull (shape, scale)     B =  1,000,          n =   200  (~30% censored)
   W3  logistic regression, p = 5               B =  1,000,          n =   500
-  W4  multinomial, K = 5 (Simplex)             B = 10,000,          n =   100 draws
+  W4  multinomial, K = 5 (Simplex)             B = 10,000,          counts of n = 100 trials
 
 Methods: jaxmle.fit_batch; a hand-written jit(vmap(Newton)) specialized to the
 model; scipy.optimize.minimize (BFGS) + central-difference Hessian;
@@ -140,12 +140,42 @@ def softmax_jac(p: np.ndarray, cols: slice) -> np.ndarray:
 # ============================================================================
 # the hand-written baseline: jit(vmap(Newton)) specialized to one model
 # ============================================================================
+def _chol(A):
+    """Lower Cholesky factor, written out element by element for a small matrix (NaN where A
+    is not positive definite): under vmap, a batched LAPACK call on thousands of tiny
+    matrices costs more than the arithmetic."""
+    p = A.shape[-1]
+    if p > 8:
+        return jnp.linalg.cholesky(A)
+    L = [[jnp.zeros((), A.dtype)] * p for _ in range(p)]
+    for j in range(p):
+        d = jnp.sqrt(A[j, j] - sum((L[j][k] ** 2 for k in range(j)), jnp.zeros((), A.dtype)))
+        L[j][j] = d
+        for i in range(j + 1, p):
+            L[i][j] = (A[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), 0.0)) / d
+    return jnp.stack([jnp.stack(row) for row in L])
+
+
+def _cho_solve(L, b):
+    """Solve (L L^T) x = b, written out for a small L (columns of b solved together)."""
+    p = L.shape[-1]
+    if p > 8:
+        return jax.scipy.linalg.cho_solve((L, True), b)
+    y = [None] * p
+    for i in range(p):
+        y[i] = (b[i] - sum((L[i, k] * y[k] for k in range(i)), 0.0)) / L[i, i]
+    x = [None] * p
+    for i in reversed(range(p)):
+        x[i] = (y[i] - sum((L[k, i] * x[k] for k in range(i + 1, p)), 0.0)) / L[i, i]
+    return jnp.stack(x)
+
+
 def make_hand_solver(f: Callable, fgh: Callable, constrain: Callable, max_iter=50, tol=1e-12):
     """What a careful user would write by hand for one model.
 
     f(u, data) -> negative loglik; fgh(u, data) -> (f, g, H) (closed form or
     jax.grad / jax.hessian); constrain(u) -> flat constrained parameters.
-    Newton with a Cholesky solve, a gradient-step fallback when H is not
+    Newton with a Cholesky solve (written out for small p), a gradient-step fallback when H is not
     positive definite, Armijo backtracking (lax.while_loop), stopped when half
     the Newton decrement is below `tol` (log-likelihood units) or after
     `max_iter` iterations. Standard errors: inverse Hessian at the optimum,
@@ -156,8 +186,7 @@ def make_hand_solver(f: Callable, fgh: Callable, constrain: Callable, max_iter=5
         eps = jnp.finfo(u0.dtype).eps
 
         def direction(g, H):
-            L = jnp.linalg.cholesky(H)
-            step = -jax.scipy.linalg.cho_solve((L, True), g)
+            step = -_cho_solve(_chol(H), g)
             ok = jnp.all(jnp.isfinite(step)) & (g @ step < 0)
             scale = jnp.maximum(jnp.max(jnp.abs(jnp.diag(H))), 1.0)
             return jnp.where(ok, step, -g / scale)
@@ -190,7 +219,7 @@ def make_hand_solver(f: Callable, fgh: Callable, constrain: Callable, max_iter=5
         u, fu, g, H, it, done = lax.while_loop(
             cond, body, (u0, f0, g0, H0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
         )
-        cov_u = jnp.linalg.inv(H)
+        cov_u = _cho_solve(_chol(H), jnp.eye(H.shape[0], dtype=H.dtype))
         J = jax.jacfwd(constrain)(u)
         se = jnp.sqrt(jnp.diag(J @ cov_u @ J.T))
         return constrain(u), se, done, it
@@ -513,38 +542,33 @@ def make_w3(B: int, n: int, rng, p: int = 5) -> Workload:
 
 # ---------------------------------------------------------- W4 multinomial
 def make_w4(B: int, n: int, rng, K: int = 5) -> Workload:
+    """Multinomial: each dataset is the category counts of n = 100 trials (the counts are the
+    data a multinomial is fitted to; the fit's cost is its small per-dataset solves)."""
     p_true = np.array([0.1, 0.15, 0.2, 0.25, 0.3])[:K]
     p_true = p_true / p_true.sum()
-    x = rng.choice(K, size=(B, n), p=p_true).astype(np.int64)
-
-    def loglik(p, x):
-        return jnp.log(p["p"])[x]
-
-    model = jm.Model(loglik, {"p": jm.Simplex(K)}, name="Multinomial")
+    counts = rng.multinomial(n, p_true, size=B).astype(float)
 
     def negll(u, i):
-        return -np.sum(np.log(softmax_last0(u))[x[i]])
+        return -np.dot(counts[i], np.log(softmax_last0(u)))
 
-    def grad(u, i):  # d/du of -sum log p[x] with p = softmax([u, 0])
-        counts = np.bincount(x[i], minlength=K)
-        return -(counts[: K - 1] - n * softmax_last0(u)[: K - 1])
+    def grad(u, i):  # d/du of -sum c log p with p = softmax([u, 0])
+        return -(counts[i, : K - 1] - n * softmax_last0(u)[: K - 1])
 
-    def hand_f(u, x):
-        logp = jax.nn.log_softmax(jnp.concatenate([u, jnp.zeros(1, u.dtype)]))
-        return -jnp.sum(logp[x])
+    def hand_f(u, c):
+        return -jnp.dot(c, jax.nn.log_softmax(jnp.concatenate([u, jnp.zeros(1, u.dtype)])))
 
     def hand_constrain(u):
         return jax.nn.softmax(jnp.concatenate([u, jnp.zeros(1, u.dtype)]))
 
     wl = Workload(
         key="W4",
-        title=f"multinomial (Simplex({K}))",
+        title=f"multinomial (Simplex({K})), counts of {n} trials",
         B=B,
         n=n,
-        data={"x": x},
-        model=model,
-        jm_data=lambda d: jnp.asarray(d["x"]),
-        jm_init=lambda d: None,
+        data={"x": counts},
+        model=jm.families.Multinomial(K),  # the built-in family, as users call it
+        jm_data=lambda d: {"x": jnp.asarray(d["x"][:, None, :])},  # one observation: the counts
+        jm_init=lambda d: {"p": np.full(d["x"].shape, 1.0 / K)},
         negll=negll,
         grad=grad,
         u0=lambda i: np.zeros(K - 1),
@@ -557,8 +581,9 @@ def make_w4(B: int, n: int, rng, K: int = 5) -> Workload:
         hand_u0=lambda d: np.zeros((d["x"].shape[0], K - 1)),
     )
     wl.notes.append(
-        f"true p={p_true.round(3).tolist()}; every method starts at the uniform p; "
-        "SEs of all K probabilities (delta method)"
+        f"true p={p_true.round(3).tolist()}; every method starts at the uniform p (jaxmle's "
+        "own start for the family would be the counts' proportions, the MLE); SEs of all K "
+        "probabilities (delta method)"
     )
 
     try:
@@ -566,15 +591,19 @@ def make_w4(B: int, n: int, rng, K: int = 5) -> Workload:
 
         ones = np.ones((n, 1))
 
-        def sm_fit(i):
-            r = sm.MNLogit(x[i], ones).fit(disp=0)
+        def sm_fit(i):  # MNLogit takes the individual draws: the counts, expanded
+            draws = np.repeat(np.arange(K), counts[i].astype(int))
+            r = sm.MNLogit(draws, ones).fit(disp=0)
             eta = np.concatenate([[0.0], np.asarray(r.params).ravel()])  # category 0 = reference
             pr = np.exp(eta - eta.max())
             pr /= pr.sum()
             J = softmax_jac(pr, slice(1, K))
             return pr, delta_se(J, np.asarray(r.cov_params()))
 
-        wl.peers["statsmodels"] = (sm_fit, "MNLogit, intercept only, delta method to p")
+        wl.peers["statsmodels"] = (
+            sm_fit,
+            "MNLogit, intercept only, on the 100 draws; delta method to p",
+        )
     except ImportError:
         pass
     return wl
