@@ -48,18 +48,7 @@ def test_sensor_coverage_check_catches_a_wrong_level():
     assert abs(out["coverage"] - 0.95) > demo.COVERAGE_TOL
 
 
-def test_demo_float32_in_fresh_process():
-    # float32 is JAX's default; the demo must hold there too (tolerances follow the dtype)
-    proc = subprocess.run(
-        [sys.executable, "-m", "jaxmle", "demo", "--float32"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=NO_CACHE,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "(float32)" in proc.stdout
-    assert "all examples agree with the note" in proc.stdout
+# `jaxmle demo --float32` in a fresh process: test_float32.py (its float32 subprocess)
 
 
 def test_cli_bad_arguments_one_line_error():

@@ -29,6 +29,7 @@ def _env(x64):
     if x64 is not None:
         env["JAX_ENABLE_X64"] = x64
     env["JAX_PLATFORMS"] = "cpu"
+    env["JAXMLE_CACHE_DIR"] = "off"  # the demo command must not write to the user's cache
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -48,9 +49,14 @@ def _run(script, stdin="", x64="0"):
 
 
 CHILD = r"""
-import json, sys, warnings
+import contextlib, io, json, os, sys, warnings
 import jax, jax.numpy as jnp, numpy as np
 import jaxmle as jm
+
+if os.environ.get("JAXMLE_TEST_CACHE_DIR"):  # the test run's compilation cache (conftest.py)
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAXMLE_TEST_CACHE_DIR"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 shown = []  # warnings that reach the user under the default filter (shown once per location)
 warnings.showwarning = lambda message, category, *args, **kwargs: shown.append(category.__name__)
@@ -93,9 +99,17 @@ for name, data in inp["families"].items():
     keys = list(res.params)
     record("family_" + name, res, keys)
 
-out["warnings"] = shown
+out["warnings"] = list(shown)
 out["x64_after"] = bool(jax.config.jax_enable_x64)
 out["default_float"] = str(jnp.result_type(float))
+
+# `jaxmle demo --float32` in this fresh float32 process, after the checks above (its
+# coin, waits and sensor kernels are those of the fits above, loaded from the cache)
+from jaxmle.cli import main
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    out["demo_code"] = main(["demo", "--float32"])
+out["demo_stdout"] = buf.getvalue()
 print(json.dumps(out))
 """
 
@@ -201,6 +215,15 @@ def test_float32_warning_shown_once(float32_run):
     # every fit of the child ran in float32; the default filter shows the warning once
     out = float32_run[0]
     assert out["warnings"] == ["Float32Warning"]
+
+
+def test_demo_command_in_float32(float32_run):
+    # float32 is JAX's default; the demo must hold there too (tolerances follow the dtype).
+    # (`python -m jaxmle` itself is run by test_demo.py and test_cli.py)
+    out = float32_run[0]
+    assert out["demo_code"] == 0, out["demo_stdout"]
+    assert "(float32)" in out["demo_stdout"]
+    assert "all examples agree with the note" in out["demo_stdout"]
 
 
 def test_no_float32_warning_in_float64():
