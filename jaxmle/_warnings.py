@@ -33,11 +33,16 @@ FLOAT32_MESSAGE = (
 )
 
 
-def warn_float32() -> None:
-    """Emit :class:`Float32Warning`.
+#: set once the float32 warning has been emitted in this process
+_EMITTED: list = []
 
-    The warning's location is this function, so the default filter, which
-    shows a warning once per location, shows it once per process.
+
+def warn_float32() -> None:
+    """Emit :class:`Float32Warning`, once per process.
+
+    Python's default filter shows a warning once per location, but forgets
+    which it has shown whenever any code changes the warning filters (many
+    imports do): a flag here keeps the promise of the message.
 
     Example:
         >>> import warnings
@@ -45,7 +50,11 @@ def warn_float32() -> None:
         >>> with warnings.catch_warnings(record=True) as caught:
         ...     warnings.simplefilter("always")
         ...     warn_float32()
-        >>> caught[0].category is Float32Warning
+        ...     warn_float32()
+        >>> len([w for w in caught if w.category is Float32Warning]) <= 1
         True
     """
+    if _EMITTED:
+        return
+    _EMITTED.append(True)
     warnings.warn(FLOAT32_MESSAGE, Float32Warning, stacklevel=1)

@@ -110,6 +110,7 @@ buf = io.StringIO()
 with contextlib.redirect_stdout(buf):
     out["demo_code"] = main(["demo", "--float32"])
 out["demo_stdout"] = buf.getvalue()
+out["warnings_after_demo"] = list(shown)
 print(json.dumps(out))
 """
 
@@ -222,6 +223,8 @@ def test_demo_command_in_float32(float32_run):
     # (`python -m jaxmle` itself is run by test_demo.py and test_cli.py)
     out = float32_run[0]
     assert out["demo_code"] == 0, out["demo_stdout"]
+    # the demo's imports change the warning filters; the warning is still shown only once
+    assert out["warnings_after_demo"] == ["Float32Warning"]
     assert "(float32)" in out["demo_stdout"]
     assert "all examples agree with the note" in out["demo_stdout"]
 
