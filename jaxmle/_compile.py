@@ -1,7 +1,7 @@
 """How jaxmle's own computations are compiled: ``jax.jit`` with measured XLA options.
 
-Two options of XLA's CPU backend, measured on the benchmark's fit kernels
-(bench/README.md):
+Two options of XLA's CPU backend, measured on the chunk kernels of the four
+benchmark workloads (bench/run.py), compiled both ways and run interleaved:
 
 * ``xla_cpu_experimental_ynn_fusion_type=""``: no "YNN" fusions. For the shapes
   of a batched fit (thousands of datasets, a handful of parameters: arrays like

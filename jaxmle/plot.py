@@ -218,6 +218,14 @@ def _params(res: FitResult, dist, x) -> dict:
     return params
 
 
+def _uncensored_fit(res, data, family, ax, what: str):
+    """``(family, x, params, ax)`` for a plot of one fit against uncensored data ``x``."""
+    res = _single(res, what)
+    dist = _family(res, family)
+    x, _, _, _ = _data(data, what)
+    return dist, x, _params(res, dist, x), _axes(ax)
+
+
 def _data(data, what: str, allow_censored: bool = False):
     """(x, event, lower, upper) as float numpy arrays (unused ones None)."""
     if isinstance(data, dict):
@@ -337,11 +345,7 @@ def plot_fit(res: FitResult, data: Any, *, family=None, ax=None, bins: Any = "au
         ('density', 20)
         >>> matplotlib.pyplot.close("all")
     """
-    res = _single(res, "plot_fit")
-    dist = _family(res, family)
-    x, _, _, _ = _data(data, "plot_fit")
-    ax = _axes(ax)
-    params = _params(res, dist, x)
+    dist, x, params, ax = _uncensored_fit(res, data, family, ax, "plot_fit")
     label = f"fitted {dist.name} ({_param_text(res)})"
     if dist.continuous:
         ax.hist(x, bins=bins, density=True, color="C0", alpha=0.35, label=f"data (n={x.size:,})")
@@ -396,11 +400,7 @@ def plot_qq(res: FitResult, data: Any, *, family=None, ax=None):
         'fitted gamma quantiles'
         >>> matplotlib.pyplot.close("all")
     """
-    res = _single(res, "plot_qq")
-    dist = _family(res, family)
-    x, _, _, _ = _data(data, "plot_qq")
-    ax = _axes(ax)
-    params = _params(res, dist, x)
+    dist, x, params, ax = _uncensored_fit(res, data, family, ax, "plot_qq")
     xs = np.sort(x)
     q = _ppf(dist, _positions(xs.size), params, xs)
     ax.plot(q, xs, "o", ms=3, color="C0", alpha=0.7, label=f"data (n={xs.size:,})")
@@ -435,11 +435,7 @@ def plot_pp(res: FitResult, data: Any, *, family=None, ax=None):
         'fitted gamma CDF'
         >>> matplotlib.pyplot.close("all")
     """
-    res = _single(res, "plot_pp")
-    dist = _family(res, family)
-    x, _, _, _ = _data(data, "plot_pp")
-    ax = _axes(ax)
-    params = _params(res, dist, x)
+    dist, x, params, ax = _uncensored_fit(res, data, family, ax, "plot_pp")
     xs = np.sort(x)
     ax.plot(_positions(xs.size), _cdf(dist, xs, params), "o", ms=3, color="C0", alpha=0.7,
             label=f"data (n={xs.size:,})")  # fmt: skip
