@@ -289,3 +289,29 @@ def _censored_cases(dist, params, pts, want):
         "interval": (interval, interval_want),
         "truncated": (truncated, truncated_want),
     }
+
+
+def test_bernoulli_logit_value_and_derivatives_in_both_tails():
+    """Logistic regression's per-observation loglik: value, d/deta, d2/deta2 and d/dy against
+    scipy's log_expit / expit, from eta = 0 to the far tails (where the derivatives are tiny
+    but must not round to 0: separation is seen through them)."""
+    from scipy.special import expit, log_expit
+
+    from jaxmle.distributions._special import bernoulli_logit
+
+    eta = np.array([-800.0, -40.0, -3.0, -1e-3, 0.0, 1e-3, 2.0, 40.0, 700.0])
+    for y in (0.0, 1.0, 0.3):
+        want = y * log_expit(eta) + (1 - y) * log_expit(-eta)
+        d1 = y * expit(-eta) - (1 - y) * expit(eta)
+        d2 = -expit(eta) * expit(-eta)
+        f = lambda e, y=y: bernoulli_logit(y, e)
+        got = jax.vmap(f)(jnp.asarray(eta))
+        g1 = jax.vmap(jax.grad(f))(jnp.asarray(eta))
+        g2 = jax.vmap(jax.hessian(f))(jnp.asarray(eta))
+        gy = jax.vmap(jax.grad(bernoulli_logit), (None, 0))(jnp.asarray(y), jnp.asarray(eta))
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-300)
+        np.testing.assert_allclose(g1, d1, rtol=1e-15, atol=1e-300)
+        np.testing.assert_allclose(g2, d2, rtol=1e-15, atol=1e-300)
+        np.testing.assert_allclose(gy, eta, rtol=1e-15)
+        # in the tails the slope and the curvature are exp(-40) ~ 4e-18, not 0
+        assert g2[1] != 0 and g2[7] != 0 and g1[7] != 0

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jax.scipy.special import log_ndtr
 
 from ..constraints import Positive, Real
+from ..distributions._special import bernoulli_logit
 from ..distributions.censoring import censored_loglik
 from ..distributions.continuous import _EULER, WeibullDist
 from ..distributions.discrete import NegativeBinomialDist
@@ -106,9 +107,7 @@ def LogisticRegression(n_features: int) -> Model:
     """
 
     def loglik(p, data):
-        eta = _eta(p, data)
-        y = data["y"]
-        return y * jax.nn.log_sigmoid(eta) + (1 - y) * jax.nn.log_sigmoid(-eta)
+        return bernoulli_logit(data["y"], _eta(p, data))
 
     return Model(loglik, {"beta": Real(shape=(n_features,))}, name="LogisticRegression")
 
