@@ -12,7 +12,7 @@ from statistics import NormalDist
 import jax
 import jax.numpy as jnp
 
-from ._linalg import cho_solve, cholesky
+from ._linalg import cho_solve, cholesky, matmul
 
 __all__ = [
     "COV_TYPES",
@@ -68,12 +68,12 @@ def scaled_cholesky_inverse(A: jax.Array) -> tuple[jax.Array, jax.Array]:
 def sandwich(bread_inv: jax.Array, scores: jax.Array, weights: jax.Array) -> jax.Array:
     """Robust (HC0) covariance ``I^-1 (sum_i w_i s_i s_i^T) I^-1`` from per-observation scores."""
     meat = (scores * weights[:, None]).T @ scores
-    return bread_inv @ meat @ bread_inv
+    return matmul(matmul(bread_inv, meat), bread_inv)
 
 
 def delta_method(jac: jax.Array, cov_free: jax.Array) -> jax.Array:
     """Covariance of ``g(u)`` from that of ``u``: ``J cov J^T``."""
-    return jac @ cov_free @ jac.T
+    return matmul(matmul(jac, cov_free), jac.T)
 
 
 def z_value(level: float) -> float:
