@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["SMALL", "cholesky", "cho_solve", "matmul"]
+__all__ = ["SMALL", "cholesky", "cho_solve", "diag", "matmul", "matvec"]
 
 #: largest dimension whose factorization is unrolled
 SMALL = 8
@@ -84,3 +84,33 @@ def matmul(a: jax.Array, b: jax.Array) -> jax.Array:
     if max(a.shape + b.shape) > SMALL:
         return a @ b
     return jnp.sum(a[:, :, None] * b[None, :, :], axis=1)
+
+
+def matvec(a: jax.Array, x: jax.Array) -> jax.Array:
+    """``a @ x`` for a 2-d ``a`` and a vector ``x`` (a broadcast product and a sum when small).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle._linalg import matvec
+        >>> matvec(jnp.array([[1.0, 2.0], [3.0, 4.0]]), jnp.array([1.0, 1.0])).tolist()
+        [3.0, 7.0]
+    """
+    if max(a.shape) > SMALL:
+        return a @ x
+    return jnp.sum(a * x[None, :], axis=1)
+
+
+def diag(a: jax.Array) -> jax.Array:
+    """The diagonal of a square matrix; for a small one from static slices (``jnp.diag`` is a
+    gather, which XLA does not fuse with its neighbours under ``vmap``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle._linalg import diag
+        >>> diag(jnp.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+        [1.0, 4.0]
+    """
+    p = a.shape[-1]
+    if p > SMALL:
+        return jnp.diagonal(a)
+    return jnp.stack([a[i, i] for i in range(p)])

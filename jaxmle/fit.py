@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._compile import tuned_jit, under_transformation
+from ._linalg import diag
 from ._problem import Problem, _fill_masked
 from ._warnings import warn_float32
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
@@ -139,7 +140,7 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
     keep = keep & ~nonfinite
     cov = jnp.where(keep[:, None] & keep[None, :], cov, jnp.nan)
     cov_free = jnp.where(nonfinite, jnp.nan, cov_free)
-    se = model.unflatten(jnp.sqrt(jnp.diag(cov)))
+    se = model.unflatten(jnp.sqrt(diag(cov)))
 
     if per_obs:
         nobs = jnp.sum(jnp.where(mask, weights, 0.0)).astype(dtype)

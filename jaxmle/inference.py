@@ -12,7 +12,7 @@ from statistics import NormalDist
 import jax
 import jax.numpy as jnp
 
-from ._linalg import cho_solve, cholesky, matmul
+from ._linalg import cho_solve, cholesky, diag, matmul
 
 __all__ = [
     "COV_TYPES",
@@ -51,12 +51,12 @@ def scaled_cholesky_inverse(A: jax.Array) -> tuple[jax.Array, jax.Array]:
         (True, 1000000.0)
     """
     dtype = A.dtype
-    diag = jnp.diag(A)
-    pos = diag > 0
-    d = jnp.sqrt(jnp.where(pos, diag, 1.0))
+    a_ii = diag(A)
+    pos = a_ii > 0
+    d = jnp.sqrt(jnp.where(pos, a_ii, 1.0))
     S = A / (d[:, None] * d[None, :])
     L = cholesky(S)
-    piv = jnp.diag(L)
+    piv = diag(L)
     ok = jnp.all(pos) & jnp.all(jnp.isfinite(L)) & (jnp.min(piv) ** 2 > singular_threshold(dtype))
     eye = jnp.eye(A.shape[0], dtype=dtype)
     Sinv = cho_solve(L, eye)

@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._linalg import cho_solve, cholesky
+from ._linalg import cho_solve, cholesky, diag, matvec
 
 __all__ = [
     "NewtonResult",
@@ -95,7 +95,7 @@ def _damped_step(g, H, lam):
     """Solve (S + lam I) q = -D^-1 g with Marquardt scaling; fall back to a safe lam."""
     dtype = g.dtype
     eps = jnp.finfo(dtype).eps
-    d2 = jnp.abs(jnp.diag(H))
+    d2 = jnp.abs(diag(H))
     dmax = jnp.max(d2)
     d2 = jnp.where(dmax > 0, jnp.maximum(d2, eps * dmax), 1.0)
     d = jnp.sqrt(d2)
@@ -106,13 +106,13 @@ def _damped_step(g, H, lam):
     def solve(lam_):
         L = cholesky(S + lam_ * eye)
         q = cho_solve(L, rhs)
-        piv = jnp.diag(L)
+        piv = diag(L)
         ok = jnp.all(jnp.isfinite(q)) & jnp.all(jnp.isfinite(L)) & (jnp.min(piv) ** 2 > 100 * eps)
         return q, ok
 
     # Gershgorin: S + lam I is positive definite once lam > max_i (sum_j!=i |S_ij| - S_ii).
-    off = jnp.sum(jnp.abs(S), axis=1) - jnp.abs(jnp.diag(S))
-    lam_safe = jnp.maximum(lam, jnp.max(off - jnp.diag(S)) + 1e-3 + 1e-3 * lam)
+    off = jnp.sum(jnp.abs(S), axis=1) - jnp.abs(diag(S))
+    lam_safe = jnp.maximum(lam, jnp.max(off - diag(S)) + 1e-3 + 1e-3 * lam)
     # the damped, undamped and safe solves as one (vmapped) factorization: the
     # written-out Cholesky appears once in the compiled program, not three times
     (q0, qn, q1), (ok0, okn, ok1) = jax.vmap(solve)(jnp.stack([lam, jnp.zeros_like(lam), lam_safe]))
@@ -305,14 +305,14 @@ def _newton_parts(size, dtype, max_iter, tol):
         p = jnp.where(s.fresh, jnp.zeros_like(p), p)
         x_new = s.x + p
         f_new, g_new, H_new = evaluate(fun, x_new, args)
-        pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, s.H @ p))
+        pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, matvec(s.H, p)))
         actual = s.f - f_new
         good = (actual > 1e-4 * pred) | ((pred <= noise) & (actual >= -noise))
         finite = _all_finite(f_new, g_new, H_new)
         # On convergence, still take the last Newton step when it does not
         # worsen f beyond rounding: it squares the remaining error for free.
         # (or when f's rounding hides the gain but the scaled gradient shrank)
-        d = jnp.sqrt(jnp.maximum(jnp.abs(jnp.diag(s.H)), jnp.finfo(dtype).tiny))
+        d = jnp.sqrt(jnp.maximum(jnp.abs(diag(s.H)), jnp.finfo(dtype).tiny))
         shrank = jnp.sum((g_new / d) ** 2) <= jnp.sum((s.g / d) ** 2)
         polish = converged & ok & finite & ((actual >= -noise) | (shrank & (actual >= -64 * noise)))
         accept = (ok & ~converged & finite & good) | polish | s.fresh
@@ -370,8 +370,8 @@ def _newton_parts(size, dtype, max_iter, tol):
             fresh=jnp.zeros((), bool),
             start_ok=start_ok,
             rejected=~accept & ~s.fresh,
-            c0=jnp.dot(p, s.H @ p),
-            c1=jnp.dot(p, H_new @ p),
+            c0=jnp.dot(p, matvec(s.H, p)),
+            c1=jnp.dot(p, matvec(H_new, p)),
         )
 
     def finish(s):
@@ -386,7 +386,7 @@ def _newton_parts(size, dtype, max_iter, tol):
         # step is tiny and the curvature does not change.  The coordinates that
         # carry the step are the ones at a limit.
         p_final = s.step
-        weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(jnp.diag(s.H)))
+        weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(diag(s.H)))
         divergent = _at_limit(s.c0, s.c1, weight, start_ok)
 
         return NewtonResult(
@@ -480,7 +480,7 @@ def _implicit_jvp(closed, primals, tangents):
 
     _, mixed = jax.jvp(grad_x, tuple(all_args), tuple(all_dots))
     H = jax.hessian(closed)(x_star, *all_args)
-    d = jnp.sqrt(jnp.where(jnp.diag(H) > 0, jnp.diag(H), 1.0))
+    d = jnp.sqrt(jnp.where(diag(H) > 0, diag(H), 1.0))
     L = cholesky(H / (d[:, None] * d[None, :]))
     x_dot = -cho_solve(L, mixed / d) / d
     x_dot = jnp.where(ok, x_dot, jnp.nan)
@@ -634,15 +634,15 @@ def lbfgs(
     if hessian:
         H = jax.hessian(fun)(s.x)
         # the Newton step at the end, and the limit test of `newton`
-        d = jnp.sqrt(jnp.where(jnp.diag(H) > 0, jnp.diag(H), 1.0))
+        d = jnp.sqrt(jnp.where(diag(H) > 0, diag(H), 1.0))
         L = cholesky(H / (d[:, None] * d[None, :]))
         step = -cho_solve(L, s.g / d) / d
         solved = jnp.all(jnp.isfinite(step))  # H positive definite
         step = jnp.where(solved, step, jnp.zeros_like(step))
         decrement = -jnp.dot(s.g, step)
         _, hvp_next = jax.jvp(jax.grad(fun), (s.x + step,), (step,))
-        c0 = jnp.dot(step, H @ step)
-        weight = jnp.abs(step) * jnp.sqrt(jnp.abs(jnp.diag(H)))
+        c0 = jnp.dot(step, matvec(H, step))
+        weight = jnp.abs(step) * jnp.sqrt(jnp.abs(diag(H)))
         divergent = _at_limit(c0, jnp.dot(step, hvp_next), weight, start_ok)
         noise = 4 * eps * (jnp.abs(s.f) + 1)
         flat_optimum = solved & (c0 > 0)
