@@ -319,7 +319,7 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
         bad = _nonfinite_observations(
             paths_leaves, lead, n, getattr(model, "infinite_bounds_ok", False)
         )
-        if mask is not None and not _is_traced(mask):
+        if bad is not None and mask is not None and not _is_traced(mask):
             bad = bad & np.asarray(mask)  # masked-out observations may hold anything
         if bad is not None and bad.any():
             if nan_policy == "raise":
@@ -392,12 +392,13 @@ _INFINITE_OK = {"lower": -np.inf, "upper": np.inf, "entry": -np.inf}
 
 
 def _nonfinite_observations(paths_leaves, lead, n, bounds_ok=False):
-    """Boolean array of shape lead + (n,) (or lead) marking observations with NaN/inf.
+    """Boolean array of shape lead + (n,) (or lead) marking observations with NaN/inf; None
+    when every value is finite.
 
     With ``bounds_ok`` (a family model), ``lower=-inf``, ``upper=inf`` and
     ``entry=-inf`` are censoring bounds, not bad values."""
     shape = lead + ((n,) if n is not None else ())
-    bad = np.zeros(shape, bool)
+    bad = None
     for path, x in paths_leaves:
         if not jnp.issubdtype(x.dtype, jnp.floating):
             continue
@@ -417,7 +418,7 @@ def _nonfinite_observations(paths_leaves, lead, n, bounds_ok=False):
             row_bad = np.broadcast_to(
                 np.reshape(row_bad, row_bad.shape + (1,) * (len(shape) - row_bad.ndim)), shape
             )
-        bad |= row_bad
+        bad = row_bad if bad is None else bad | row_bad
     return bad
 
 
@@ -695,6 +696,21 @@ def _take_jit(tree, idx):
     return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0, mode="clip"), tree)
 
 
+def _rows(tree, start: int, size: int):
+    """Rows ``start:start + size`` of every leaf (all within the batch): a view of numpy leaves,
+    one compiled copy of JAX arrays (a contiguous slice: cheaper than a gather)."""
+    if not any(isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(tree)):
+        return jax.tree_util.tree_map(lambda x: x[start : start + size], tree)
+    return _rows_jit(tree, np.int32(start), size)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _rows_jit(tree, start, size):
+    return jax.tree_util.tree_map(
+        lambda x: jax.lax.dynamic_slice_in_dim(x, start, size, axis=0), tree
+    )
+
+
 def _sharding(n_devices):
     if n_devices <= 1:
         return None
@@ -742,9 +758,12 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
 
     try:
         for start in starts:
-            idx = np.arange(start, start + chunk)
-            idx[idx >= B] = start  # pad the last chunk with one of its own datasets
-            part = _put(_take(inputs, idx), sharding)
+            if start + chunk <= B:
+                part = _put(_rows(inputs, start, chunk), sharding)
+            else:
+                idx = np.arange(start, start + chunk)
+                idx[idx >= B] = start  # pad the last chunk with one of its own datasets
+                part = _put(_take(inputs, idx), sharding)
             res = _kernel_chunk(*part, allowed, max_iter=first, **static)
             stop = min(chunk, B - start)
             # assembled on the host: no compilation per batch size
