@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["SMALL", "cholesky", "cho_solve", "diag", "matmul", "matvec"]
+__all__ = ["SMALL", "cholesky", "cho_solve", "cholesky_solve", "diag", "matmul", "matvec"]
 
 #: largest dimension whose factorization is unrolled
 SMALL = 8
@@ -30,6 +30,15 @@ def cholesky(A: jax.Array) -> jax.Array:
     p = A.shape[-1]
     if p > SMALL:
         return jnp.linalg.cholesky(A)
+    L = _factor(A)
+    zero = jnp.zeros((), A.dtype)
+    return jnp.stack([jnp.stack([L[i][k] if k <= i else zero for k in range(p)]) for i in range(p)])
+
+
+def _factor(A):
+    """The lower Cholesky factor of a small ``A`` as nested lists of scalars (NaN where ``A``
+    is not positive definite)."""
+    p = A.shape[-1]
     L = [[None] * p for _ in range(p)]
     zero = jnp.zeros((), A.dtype)
     for j in range(p):
@@ -38,8 +47,45 @@ def cholesky(A: jax.Array) -> jax.Array:
         L[j][j] = d
         for i in range(j + 1, p):
             L[i][j] = (A[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), zero)) / d
-    rows = [jnp.stack([L[i][k] if k <= i else zero for k in range(p)]) for i in range(p)]
-    return jnp.stack(rows)
+    return L
+
+
+def _substitute(L, b):
+    """Solve ``(L L^T) x = b`` with ``L`` as nested lists (``b`` a vector or columns)."""
+    p = len(L)
+    y = [None] * p
+    for i in range(p):
+        acc = b[i]
+        for k in range(i):
+            acc = acc - L[i][k] * y[k]
+        y[i] = acc / L[i][i]
+    x = [None] * p
+    for i in reversed(range(p)):
+        acc = y[i]
+        for k in range(i + 1, p):
+            acc = acc - L[k][i] * x[k]
+        x[i] = acc / L[i][i]
+    return jnp.stack(x)
+
+
+def cholesky_solve(A: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Solve ``A x = b`` for a symmetric ``A`` by Cholesky: ``(x, pivots)``, the pivots the
+    diagonal of the factor (NaN where ``A`` is not positive definite). For a small ``A`` the
+    factor is never assembled into an array, which keeps the whole solve one fused loop.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle._linalg import cholesky_solve
+        >>> x, piv = cholesky_solve(jnp.array([[4.0, 2.0], [2.0, 2.0]]), jnp.array([6.0, 4.0]))
+        >>> x.tolist(), piv.tolist()
+        ([1.0, 1.0], [2.0, 1.0])
+    """
+    p = A.shape[-1]
+    if p > SMALL:
+        L = jnp.linalg.cholesky(A)
+        return jax.scipy.linalg.cho_solve((L, True), b), jnp.diagonal(L)
+    L = _factor(A)
+    return _substitute(L, b), jnp.stack([L[i][i] for i in range(p)])
 
 
 def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:
@@ -55,19 +101,7 @@ def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:
     p = L.shape[-1]
     if p > SMALL:
         return jax.scipy.linalg.cho_solve((L, True), b)
-    y = [None] * p
-    for i in range(p):
-        acc = b[i]
-        for k in range(i):
-            acc = acc - L[i, k] * y[k]
-        y[i] = acc / L[i, i]
-    x = [None] * p
-    for i in reversed(range(p)):
-        acc = y[i]
-        for k in range(i + 1, p):
-            acc = acc - L[k, i] * x[k]
-        x[i] = acc / L[i, i]
-    return jnp.stack(x)
+    return _substitute([[L[i, k] for k in range(p)] for i in range(p)], b)
 
 
 def matmul(a: jax.Array, b: jax.Array) -> jax.Array:

@@ -12,7 +12,7 @@ from statistics import NormalDist
 import jax
 import jax.numpy as jnp
 
-from ._linalg import cho_solve, cholesky, diag, matmul
+from ._linalg import cholesky_solve, diag, matmul
 
 __all__ = [
     "COV_TYPES",
@@ -55,11 +55,9 @@ def scaled_cholesky_inverse(A: jax.Array) -> tuple[jax.Array, jax.Array]:
     pos = a_ii > 0
     d = jnp.sqrt(jnp.where(pos, a_ii, 1.0))
     S = A / (d[:, None] * d[None, :])
-    L = cholesky(S)
-    piv = diag(L)
-    ok = jnp.all(pos) & jnp.all(jnp.isfinite(L)) & (jnp.min(piv) ** 2 > singular_threshold(dtype))
-    eye = jnp.eye(A.shape[0], dtype=dtype)
-    Sinv = cho_solve(L, eye)
+    Sinv, piv = cholesky_solve(S, jnp.eye(A.shape[0], dtype=dtype))
+    # (a NaN pivot, where S is not positive definite, fails the comparison)
+    ok = jnp.all(pos) & jnp.all(jnp.isfinite(Sinv)) & jnp.all(piv**2 > singular_threshold(dtype))
     inv = Sinv / (d[:, None] * d[None, :])
     inv = jnp.where(ok, inv, jnp.nan)
     return inv, ok

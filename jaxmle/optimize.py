@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._linalg import cho_solve, cholesky, diag, matvec
+from ._linalg import cholesky_solve, diag, matvec
 
 __all__ = [
     "NewtonResult",
@@ -104,18 +104,26 @@ def _damped_step(g, H, lam):
     rhs = -g / d
 
     def solve(lam_):
-        L = cholesky(S + lam_ * eye)
-        q = cho_solve(L, rhs)
-        piv = diag(L)
-        ok = jnp.all(jnp.isfinite(q)) & jnp.all(jnp.isfinite(L)) & (jnp.min(piv) ** 2 > 100 * eps)
+        q, piv = cholesky_solve(S + lam_ * eye, rhs)
+        # (a NaN pivot, where S + lam I is not positive definite, fails the comparison)
+        ok = jnp.all(jnp.isfinite(q)) & jnp.all(piv**2 > 100 * eps)
         return q, ok
 
     # Gershgorin: S + lam I is positive definite once lam > max_i (sum_j!=i |S_ij| - S_ii).
     off = jnp.sum(jnp.abs(S), axis=1) - jnp.abs(diag(S))
     lam_safe = jnp.maximum(lam, jnp.max(off - diag(S)) + 1e-3 + 1e-3 * lam)
-    # the damped, undamped and safe solves as one (vmapped) factorization: the
-    # written-out Cholesky appears once in the compiled program, not three times
-    (q0, qn, q1), (ok0, okn, ok1) = jax.vmap(solve)(jnp.stack([lam, jnp.zeros_like(lam), lam_safe]))
+    # Three steps may be needed: damped (lam), undamped (0) and safe (lam_safe, where the
+    # damped one fails). Two factorizations give them, as one vmapped solve (the written-out
+    # Cholesky appears once in the compiled program): with lam = 0 the damped step is the
+    # undamped one and the second solve is the safe one; with lam > 0 the second solve is
+    # the undamped one, and where the damped one fails S is not positive definite either
+    # (adding lam I only raises the pivots), so the safe step is taken on the diagonal
+    # alone (S has a unit diagonal): a scaled gradient step.
+    undamped = lam <= 0
+    (q0, qb), (ok0, okb) = jax.vmap(solve)(jnp.stack([lam, jnp.where(undamped, lam_safe, 0.0)]))
+    qn, okn = jnp.where(undamped, q0, qb), jnp.where(undamped, ok0, okb)
+    q1 = jnp.where(undamped, qb, rhs / (1.0 + lam_safe))
+    ok1 = jnp.where(undamped, okb, jnp.all(jnp.isfinite(q1)))
     q = jnp.where(ok0, q0, q1)
     lam_used = jnp.where(ok0, lam, lam_safe)
     ok = ok0 | ok1
@@ -481,8 +489,7 @@ def _implicit_jvp(closed, primals, tangents):
     _, mixed = jax.jvp(grad_x, tuple(all_args), tuple(all_dots))
     H = jax.hessian(closed)(x_star, *all_args)
     d = jnp.sqrt(jnp.where(diag(H) > 0, diag(H), 1.0))
-    L = cholesky(H / (d[:, None] * d[None, :]))
-    x_dot = -cho_solve(L, mixed / d) / d
+    x_dot = -cholesky_solve(H / (d[:, None] * d[None, :]), mixed / d)[0] / d
     x_dot = jnp.where(ok, x_dot, jnp.nan)
     return x_star, x_dot
 
@@ -635,8 +642,7 @@ def lbfgs(
         H = jax.hessian(fun)(s.x)
         # the Newton step at the end, and the limit test of `newton`
         d = jnp.sqrt(jnp.where(diag(H) > 0, diag(H), 1.0))
-        L = cholesky(H / (d[:, None] * d[None, :]))
-        step = -cho_solve(L, s.g / d) / d
+        step = -cholesky_solve(H / (d[:, None] * d[None, :]), s.g / d)[0] / d
         solved = jnp.all(jnp.isfinite(step))  # H positive definite
         step = jnp.where(solved, step, jnp.zeros_like(step))
         decrement = -jnp.dot(s.g, step)
