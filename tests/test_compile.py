@@ -8,14 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmle as jm
-from jaxmle._compile import XLA_OPTIONS, _Tuned, tuned_jit
+from jaxmle._compile import XLA_OPTIONS, XLA_OPTIONS_F64, _Tuned, tuned_jit
 
 FIT = sys.modules["jaxmle.fit"]
 
 
 def test_unknown_option_falls_back_to_plain_jit():
     f = tuned_jit(lambda x: 2 * x)
-    f.tuned = jax.jit(lambda x: 2 * x, compiler_options={"xla_cpu_no_such_option": ""})
+    f.tuned = f.tuned64 = jax.jit(lambda x: 2 * x, compiler_options={"xla_cpu_no_such_option": ""})
     assert f(jnp.arange(3.0)).tolist() == [0.0, 2.0, 4.0]
     assert not f.options_known
     assert f(jnp.ones(2)).tolist() == [2.0, 2.0]  # later calls go straight to the plain jit
@@ -27,7 +27,7 @@ def test_other_runtime_errors_are_not_swallowed():
     def fail(*a, **k):
         raise RuntimeError("INTERNAL: something else")
 
-    f.tuned = fail
+    f.tuned = f.tuned64 = fail
     try:
         f(1.0)
     except RuntimeError as err:
@@ -46,3 +46,18 @@ def test_kernels_are_tuned_and_work_inside_a_users_jit():
     inner = jax.jit(lambda d: jm.fit_batch(model, {"x": d}).params["loc"])(x)  # nested: plain
     np.testing.assert_allclose(np.asarray(inner), np.asarray(top.params["loc"]), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(top.params["loc"]), x.mean(axis=1), rtol=1e-12)
+
+
+def test_float64_sums_fuse_with_their_summands_and_float32_keeps_the_tree_reduction():
+    """In float64 the tree-reduction rewrite is off (a sum over 1,000 numbers is one fused
+    loop, not blocks of 32 written to memory); float32 inputs keep it, for accuracy."""
+    assert XLA_OPTIONS_F64["xla_disable_hlo_passes"] == "tree_reduction_rewriter"
+    f = tuned_jit(lambda x: jnp.sum(jnp.exp(x) * x, axis=-1))
+    x64 = np.linspace(0.0, 1.0, 4000).reshape(4, 1000)
+    x32 = x64.astype(np.float32)
+    assert "reduce-window" not in f.lower(jnp.asarray(x64)).compile().as_text()
+    assert "reduce-window" in f.lower(jnp.asarray(x32)).compile().as_text()
+    want = np.sum(np.exp(x64) * x64, axis=-1)
+    np.testing.assert_allclose(np.asarray(f(jnp.asarray(x64))), want, rtol=1e-14)
+    np.testing.assert_allclose(np.asarray(f(jnp.asarray(x32))), want, rtol=1e-6)
+    assert f.tuned64._cache_size() == 1 and f.tuned._cache_size() == 1
