@@ -60,14 +60,20 @@ def log(msg: str) -> None:
 # ============================================================================
 # timing helpers
 # ============================================================================
-def time_jax(fn: Callable[[], Any], repeats: int):
-    """First call (compile + run) and the median of `repeats` further calls.
+def time_jax(fn: Callable[[], Any], repeats: int, compiles: int = 3):
+    """First call (compile + run), the median of `compiles` of them (JAX's caches cleared
+    before each: a single compile time varied by 1.5x here), and the median of `repeats`
+    further calls.
 
     Every call is synchronized with jax.block_until_ready on its result.
     Returns (first_s, median_s, all_steady_s, result)."""
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(fn())
-    first = time.perf_counter() - t0
+    firsts = []
+    for _ in range(compiles):
+        jax.clear_caches()
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(fn())
+        firsts.append(time.perf_counter() - t0)
+    first = float(np.median(firsts))
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -685,7 +691,8 @@ def maxrel(a, b):
     return float(np.nanmax(d)) if d.size and not np.all(np.isnan(d)) else float("nan")
 
 
-def run_workload(wl: Workload, subsets: dict, repeats: int) -> dict:
+def run_workload(wl: Workload, repeats: int) -> dict:
+    """The floor, jaxmle and the hand-written Newton on one workload (the JAX timings)."""
     B = wl.B
     log(f"\n== {wl.key}: {wl.title}, B={B}, n={wl.n}")
     rows: list[Row] = []
@@ -730,9 +737,18 @@ def run_workload(wl: Workload, subsets: dict, repeats: int) -> dict:
     ok = np.asarray(res.status) == jm.Status.CONVERGED
     out["excluded"] = int((~ok).sum())
     out.update(hand_dest=maxabs(h_est[ok], jm_est[ok]), hand_dse=maxabs(h_se[ok], jm_se[ok]))
+    out.update(jm_est=jm_est, jm_se=jm_se, ok=ok)
     log(f"   hand: first {hfirst:.3f} s, steady {hsteady:.4f} s")
+    return out
 
-    # peers (Python loops over a subset)
+
+def run_peers(wl: Workload, out: dict, subsets: dict) -> None:
+    """The peer loops of one workload (Python loops over a subset), after every JAX timing:
+    a BLAS library's worker threads, left spinning after a peer's last call, slowed the JAX
+    timings that followed them by up to 1.6x on a 2-core machine."""
+    B, rows = wl.B, out["rows"]
+    jm_est, jm_se, ok = out.pop("jm_est"), out.pop("jm_se"), out.pop("ok")
+    log(f"\n== {wl.key} peers")
     peers = {"scipy": scipy_peer(wl)}
     if wl.key in ("W1", "W2", "W3"):
         try:
@@ -759,8 +775,7 @@ def run_workload(wl: Workload, subsets: dict, repeats: int) -> dict:
                 dse=maxabs(jm_se[:m][k], se[k]),
                 rse=maxrel(jm_se[:m][k], se[k]),
             )
-    rows.append(Row("floor: numpy pass", B, floor, None, "sum of every data array"))
-    return out
+    rows.append(Row("floor: numpy pass", B, out["floor"], None, "sum of every data array"))
 
 
 def run_scaling(wl: Workload, B_small: int, repeats: int, big: dict) -> dict:
@@ -903,7 +918,8 @@ def report(results: list[dict], scaling: dict | None, args, cmd: str, total_s: f
     L.append(f"Command: `{cmd}`  ")
     L.append(
         f"Mode: {'quick (smoke test, small B)' if args.quick else 'full'}; "
-        f"jaxmle / hand-written times are the median of {args.repeats} steady-state runs; "
+        f"jaxmle / hand-written times are the median of {args.repeats} steady-state runs, "
+        "their first calls (compile) the median of 3; "
         f"total wall time {total_s:.0f} s"
     )
     L.append("")
@@ -1012,7 +1028,10 @@ def report(results: list[dict], scaling: dict | None, args, cmd: str, total_s: f
     L.append(
         "- Peers are Python loops over datasets, each fit computing estimates and standard "
         "errors; timed in one pass after one untimed warm-up fit. jaxmle and the "
-        "hand-written baseline get the data already as JAX arrays; peers get numpy arrays."
+        "hand-written baseline get the data already as JAX arrays; peers get numpy arrays. "
+        "Every JAX timing (all workloads) runs before the first peer loop: BLAS worker "
+        "threads left spinning after a peer loop slowed the JAX timings that followed by up "
+        "to 1.6x on this 2-core machine."
     )
     L.append("")
     return "\n".join(L)
@@ -1057,17 +1076,20 @@ def main(argv=None) -> int:
     keys = [k.strip().upper() for k in args.only.split(",") if k.strip()]
     t_start = time.perf_counter()
     results, scaling = [], None
+    # every JAX timing first, then the peer loops (see run_peers)
     for key in keys:
         B, n = FULL[key]
         if args.quick:
             B //= 10
         rng = np.random.default_rng([args.seed, int(key[1:])])
         wl = MAKERS[key](B, n, rng)
-        r = run_workload(wl, subsets, args.repeats)
+        r = run_workload(wl, args.repeats)
         results.append(r)
         if key == "W1":
             scaling = run_scaling(wl, B // 10, args.repeats, r)
         r["jm_res"] = None
+    for r in results:
+        run_peers(r["wl"], r, subsets)
     total = time.perf_counter() - t_start
     md = report(results, scaling, args, cmd, total)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
