@@ -1,10 +1,11 @@
-"""Cholesky factorization and solves, written out for small matrices.
+"""Small-matrix linear algebra written out: Cholesky solves, products, the diagonal.
 
-A fit has a handful of parameters, and under ``vmap`` a batched LAPACK call on
-thousands of 2x2 or 5x5 matrices costs more than the arithmetic: for
-``p <= SMALL`` the factorization and the triangular solves are unrolled into
-elementwise operations, which XLA fuses across the batch. Larger matrices use
-``jnp.linalg.cholesky``.
+A fit has a handful of parameters, and under ``vmap`` a batched LAPACK call or
+matrix product on thousands of 2x2 or 5x5 matrices costs more than the
+arithmetic: for ``p <= SMALL`` the factorization, the triangular solves and the
+products are unrolled into elementwise operations, which XLA fuses across the
+batch (the factor is never assembled into an array). Larger matrices use
+``jnp.linalg`` and ``@``.
 """
 
 from __future__ import annotations
@@ -12,27 +13,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["SMALL", "cholesky", "cho_solve", "cholesky_solve", "diag", "matmul", "matvec"]
+__all__ = ["SMALL", "cholesky_solve", "diag", "matmul", "matvec"]
 
 #: largest dimension whose factorization is unrolled
 SMALL = 8
-
-
-def cholesky(A: jax.Array) -> jax.Array:
-    """Lower Cholesky factor of a symmetric matrix; NaN where it is not positive definite.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> from jaxmle._linalg import cholesky
-        >>> cholesky(jnp.array([[4.0, 2.0], [2.0, 2.0]])).tolist()
-        [[2.0, 0.0], [1.0, 1.0]]
-    """
-    p = A.shape[-1]
-    if p > SMALL:
-        return jnp.linalg.cholesky(A)
-    L = _factor(A)
-    zero = jnp.zeros((), A.dtype)
-    return jnp.stack([jnp.stack([L[i][k] if k <= i else zero for k in range(p)]) for i in range(p)])
 
 
 def _factor(A):
@@ -86,22 +70,6 @@ def cholesky_solve(A: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
         return jax.scipy.linalg.cho_solve((L, True), b), jnp.diagonal(L)
     L = _factor(A)
     return _substitute(L, b), jnp.stack([L[i][i] for i in range(p)])
-
-
-def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:
-    """Solve ``(L L^T) x = b`` for a vector or matrix ``b`` (columns) given the factor ``L``.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> from jaxmle._linalg import cholesky, cho_solve
-        >>> A = jnp.array([[4.0, 2.0], [2.0, 2.0]])
-        >>> cho_solve(cholesky(A), jnp.array([6.0, 4.0])).tolist()
-        [1.0, 1.0]
-    """
-    p = L.shape[-1]
-    if p > SMALL:
-        return jax.scipy.linalg.cho_solve((L, True), b)
-    return _substitute([[L[i, k] for k in range(p)] for i in range(p)], b)
 
 
 def matmul(a: jax.Array, b: jax.Array) -> jax.Array:
