@@ -315,3 +315,25 @@ def test_bernoulli_logit_value_and_derivatives_in_both_tails():
         np.testing.assert_allclose(gy, eta, rtol=1e-15)
         # in the tails the slope and the curvature are exp(-40) ~ 4e-18, not 0
         assert g2[1] != 0 and g2[7] != 0 and g1[7] != 0
+
+
+@pytest.mark.parametrize("name", ["weibull", "loglogistic", "lognormal"])
+def test_log_scale_families_equal_their_plain_evaluation(name):
+    """Families written in log x (``log_x``) give the same values and gradients, censored or
+    not, as evaluating their functions at the substituted points (the generic path), at
+    ordinary points, on the edges of the support and outside it."""
+    dist = get_distribution(name)
+    assert dist.log_x
+    plain = type("Plain", (type(dist),), {"log_x": False})()
+    params = {k: jnp.asarray(v) for k, v in zip(dist.param_names, (1.7, 2.5))}
+    x = jnp.array([0.0, 1e-300, 0.3, 2.0, 40.0, 1e300, jnp.inf, -1.0])
+    event = jnp.array([1, 0, 1, 0, 1, 0, 0, 1])
+    for fn in (
+        lambda d, p: d.logpdf(x, p),
+        lambda d, p: censored_loglik(d, p, {"x": x, "event": event}),
+    ):
+        want, want_g = fn(plain, params), jax.jacfwd(lambda p, fn=fn: fn(plain, p))(params)
+        got, got_g = fn(dist, params), jax.jacfwd(lambda p, fn=fn: fn(dist, p))(params)
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+        for k in params:
+            np.testing.assert_allclose(got_g[k], want_g[k], rtol=1e-13, atol=1e-300)

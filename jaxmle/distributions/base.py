@@ -49,6 +49,10 @@ class Distribution:
     name: ClassVar[str] = ""
     continuous: ClassVar[bool] = True
     param_names: ClassVar[tuple[str, ...]] = ()
+    #: the family's functions depend on ``x`` only through ``log x``, and it implements
+    #: ``_logpdf_lx`` and ``_logsf_lx`` of ``log x``: the log-likelihoods then take the log of
+    #: the data without the parameters (a fit computes it once, outside its iterations)
+    log_x: ClassVar[bool] = False
 
     # -- what subclasses provide ---------------------------------------------
     def spec(self) -> dict[str, Constraint]:
@@ -127,8 +131,19 @@ class Distribution:
         """Log density (continuous) or log mass (discrete) at ``x``; ``-inf`` off the support."""
         x = _as_float(x)
         inside = self._inside(x, params)
+        if self.log_x:
+            return jnp.where(
+                inside, self._logpdf_lx(self.log_points(x, inside, params), params), -jnp.inf
+            )
         xs = jnp.where(inside, x, self.safe_point(params))
         return jnp.where(inside, self._logpdf(xs, params), -jnp.inf)
+
+    def log_points(self, x, use, params):
+        """``log x`` where ``use``, else the log of the safe point (for a :attr:`log_x`
+        family). The log of the data is taken without the parameters: under a solver's loop
+        XLA computes it once."""
+        lx = jnp.log(jnp.where(use, x, 1.0))
+        return jnp.where(use, lx, jnp.log(self.safe_point(params)))
 
     def logcdf(self, x: Any, params: Mapping[str, Any]) -> jax.Array:
         """``log P(X <= x)``, accurate in both tails (discrete: at ``floor(x)``)."""

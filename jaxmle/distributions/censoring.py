@@ -131,8 +131,13 @@ def censored_loglik(family: Distribution, params: Mapping[str, Any], data: Any) 
         inside = family._inside(x, params)
         use = inside & (event | ((x > lo) & (x < hi)))
         xs = jnp.where(use, x, safe)
-        lp = jnp.where(inside, family._logpdf(xs, params), -jnp.inf)
-        ls_x = family._cdf_sf(xs, params)[1]
+        if family.log_x:  # log x of the data taken once, without the parameters
+            lxs = family.log_points(x, use, params)
+            lp = jnp.where(inside, family._logpdf_lx(lxs, params), -jnp.inf)
+            ls_x = family._logsf_lx(lxs, params)
+        else:
+            lp = jnp.where(inside, family._logpdf(xs, params), -jnp.inf)
+            ls_x = family._cdf_sf(xs, params)[1]
         ls_x = jnp.where(x <= lo, 0.0, jnp.where(x >= hi, -jnp.inf, ls_x))
         ls_x = jnp.where(jnp.isnan(x), jnp.nan, ls_x)  # missing stays missing
         ll = jnp.where(event, lp, ls_x)

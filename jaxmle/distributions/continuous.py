@@ -385,8 +385,24 @@ class ExponentialDist(_PositiveSupport):
         return {"rate": positive(1.0 / mean)}
 
 
+class _OnLogScale(_PositiveSupport):
+    """A family on (0, inf) whose functions depend on ``x`` only through ``log x``: written as
+    ``_logpdf_lx``, ``_logcdf_lx`` and ``_logsf_lx`` of ``log x`` (:attr:`log_x`)."""
+
+    log_x = True
+
+    def _logpdf(self, x, params):
+        return self._logpdf_lx(jnp.log(x), params)
+
+    def _logcdf(self, x, params):
+        return self._logcdf_lx(jnp.log(x), params)
+
+    def _logsf(self, x, params):
+        return self._logsf_lx(jnp.log(x), params)
+
+
 @dataclass(frozen=True, repr=False)
-class LogNormalDist(_PositiveSupport):
+class LogNormalDist(_OnLogScale):
     """Log-normal(mu, sigma) of ``log x``: ``scipy.stats.lognorm(s=sigma, scale=exp(mu))``.
 
     Closed-form MLE: mean and (ddof=0) SD of ``log x``.
@@ -408,18 +424,18 @@ class LogNormalDist(_PositiveSupport):
     def _safe(self, params):
         return jnp.exp(params["mu"])
 
-    def _z(self, x, params):
-        return (jnp.log(x) - params["mu"]) * (1.0 / params["sigma"])
+    def _z(self, lx, params):
+        return (lx - params["mu"]) * (1.0 / params["sigma"])
 
-    def _logpdf(self, x, params):
-        z = self._z(x, params)
-        return -0.5 * z * z - jnp.log(params["sigma"]) - jnp.log(x) - _HALF_LOG_2PI
+    def _logpdf_lx(self, lx, params):
+        z = self._z(lx, params)
+        return -0.5 * z * z - jnp.log(params["sigma"]) - lx - _HALF_LOG_2PI
 
-    def _logcdf(self, x, params):
-        return log_ndtr(self._z(x, params))
+    def _logcdf_lx(self, lx, params):
+        return log_ndtr(self._z(lx, params))
 
-    def _logsf(self, x, params):
-        return log_ndtr(-self._z(x, params))
+    def _logsf_lx(self, lx, params):
+        return log_ndtr(-self._z(lx, params))
 
     def sample(self, key, params, shape=()):
         """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
@@ -475,7 +491,7 @@ class GammaDist(_PositiveSupport):
         return {"shape": shape, "scale": positive(mean / shape)}
 
 
-class _ShapeScale(_PositiveSupport):
+class _ShapeScale(_OnLogScale):
     """A family of ``z = shape * log(x / scale)``, the log-location-scale families on (0, inf)."""
 
     param_names = ("shape", "scale")
@@ -486,8 +502,8 @@ class _ShapeScale(_PositiveSupport):
     def _safe(self, params):
         return params["scale"]
 
-    def _logz(self, x, params):
-        return params["shape"] * (jnp.log(x) - jnp.log(params["scale"]))
+    def _logz(self, lx, params):
+        return params["shape"] * (lx - jnp.log(params["scale"]))
 
 
 @dataclass(frozen=True, repr=False)
@@ -507,15 +523,15 @@ class WeibullDist(_ShapeScale):
 
     name = "weibull"
 
-    def _logpdf(self, x, params):
-        lz = self._logz(x, params)
-        return jnp.log(params["shape"]) - jnp.log(x) + lz - jnp.exp(lz)
+    def _logpdf_lx(self, lx, params):
+        lz = self._logz(lx, params)
+        return jnp.log(params["shape"]) - lx + lz - jnp.exp(lz)
 
-    def _logcdf(self, x, params):
-        return log1mexp(-jnp.exp(self._logz(x, params)))
+    def _logcdf_lx(self, lx, params):
+        return log1mexp(-jnp.exp(self._logz(lx, params)))
 
-    def _logsf(self, x, params):
-        return -jnp.exp(self._logz(x, params))
+    def _logsf_lx(self, lx, params):
+        return -jnp.exp(self._logz(lx, params))
 
     def sample(self, key, params, shape=()):
         """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
@@ -546,17 +562,15 @@ class LogLogisticDist(_ShapeScale):
 
     name = "loglogistic"
 
-    def _logpdf(self, x, params):
-        w = self._logz(x, params)
-        return (
-            jnp.log(params["shape"]) - jnp.log(x) + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
-        )
+    def _logpdf_lx(self, lx, params):
+        w = self._logz(lx, params)
+        return jnp.log(params["shape"]) - lx + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
 
-    def _logcdf(self, x, params):
-        return jax.nn.log_sigmoid(self._logz(x, params))
+    def _logcdf_lx(self, lx, params):
+        return jax.nn.log_sigmoid(self._logz(lx, params))
 
-    def _logsf(self, x, params):
-        return jax.nn.log_sigmoid(-self._logz(x, params))
+    def _logsf_lx(self, lx, params):
+        return jax.nn.log_sigmoid(-self._logz(lx, params))
 
     def sample(self, key, params, shape=()):
         """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
