@@ -71,19 +71,34 @@ def time_jax(fn: Callable[[], Any], repeats: int, compiles: int = 3):
 
     Every call is synchronized with jax.block_until_ready on its result.
     Returns (first_s, median_s, all_steady_s, result)."""
-    firsts = []
-    for _ in range(compiles):
-        jax.clear_caches()
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(fn())
-        firsts.append(time.perf_counter() - t0)
-    first = float(np.median(firsts))
-    times = []
+    return time_side_by_side({"": fn}, repeats, compiles)[""]
+
+
+def time_side_by_side(fns: dict, repeats: int, compiles: int = 3) -> dict:
+    """:func:`time_jax` of several functions, their steady-state runs interleaved (one run of
+    each in turn, `repeats` times), so that a slow spell of the machine (timings here varied
+    by up to 1.5x from minute to minute) falls on all of them alike.
+
+    Returns {name: (first_s, median_s, all_steady_s, result)}."""
+    firsts = {}
+    for name, fn in fns.items():
+        runs = []
+        for _ in range(compiles):
+            jax.clear_caches()
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            runs.append(time.perf_counter() - t0)
+        firsts[name] = float(np.median(runs))
+    outs = {name: jax.block_until_ready(fn()) for name, fn in fns.items()}  # all compiled again
+    times: dict = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return first, float(np.median(times)), times, out
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            outs[name] = jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - t0)
+    return {
+        name: (firsts[name], float(np.median(times[name])), times[name], outs[name]) for name in fns
+    }
 
 
 def time_median(fn: Callable[[], Any], repeats: int) -> float:
@@ -710,11 +725,27 @@ def run_workload(wl: Workload, repeats: int) -> dict:
     out["floor"] = floor
     log(f"   floor (numpy sum over the data): {floor:.4f} s")
 
-    # jaxmle
+    # jaxmle, the hand-written jit(vmap(Newton)), and the same compiled with the XLA options
+    # of jaxmle's kernels (not a target: how much of jaxmle's lead over the hand-written code
+    # is its compile options), timed side by side
     jdata = jax.block_until_ready(wl.jm_data(wl.data))
     init = wl.jm_init(wl.data)
-    first, steady, _, res = time_jax(lambda: jm.fit_batch(wl.model, jdata, init=init), repeats)
     chunk = min(default_chunk_size(jdata), B)
+    solver = make_hand_solver(wl.hand_f, wl.hand_fgh, wl.hand_constrain)
+    tuned = make_hand_solver(
+        wl.hand_f, wl.hand_fgh, wl.hand_constrain, compiler_options=XLA_OPTIONS_F64
+    )
+    hdata = jax.block_until_ready(wl.hand_data(wl.data))
+    hu0 = jnp.asarray(wl.hand_u0(wl.data), jnp.float64)
+    timed = time_side_by_side(
+        {
+            "jaxmle": lambda: jm.fit_batch(wl.model, jdata, init=init),
+            "hand": lambda: run_hand_chunked(solver, hdata, hu0, chunk),
+            "tuned": lambda: run_hand_chunked(tuned, hdata, hu0, chunk),
+        },
+        repeats,
+    )
+    first, steady, _, res = timed["jaxmle"]
     out.update(jm_first=first, jm_steady=steady, jm_res=res, chunk=chunk)
     rows.append(Row("jaxmle.fit_batch", B, steady, first - steady, f"chunk {chunk}"))
     jm_est, jm_se = flat_est_se(wl.model, res, B)
@@ -722,12 +753,7 @@ def run_workload(wl: Workload, repeats: int) -> dict:
     log(f"   jaxmle: first {first:.3f} s, steady {steady:.4f} s; {out['status']}")
 
     # hand-written jit(vmap(Newton))
-    solver = make_hand_solver(wl.hand_f, wl.hand_fgh, wl.hand_constrain)
-    hdata = jax.block_until_ready(wl.hand_data(wl.data))
-    hu0 = jnp.asarray(wl.hand_u0(wl.data), jnp.float64)
-    hfirst, hsteady, _, hres = time_jax(
-        lambda: run_hand_chunked(solver, hdata, hu0, chunk), repeats
-    )
+    hfirst, hsteady, _, hres = timed["hand"]
     h_est, h_se, h_done, h_it = (np.asarray(a) for a in hres)
     rows.append(
         Row(
@@ -746,12 +772,7 @@ def run_workload(wl: Workload, repeats: int) -> dict:
     out.update(jm_est=jm_est, jm_se=jm_se, ok=ok)
     log(f"   hand: first {hfirst:.3f} s, steady {hsteady:.4f} s")
 
-    # the same, compiled with the XLA options of jaxmle's kernels (not a target: how much of
-    # jaxmle's lead over the hand-written code is its compile options)
-    solver = make_hand_solver(
-        wl.hand_f, wl.hand_fgh, wl.hand_constrain, compiler_options=XLA_OPTIONS_F64
-    )
-    ofirst, osteady, _, _ = time_jax(lambda: run_hand_chunked(solver, hdata, hu0, chunk), repeats)
+    ofirst, osteady, _, _ = timed["tuned"]
     rows.append(Row(HAND_TUNED, B, osteady, ofirst - osteady, f"chunk {chunk}"))
     log(f"   hand, jaxmle's XLA options: steady {osteady:.4f} s")
     return out
@@ -949,7 +970,7 @@ def report(results: list[dict], scaling: dict | None, args, cmd: str, total_s: f
     L.append(
         f"Mode: {'quick (smoke test, small B)' if args.quick else 'full'}; "
         f"jaxmle / hand-written times are the median of {args.repeats} steady-state runs, "
-        "their first calls (compile) the median of 3; "
+        "interleaved (one run of each in turn), their first calls (compile) the median of 3; "
         f"total wall time {total_s:.0f} s"
     )
     L.append("")
