@@ -290,3 +290,18 @@ def test_ragged_batch_equals_one_at_a_time(name):
     # the padding matters: fitting it too (no mask) gives a different answer
     unmasked = jm.fit(model, {k: v[0] for k, v in padded.items()})
     assert not math.isclose(float(unmasked.loglik), float(batch[0].loglik), rel_tol=1e-3)
+
+
+def test_logistic_outcomes_may_be_integers_or_booleans():
+    """0/1 outcomes as floats, integers or booleans give the same fit (the logit-scale
+    Bernoulli loglik casts them to the floating dtype before differentiating)."""
+    rng = np.random.default_rng(3)
+    X = np.stack([np.ones(40), rng.normal(size=40)], axis=1)
+    y = (rng.uniform(size=40) < 0.5).astype(np.int64)
+    model = jm.models.LogisticRegression(2)
+    want = jm.fit(model, {"X": X, "y": y.astype(float)})
+    assert jm.Status(int(want.status)) == jm.Status.CONVERGED
+    for outcome in (y, jnp.asarray(y, jnp.int32), y.astype(bool)):
+        got = jm.fit(model, {"X": X, "y": outcome})
+        np.testing.assert_array_equal(np.asarray(got.params["beta"]), want.params["beta"])
+        np.testing.assert_array_equal(np.asarray(got.se["beta"]), want.se["beta"])

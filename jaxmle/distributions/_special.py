@@ -85,7 +85,6 @@ def logsubexp(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.where(finite, a_s + log1mexp(b_s - a_s), a)
 
 
-@jax.custom_jvp
 def bernoulli_logit(y: jax.Array, eta: jax.Array) -> jax.Array:
     """``y log sigmoid(eta) + (1 - y) log sigmoid(-eta)``, with exact derivatives in both tails.
 
@@ -105,7 +104,13 @@ def bernoulli_logit(y: jax.Array, eta: jax.Array) -> jax.Array:
         >>> float(jax.grad(bernoulli_logit, 1)(1.0, 0.0))  # y sigmoid(-eta) - (1 - y) sigmoid(eta)
         0.5
     """
-    y, eta = jnp.asarray(y), jnp.asarray(eta)
+    # outcomes may be integers or booleans: both arguments in one floating dtype
+    dtype = jnp.result_type(float, y, eta)
+    return _bernoulli_logit(jnp.asarray(y).astype(dtype), jnp.asarray(eta).astype(dtype))
+
+
+@jax.custom_jvp
+def _bernoulli_logit(y, eta):
     return -(y * jnp.maximum(-eta, 0.0) + (1 - y) * jnp.maximum(eta, 0.0) + jnp.log1p(_tail(eta)))
 
 
@@ -121,11 +126,11 @@ def _bernoulli_logit_score(y, eta):
     return (y * jnp.where(pos, t, 1.0) - (1 - y) * jnp.where(pos, 1.0, t)) / (1 + t)
 
 
-@bernoulli_logit.defjvp
+@_bernoulli_logit.defjvp
 def _bernoulli_logit_jvp(primals, tangents):
     y, eta = primals
     dy, deta = tangents
-    return bernoulli_logit(y, eta), _bernoulli_logit_score(y, eta) * deta + eta * dy
+    return _bernoulli_logit(y, eta), _bernoulli_logit_score(y, eta) * deta + eta * dy
 
 
 @_bernoulli_logit_score.defjvp

@@ -133,12 +133,12 @@ class Distribution:
         inside = self._inside(x, params)
         if self.log_x:
             return jnp.where(
-                inside, self._logpdf_lx(self.log_points(x, inside, params), params), -jnp.inf
+                inside, self._logpdf_lx(self._log_points(x, inside, params), params), -jnp.inf
             )
         xs = jnp.where(inside, x, self.safe_point(params))
         return jnp.where(inside, self._logpdf(xs, params), -jnp.inf)
 
-    def log_points(self, x, use, params):
+    def _log_points(self, x, use, params):
         """``log x`` where ``use``, else the log of the safe point (for a :attr:`log_x`
         family). The log of the data is taken without the parameters: under a solver's loop
         XLA computes it once."""

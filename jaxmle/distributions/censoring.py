@@ -132,7 +132,7 @@ def censored_loglik(family: Distribution, params: Mapping[str, Any], data: Any) 
         use = inside & (event | ((x > lo) & (x < hi)))
         xs = jnp.where(use, x, safe)
         if family.log_x:  # log x of the data taken once, without the parameters
-            lxs = family.log_points(x, use, params)
+            lxs = family._log_points(x, use, params)
             lp = jnp.where(inside, family._logpdf_lx(lxs, params), -jnp.inf)
             ls_x = family._logsf_lx(lxs, params)
         else:
