@@ -70,14 +70,14 @@ def under_transformation() -> bool:
 
 
 def _all_float64(tree) -> bool:
-    """Whether every floating-point array (or NumPy scalar) in ``tree`` is float64 (and there
-    is at least one)."""
-    kinds = {
-        str(x.dtype)
-        for x in jax.tree_util.tree_leaves(tree)
-        if isinstance(x, (jax.Array, np.ndarray, np.generic))
-        and jnp.issubdtype(x.dtype, jnp.floating)
-    }
+    """Whether every floating-point array, NumPy scalar or dtype (a kernel's static ``dtype``:
+    a float64 fit of integer data) in ``tree`` is float64, and there is at least one."""
+    kinds = set()
+    for x in jax.tree_util.tree_leaves(tree):
+        if isinstance(x, (jax.Array, np.ndarray, np.generic)):
+            x = x.dtype
+        if isinstance(x, np.dtype) and jnp.issubdtype(x, jnp.floating):
+            kinds.add(str(x))
     return kinds == {"float64"}
 
 
@@ -120,7 +120,8 @@ class _Tuned:
 
 
 def tuned_jit(fun=None, **jit_kwargs):
-    """``jax.jit(fun, **jit_kwargs)``, compiled with :data:`XLA_OPTIONS` when called at top level.
+    """``jax.jit(fun, **jit_kwargs)``, compiled with :data:`XLA_OPTIONS` when called at top level
+    (:data:`XLA_OPTIONS_F64` when every floating input is float64).
 
     Usable as a decorator, with or without arguments.
 

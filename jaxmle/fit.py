@@ -347,10 +347,7 @@ def _observation_count(model, one, dtype) -> int | None:
     model (tracing the loglik on every call cost a fifth of a small batch's fit)."""
     leaves, treedef = jax.tree_util.tree_flatten(one)
     key = (treedef, tuple((x.shape, str(x.dtype)) for x in leaves), str(jnp.dtype(dtype)))
-    try:
-        known = _COUNTS.setdefault(model, {})
-    except TypeError:  # a model that cannot be referenced weakly: no cache
-        known = {}
+    known = _COUNTS.setdefault(model, {})
     if key not in known:
         known[key] = _count_observations(model, one, dtype)
     return known[key]
@@ -682,12 +679,13 @@ def _balanced_chunk(B: int, largest: int, n_dev: int) -> int:
 
 
 def _take(tree, idx):
-    """Rows ``idx`` of every leaf: on the host for numpy leaves, in one compiled gather for JAX
-    arrays (indexing them eagerly compiles several small computations per chunk shape)."""
-    if isinstance(idx, slice) or not any(
-        isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(tree)
-    ):
+    """Rows ``idx`` (indices, or a slice within the batch) of every leaf: on the host for numpy
+    leaves; for JAX arrays in one compiled computation, a contiguous slice or a gather
+    (indexing them eagerly compiles several small computations per chunk shape)."""
+    if not any(isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(tree)):
         return jax.tree_util.tree_map(lambda x: x[idx], tree)
+    if isinstance(idx, slice):
+        return _slice_jit(tree, np.int32(idx.start), idx.stop - idx.start)
     return _take_jit(tree, np.asarray(idx, np.int32))
 
 
@@ -696,16 +694,8 @@ def _take_jit(tree, idx):
     return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0, mode="clip"), tree)
 
 
-def _rows(tree, start: int, size: int):
-    """Rows ``start:start + size`` of every leaf (all within the batch): a view of numpy leaves,
-    one compiled copy of JAX arrays (a contiguous slice: cheaper than a gather)."""
-    if not any(isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(tree)):
-        return jax.tree_util.tree_map(lambda x: x[start : start + size], tree)
-    return _rows_jit(tree, np.int32(start), size)
-
-
 @functools.partial(jax.jit, static_argnums=2)
-def _rows_jit(tree, start, size):
+def _slice_jit(tree, start, size):
     return jax.tree_util.tree_map(
         lambda x: jax.lax.dynamic_slice_in_dim(x, start, size, axis=0), tree
     )
@@ -759,11 +749,11 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
     try:
         for start in starts:
             if start + chunk <= B:
-                part = _put(_rows(inputs, start, chunk), sharding)
+                rows = slice(start, start + chunk)
             else:
-                idx = np.arange(start, start + chunk)
-                idx[idx >= B] = start  # pad the last chunk with one of its own datasets
-                part = _put(_take(inputs, idx), sharding)
+                rows = np.arange(start, start + chunk)
+                rows[rows >= B] = start  # pad the last chunk with one of its own datasets
+            part = _put(_take(inputs, rows), sharding)
             res = _kernel_chunk(*part, allowed, max_iter=first, **static)
             stop = min(chunk, B - start)
             # assembled on the host: no compilation per batch size

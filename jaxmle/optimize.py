@@ -91,6 +91,14 @@ def _at_limit(c0, c1, weight, start_ok):
     return along & (weight > 0) & (weight >= 0.1 * jnp.max(weight))
 
 
+def _scaled_solve(H, b):
+    """``H^-1 b`` through the Cholesky factor of ``H`` scaled to a unit diagonal (NaN where
+    ``H`` is not positive definite)."""
+    h = diag(H)
+    d = jnp.sqrt(jnp.where(h > 0, h, 1.0))
+    return cholesky_solve(H / (d[:, None] * d[None, :]), b / d)[0] / d
+
+
 def _damped_step(g, H, lam):
     """Solve (S + lam I) q = -D^-1 g with Marquardt scaling; fall back to a safe lam."""
     dtype = g.dtype
@@ -487,9 +495,7 @@ def _implicit_jvp(closed, primals, tangents):
         return jax.grad(closed)(x_star, *a)
 
     _, mixed = jax.jvp(grad_x, tuple(all_args), tuple(all_dots))
-    H = jax.hessian(closed)(x_star, *all_args)
-    d = jnp.sqrt(jnp.where(diag(H) > 0, diag(H), 1.0))
-    x_dot = -cholesky_solve(H / (d[:, None] * d[None, :]), mixed / d)[0] / d
+    x_dot = -_scaled_solve(jax.hessian(closed)(x_star, *all_args), mixed)
     x_dot = jnp.where(ok, x_dot, jnp.nan)
     return x_star, x_dot
 
@@ -641,8 +647,7 @@ def lbfgs(
     if hessian:
         H = jax.hessian(fun)(s.x)
         # the Newton step at the end, and the limit test of `newton`
-        d = jnp.sqrt(jnp.where(diag(H) > 0, diag(H), 1.0))
-        step = -cholesky_solve(H / (d[:, None] * d[None, :]), s.g / d)[0] / d
+        step = -_scaled_solve(H, s.g)
         solved = jnp.all(jnp.isfinite(step))  # H positive definite
         step = jnp.where(solved, step, jnp.zeros_like(step))
         decrement = -jnp.dot(s.g, step)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmle as jm
-from jaxmle._compile import XLA_OPTIONS, XLA_OPTIONS_F64, _Tuned, tuned_jit
+from jaxmle._compile import XLA_OPTIONS_F64, _Tuned, tuned_jit
 
 FIT = sys.modules["jaxmle.fit"]
 
@@ -38,14 +38,29 @@ def test_other_runtime_errors_are_not_swallowed():
 
 
 def test_kernels_are_tuned_and_work_inside_a_users_jit():
-    assert isinstance(FIT._kernel_batch, _Tuned) and isinstance(FIT._kernel_jit, _Tuned)
-    assert XLA_OPTIONS  # the options exist and are passed as compiler_options
+    kernels = (FIT._kernel_batch, FIT._kernel_jit, FIT._kernel_chunk)
+    assert all(isinstance(k, _Tuned) for k in kernels)
+    chunk = FIT._kernel_chunk
     model = jm.families.Normal()
-    x = np.random.default_rng(0).normal(1.0, 2.0, size=(3, 40))
-    top = jm.fit_batch(model, {"x": x})  # top level: the tuned kernel
+    x = np.random.default_rng(0).normal(1.0, 2.0, size=(3, 41))  # a shape no other test fits
+    sizes = [f._cache_size() for f in (chunk.tuned64, chunk.tuned, chunk.plain)]
+    top = jm.fit_batch(model, {"x": x})  # top level, float64: the float64 options
     inner = jax.jit(lambda d: jm.fit_batch(model, {"x": d}).params["loc"])(x)  # nested: plain
+    assert chunk.tuned64._cache_size() == sizes[0] + 1
+    assert [chunk.tuned._cache_size(), chunk.plain._cache_size()] == sizes[1:]
     np.testing.assert_allclose(np.asarray(inner), np.asarray(top.params["loc"]), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(top.params["loc"]), x.mean(axis=1), rtol=1e-12)
+
+
+def test_float64_fit_of_integer_data_gets_the_float64_options():
+    """The kernel's static dtype counts: integer counts fitted in float64 compile with
+    XLA_OPTIONS_F64, like float64 data."""
+    chunk = FIT._kernel_chunk
+    counts = np.random.default_rng(1).poisson(3.0, size=(4, 37))
+    before = chunk.tuned64._cache_size(), chunk.tuned._cache_size()
+    res = jm.fit_batch(jm.families.Poisson(), {"x": counts})
+    assert (chunk.tuned64._cache_size(), chunk.tuned._cache_size()) == (before[0] + 1, before[1])
+    np.testing.assert_allclose(np.asarray(res.params["rate"]), counts.mean(axis=1), rtol=1e-12)
 
 
 def test_float64_sums_fuse_with_their_summands_and_float32_keeps_the_tree_reduction():

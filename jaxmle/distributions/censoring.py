@@ -130,19 +130,19 @@ def censored_loglik(family: Distribution, params: Mapping[str, Any], data: Any) 
         # substituted: its survival is known (1 at the bottom, 0 at the top).
         inside = family._inside(x, params)
         use = inside & (event | ((x > lo) & (x < hi)))
-        xs = jnp.where(use, x, safe)
         if family.log_x:  # log x of the data taken once, without the parameters
             lxs = family._log_points(x, use, params)
             lp = jnp.where(inside, family._logpdf_lx(lxs, params), -jnp.inf)
             ls_x = family._logsf_lx(lxs, params)
         else:
+            xs = jnp.where(use, x, safe)
             lp = jnp.where(inside, family._logpdf(xs, params), -jnp.inf)
             ls_x = family._cdf_sf(xs, params)[1]
         ls_x = jnp.where(x <= lo, 0.0, jnp.where(x >= hi, -jnp.inf, ls_x))
         ls_x = jnp.where(jnp.isnan(x), jnp.nan, ls_x)  # missing stays missing
         ll = jnp.where(event, lp, ls_x)
         if entry is not None:
-            _, ls_e = family.logcdf_logsf(_entry_point(entry, lo, safe, xs), params)
+            _, ls_e = family.logcdf_logsf(_entry_point(entry, lo, safe, x), params)
             ls = [ls_e]
 
     if entry is not None:
