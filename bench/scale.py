@@ -96,7 +96,7 @@ model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]
                  {"mu": jm.Real(), "sigma": jm.Positive()})
 # warm up (compile) on a small batch with the same chunk size
 rng = np.random.default_rng(0)
-chunk = sys.modules["jaxmle.fit"].default_chunk_size(np.zeros((1, n)))
+chunk = sys.modules["jaxmle.fit"].default_chunk_size(jax.ShapeDtypeStruct((B, n), np.float64))
 jm.fit_batch(model, rng.normal(size=(chunk, n)))
 base = rss_mib()
 X = np.empty((B, n))

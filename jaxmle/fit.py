@@ -658,19 +658,30 @@ def _batch_size(inputs) -> int:
 
 
 def default_chunk_size(data, n_devices: int = 1) -> int:
-    """Datasets per chunk: about :data:`CHUNK_ELEMENTS` numbers (at most :data:`MAX_CHUNK`
-    datasets), a multiple of the devices."""
+    """The chunk ``fit_batch`` uses for ``data`` (leaves with a leading axis of B datasets) when
+    ``chunk_size`` is not given.
+
+    At most about :data:`CHUNK_ELEMENTS` numbers a chunk (and :data:`MAX_CHUNK` datasets), a
+    multiple of the devices, and evened out over the batch: as many chunks as that largest
+    size needs, of equal size, so that the padded last chunk wastes little (1,000 datasets of
+    400 numbers run as 2 x 520, not 2 x 655). The size is rounded up to a sixteenth of the
+    largest: at most 16 distinct sizes, hence compilations, per model and data shape,
+    whatever B.
+
+    Example:
+        >>> import numpy as np
+        >>> from jaxmle.fit import default_chunk_size
+        >>> default_chunk_size(np.zeros((1000, 400))), default_chunk_size(np.zeros((100, 400)))
+        (520, 100)
+    """
     leaves = jax.tree_util.tree_leaves(data)
     per_dataset = max(1, sum(int(np.prod(x.shape[1:])) for x in leaves))
-    chunk = int(np.clip(CHUNK_ELEMENTS // per_dataset, 16, MAX_CHUNK))
-    return -(-chunk // n_devices) * n_devices
+    largest = int(np.clip(CHUNK_ELEMENTS // per_dataset, 16, MAX_CHUNK))
+    largest = -(-largest // n_devices) * n_devices
+    return _balanced_chunk(int(leaves[0].shape[0]), largest, n_devices)
 
 
 def _balanced_chunk(B: int, largest: int, n_dev: int) -> int:
-    """The default chunk for ``B`` datasets: as many chunks as ``largest`` needs, evened out, so
-    that the padded last chunk wastes little (1,000 datasets in chunks of at most 655 run as
-    2 x 520, not 2 x 655). The size is rounded up to a sixteenth of ``largest``: at most 16
-    distinct sizes, hence compilations, per model and data shape, whatever ``B``."""
     if B <= largest:
         return -(-B // n_dev) * n_dev
     grain = -(-max(largest // 16, 1) // n_dev) * n_dev
@@ -725,7 +736,7 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
         chunk = -(-int(chunk_size) // n_dev) * n_dev
         chunk = min(chunk, -(-B // n_dev) * n_dev)
     else:
-        chunk = _balanced_chunk(B, default_chunk_size(inputs[0], n_dev), n_dev)
+        chunk = default_chunk_size(inputs[0], n_dev)
     sharding = _sharding(n_dev)
     starts = range(0, B, chunk)
     bar = _progress_bar(progress, len(starts), B)

@@ -76,3 +76,26 @@ def test_fit_batch_resumes_stragglers_and_equals_fit(monkeypatch):
         np.testing.assert_allclose(batch.loglik[i], one.loglik, rtol=1e-12)
     # the iteration counts add up over the two passes
     assert np.all(np.asarray(batch.n_iter)[hard] > n_iter[hard])
+
+
+def test_default_chunks_are_even_and_few_sizes():
+    """The default chunk evens the batch out (no mostly-padding last chunk), never exceeds the
+    largest chunk, and takes at most 16 sizes (compilations) per data shape, whatever B."""
+    from jaxmle.fit import MAX_CHUNK, default_chunk_size
+
+    def chunk(B, per_dataset, n_dev=1):
+        return default_chunk_size(jax.ShapeDtypeStruct((B, per_dataset), jnp.float64), n_dev)
+
+    assert chunk(1000, 400) == 520 and chunk(100, 400) == 100
+    assert chunk(10_000, 5) == 10_000 and chunk(20_000, 5) == 10_240  # 2 x, grain 1,024
+    assert chunk(40_000, 5) <= MAX_CHUNK
+    largest = chunk(10**6, 400)
+    sizes = set()
+    for B in range(largest + 1, 20 * largest, 37):
+        c = chunk(B, 400)
+        n_chunks = -(-B // c)
+        assert c <= largest and n_chunks == -(-B // largest)  # no more chunks than needed
+        assert n_chunks * c - B < n_chunks * (largest // 16 + 1)  # padding: under a grain each
+        sizes.add(c)
+    assert len(sizes) <= 16
+    assert chunk(1001, 400, n_dev=4) % 4 == 0
