@@ -61,14 +61,31 @@ class Problem:
 
     def terms(self, params, data, mask):
         """Per-observation log-likelihood (masked terms 0), or the scalar total."""
-        ll = jnp.asarray(self.model.loglik(params, data), self.dtype)
+        return self._masked(self.model.loglik(params, data), mask)
+
+    def terms_free(self, u, data, mask):
+        """:meth:`terms` at the unconstrained vector ``u`` (through the model's own form in
+        ``u`` where it has one)."""
+        free = self.model._free_loglik
+        if free is None:
+            return self.terms(self.model.to_constrained(u), data, mask)
+        return self._masked(free(u, data), mask)
+
+    def _masked(self, ll, mask):
+        ll = jnp.asarray(ll, self.dtype)
         if self.n is None:
             return ll
         return jnp.where(mask, ll, 0.0)
 
     def loglik(self, params, data, weights, mask):
         """The weighted total log-likelihood at constrained ``params``."""
-        t = self.terms(params, data, mask)
+        return self._total(self.terms(params, data, mask), weights)
+
+    def loglik_free(self, u, data, weights, mask):
+        """The weighted total log-likelihood at the unconstrained vector ``u``."""
+        return self._total(self.terms_free(u, data, mask), weights)
+
+    def _total(self, t, weights):
         return t if self.n is None else jnp.sum(t * weights)
 
 
@@ -129,7 +146,7 @@ def _cluster_one(u, cov_free, cov, nobs, data, weights, mask, ids, *, problem, k
     model = problem.model
     data, weights, mask = problem.prepare(data, weights, mask)
     n = problem.n
-    scores = jax.jacfwd(lambda v: problem.terms(model.to_constrained(v), data, mask))(u)
+    scores = jax.jacfwd(lambda v: problem.terms_free(v, data, mask))(u)
     wsc = scores * weights[:, None]
     sums = jax.ops.segment_sum(wsc, ids, num_segments=n)
     used = jax.ops.segment_sum((mask & (weights > 0)).astype(u.dtype), ids, num_segments=n) > 0

@@ -125,7 +125,7 @@ def _influence_one(u, data, weights, mask, *, problem):
     data, weights, mask = problem.prepare(data, weights, mask)
 
     def terms(v):
-        return problem.terms(model.to_constrained(v), data, mask)
+        return problem.terms_free(v, data, mask)
 
     scores = jax.jacfwd(terms)(u)  # (n, p)
     info = -jax.hessian(lambda v: jnp.sum(terms(v) * weights))(u)

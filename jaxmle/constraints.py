@@ -379,12 +379,13 @@ class Simplex(Constraint):
     def free_size(self):
         return self.k - 1
 
-    def _logits(self, u):
+    def logits(self, u):
+        """The ``k`` logits ``[u_1, ..., u_{k-1}, 0]`` whose softmax is :meth:`forward`."""
         u = jnp.reshape(u, (self.k - 1,))
         return jnp.concatenate([u, jnp.zeros((1,), u.dtype)])
 
     def forward(self, u):
-        return jax.nn.softmax(self._logits(u))
+        return jax.nn.softmax(self.logits(u))
 
     def inverse(self, value):
         logp = jnp.log(jnp.asarray(value))
@@ -392,7 +393,7 @@ class Simplex(Constraint):
 
     def forward_log_det_jacobian(self, u):
         # J = diag(p') - p'p'^T for the first k-1 components; det J = prod of all k p_i.
-        return jnp.sum(jax.nn.log_softmax(self._logits(u)))
+        return jnp.sum(jax.nn.log_softmax(self.logits(u)))
 
     def check(self, value):
         v = np.asarray(value, dtype=float)

@@ -54,7 +54,7 @@ def _kernel(
 
 def _negll(problem):
     def negll(u, data, weights, mask):
-        return -problem.loglik(problem.model.to_constrained(u), data, weights, mask)
+        return -problem.loglik_free(u, data, weights, mask)
 
     return negll
 
@@ -93,7 +93,7 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
         cov_free, info_ok = jnp.full((u.size, u.size), jnp.nan, dtype), jnp.ones((), bool)
     if compute_se and cov_type != "observed":
         # (n, p) unweighted per-observation scores
-        scores = jax.jacfwd(lambda v: problem.terms(model.to_constrained(v), data, mask))(u)
+        scores = jax.jacfwd(lambda v: problem.terms_free(v, data, mask))(u)
         if cov_type == "robust":
             cov_free = sandwich(cov_free, scores, weights)
         else:  # "opg"

@@ -78,6 +78,10 @@ class Model:
                 f"simulate must be a function (key, params, data) -> data, got {simulate!r}"
             )
         self.simulate = simulate
+        # loglik(to_constrained(u), data) written in the unconstrained vector u, where that
+        # is cheaper to differentiate (a family's, e.g. the multinomial's from its logits);
+        # the fit's objective uses it when set
+        self._free_loglik: Callable[[jax.Array, Any], jax.Array] | None = None
 
         offsets, start = {}, 0
         for key, c in self.spec.items():

@@ -99,8 +99,29 @@ def _scaled_solve(H, b):
     return cholesky_solve(H / (d[:, None] * d[None, :]), b / d)[0] / d
 
 
-def _damped_step(g, H, lam):
-    """Solve (S + lam I) q = -D^-1 g with Marquardt scaling; fall back to a safe lam."""
+class _Solve(NamedTuple):
+    """The first half of a damped step: the scaled system and its solve at ``lam``."""
+
+    d: jax.Array  #: Marquardt scale, sqrt|diag H|
+    S: jax.Array  #: H scaled to a unit diagonal
+    rhs: jax.Array  #: -D^-1 g
+    lam: jax.Array  #: damping of the first solve
+    lam_safe: jax.Array  #: damping that makes S + lam I positive definite (Gershgorin)
+    q0: jax.Array  #: solution at lam (NaN where S + lam I is not positive definite)
+    ok0: jax.Array  #: the solve at lam succeeded
+
+
+def _spd_solve(A, b):
+    """``A^-1 b`` by Cholesky and whether it succeeded (``A`` positive definite, not nearly
+    singular, the solution finite)."""
+    eps = jnp.finfo(b.dtype).eps
+    q, piv = cholesky_solve(A, b)
+    # (a NaN pivot, where A is not positive definite, fails the comparison)
+    return q, jnp.all(jnp.isfinite(q)) & jnp.all(piv**2 > 100 * eps)
+
+
+def _first_solve(g, H, lam) -> _Solve:
+    """Scale ``H`` by its diagonal and solve ``(S + lam I) q = -D^-1 g``."""
     dtype = g.dtype
     eps = jnp.finfo(dtype).eps
     d2 = jnp.abs(diag(H))
@@ -108,29 +129,46 @@ def _damped_step(g, H, lam):
     d2 = jnp.where(dmax > 0, jnp.maximum(d2, eps * dmax), 1.0)
     d = jnp.sqrt(d2)
     S = H / (d[:, None] * d[None, :])
-    eye = jnp.eye(g.shape[0], dtype=dtype)
     rhs = -g / d
-
-    def solve(lam_):
-        q, piv = cholesky_solve(S + lam_ * eye, rhs)
-        # (a NaN pivot, where S + lam I is not positive definite, fails the comparison)
-        ok = jnp.all(jnp.isfinite(q)) & jnp.all(piv**2 > 100 * eps)
-        return q, ok
-
     # Gershgorin: S + lam I is positive definite once lam > max_i (sum_j!=i |S_ij| - S_ii).
     off = jnp.sum(jnp.abs(S), axis=1) - jnp.abs(diag(S))
     lam_safe = jnp.maximum(lam, jnp.max(off - diag(S)) + 1e-3 + 1e-3 * lam)
+    q0, ok0 = _spd_solve(S + lam * jnp.eye(g.shape[0], dtype=dtype), rhs)
+    return _Solve(d, S, rhs, lam, lam_safe, q0, ok0)
+
+
+def _second_solve(st: _Solve):
+    """The other factorization a step may need: with ``lam = 0`` the safe step (at
+    ``lam_safe``), where the undamped solve failed; with ``lam > 0`` the undamped one."""
+    lam2 = jnp.where(st.lam <= 0, st.lam_safe, 0.0)
+    return _spd_solve(st.S + lam2 * jnp.eye(st.rhs.shape[0], dtype=st.rhs.dtype), st.rhs)
+
+
+def _no_second_solve(st: _Solve):
+    """What stands for :func:`_second_solve` where no member needs it."""
+    return jnp.full_like(st.rhs, jnp.nan), jnp.zeros((), bool)
+
+
+def _needs_second_solve(st: _Solve, want_newton):
+    """Whether :func:`_combine` reads the second solve: with ``lam = 0``, where the undamped
+    solve failed (the safe step); with ``lam > 0``, where the damped solve succeeded and the
+    undamped step is wanted (``want_newton``: to test convergence or polish). Where a damped
+    solve fails, the undamped one fails too (adding ``lam I`` only raises the pivots)."""
+    return jnp.where(st.lam <= 0, ~st.ok0, st.ok0 & want_newton)
+
+
+def _combine(st: _Solve, qb, okb):
+    """The steps from both solves: ``(p, lam_used, ok, newton_step, pd)``."""
     # Three steps may be needed: damped (lam), undamped (0) and safe (lam_safe, where the
-    # damped one fails). Two factorizations give them, as one vmapped solve (the written-out
-    # Cholesky appears once in the compiled program): with lam = 0 the damped step is the
+    # damped one fails). Two factorizations give them: with lam = 0 the damped step is the
     # undamped one and the second solve is the safe one; with lam > 0 the second solve is
-    # the undamped one, and where the damped one fails S is not positive definite either
-    # (adding lam I only raises the pivots), so the safe step is taken on the diagonal
-    # alone (S has a unit diagonal): a scaled gradient step.
+    # the undamped one, and where the damped one fails S is not positive definite either,
+    # so the safe step is taken on the diagonal alone (S has a unit diagonal): a scaled
+    # gradient step.
+    lam, lam_safe, q0, ok0, d = st.lam, st.lam_safe, st.q0, st.ok0, st.d
     undamped = lam <= 0
-    (q0, qb), (ok0, okb) = jax.vmap(solve)(jnp.stack([lam, jnp.where(undamped, lam_safe, 0.0)]))
     qn, okn = jnp.where(undamped, q0, qb), jnp.where(undamped, ok0, okb)
-    q1 = jnp.where(undamped, qb, rhs / (1.0 + lam_safe))
+    q1 = jnp.where(undamped, qb, st.rhs / (1.0 + lam_safe))
     ok1 = jnp.where(undamped, okb, jnp.all(jnp.isfinite(q1)))
     q = jnp.where(ok0, q0, q1)
     lam_used = jnp.where(ok0, lam, lam_safe)
@@ -138,6 +176,18 @@ def _damped_step(g, H, lam):
     p = jnp.where(ok, q / d, jnp.zeros_like(q))
     newton_step = jnp.where(okn, qn / d, p)  # undamped, where H is positive definite
     return p, lam_used, ok, newton_step, okn
+
+
+def _damped_step(g, H, lam):
+    """Solve (S + lam I) q = -D^-1 g with Marquardt scaling; fall back to a safe lam.
+
+    Returns ``(p, lam_used, ok, newton_step, pd)``: the step (``D^-1 q``), the damping it
+    used, whether it exists, the undamped Newton step (the step itself where ``H`` is not
+    positive definite) and whether ``H`` is. Both factorizations are computed; the solver
+    skips the second where no member reads it.
+    """
+    st = _first_solve(g, H, lam)
+    return _combine(st, *_second_solve(st))
 
 
 class _State(NamedTuple):
@@ -190,8 +240,13 @@ def newton(
         (True, 3.0)
     """
     x0 = jnp.asarray(x0)
-    init, cond, body, finish = _newton_parts(x0.shape[0], x0.dtype, max_iter, tol)
-    state = lax.while_loop(cond, lambda s: body(s, fun, ()), init(x0, iter0))
+    init, cond, first, body, finish = _newton_parts(x0.shape[0], x0.dtype, max_iter, tol)
+
+    def step(s):
+        st, need = first(s)
+        return body(s, fun, (), st, lax.cond(need, _second_solve, _no_second_solve, st))
+
+    state = lax.while_loop(cond, step, init(x0, iter0))
     return finish(state)
 
 
@@ -239,7 +294,7 @@ def newton_batch(
     """
     x0 = jnp.asarray(x0)
     B, p = x0.shape
-    init, cond, body, finish = _newton_parts(p, x0.dtype, max_iter, tol)
+    init, cond, first, body, finish = _newton_parts(p, x0.dtype, max_iter, tol)
     iter0 = jnp.broadcast_to(jnp.asarray(iter0, jnp.int32), (B,))
     state = jax.vmap(init)(x0, iter0)
 
@@ -253,7 +308,12 @@ def newton_batch(
     def outer_body(c):
         s, count, waited = c
         on = active(s)
-        new = jax.vmap(lambda s_, a: body(s_, fun, a))(s, args)
+        st, need = jax.vmap(first)(s)
+        # the second factorization only where some member reads it (a batch-level branch)
+        second = lax.cond(
+            jnp.any(on & need), jax.vmap(_second_solve), jax.vmap(_no_second_solve), st
+        )
+        new = jax.vmap(lambda s_, a, st_, sec: body(s_, fun, a, st_, sec))(s, args, st, second)
         s = jax.tree_util.tree_map(
             lambda n, o: jnp.where(jnp.reshape(on, (B,) + (1,) * (n.ndim - 1)), n, o), new, s
         )
@@ -269,7 +329,9 @@ def newton_batch(
 
 def _newton_parts(size, dtype, max_iter, tol):
     """The pieces of :func:`newton`: ``init(x0, iter0)``, ``cond(state)``,
-    ``body(state, fun, args)`` and ``finish(state)``, for one member, with ``fun(x, *args)``."""
+    ``first(state)`` (the first solve of an iteration and whether the second is needed),
+    ``body(state, fun, args, first_solve, second_solve)`` and ``finish(state)``, for one
+    member, with ``fun(x, *args)``."""
     eps = jnp.finfo(dtype).eps
     tol = default_tol(dtype) if tol is None else tol
 
@@ -299,11 +361,21 @@ def _newton_parts(size, dtype, max_iter, tol):
     def cond(s):
         return s.fresh | ((~s.done) & (s.n_iter < max_iter))
 
-    def body(s, fun, args):
-        p_fresh, lam_used, ok, p_newton, pd = _damped_step(s.g, s.H, s.lam)
-        dec = -jnp.dot(s.g, p_fresh)
+    def first(s):
+        """The first solve of an iteration and whether the second is needed."""
+        st = _first_solve(s.g, s.H, s.lam)
         # Below the rounding level of f, no gain the quadratic model predicts
         # can be measured: that is convergence too.
+        noise = 4 * eps * (jnp.abs(s.f) + 1)
+        small = jnp.maximum(tol, noise)
+        # the undamped step is read after a rejection (below) and on convergence (polish)
+        near = (st.lam <= 1.0) & (-0.5 * jnp.dot(s.g, st.q0 / st.d) <= small)
+        need = _needs_second_solve(st, s.rejected | near) & ~s.fresh
+        return st, need
+
+    def body(s, fun, args, st, second):
+        p_fresh, lam_used, ok, p_newton, pd = _combine(st, *second)
+        dec = -jnp.dot(s.g, p_fresh)
         noise = 4 * eps * (jnp.abs(s.f) + 1)
         small = jnp.maximum(tol, noise)
         # After a step rejected for no measurable gain, the undamped decrement
@@ -324,12 +396,16 @@ def _newton_parts(size, dtype, max_iter, tol):
         pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, matvec(s.H, p)))
         actual = s.f - f_new
         good = (actual > 1e-4 * pred) | ((pred <= noise) & (actual >= -noise))
-        finite = _all_finite(f_new, g_new, H_new)
         # On convergence, still take the last Newton step when it does not
         # worsen f beyond rounding: it squares the remaining error for free.
         # (or when f's rounding hides the gain but the scaled gradient shrank)
         d = jnp.sqrt(jnp.maximum(jnp.abs(diag(s.H)), jnp.finfo(dtype).tiny))
         shrank = jnp.sum((g_new / d) ** 2) <= jnp.sum((s.g / d) ** 2)
+        # the curvature along the step at its end, sum_ij p_i p_j H_ij, is finite only
+        # where every H_ij is (0 * inf is NaN): it checks the new Hessian without another
+        # pass over it
+        c1 = jnp.dot(p, matvec(H_new, p))
+        finite = _all_finite(f_new, g_new, c1)
         polish = converged & ok & finite & ((actual >= -noise) | (shrank & (actual >= -64 * noise)))
         accept = (ok & ~converged & finite & good) | polish | s.fresh
         ratio = actual / jnp.where(pred > 0, pred, 1.0)
@@ -387,7 +463,7 @@ def _newton_parts(size, dtype, max_iter, tol):
             start_ok=start_ok,
             rejected=~accept & ~s.fresh,
             c0=jnp.dot(p, matvec(s.H, p)),
-            c1=jnp.dot(p, matvec(H_new, p)),
+            c1=c1,
         )
 
     def finish(s):
@@ -412,7 +488,7 @@ def _newton_parts(size, dtype, max_iter, tol):
             divergent=divergent,
         )  # fmt: skip
 
-    return init, cond, body, finish
+    return init, cond, first, body, finish
 
 
 def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):

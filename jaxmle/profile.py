@@ -816,7 +816,7 @@ def _derived_one(z_hat, l_hat, est, se, data, weights, mask, fixed_values, *, pr
         return jnp.asarray(fn(full_params(z)), dtype)
 
     def ll(z):
-        return problem.loglik(model.to_constrained(z), data, weights, mask)
+        return problem.loglik_free(z, data, weights, mask)
 
     ok_se = jnp.isfinite(se) & (se > 0)
     d0 = jnp.where(ok_se, st["target"] * se, jnp.maximum(jnp.abs(est), 1.0) * 0.1)

@@ -318,3 +318,39 @@ def test_fit_dist_errors_and_factories():
     assert families.Binomial(trials=10) is not families.Binomial(trials=5)
     assert families.StudentT().param_names == ("loc", "scale", "df")
     assert families.Categorical(k=3).spec["p"] == jm.Simplex(3)
+
+
+def test_multinomial_fit_objective_from_logits_equals_the_loglik_of_p():
+    """The multinomial model's objective in the unconstrained vector (from log_softmax of the
+    logits) is its loglik at p = softmax(logits): values, gradients and Hessians."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    model = families.Multinomial(4)
+    x = jnp.array([[3.0, 0.0, 5.0, 2.0], [0.0, 0.0, 1.0, 0.0], [1.0, 2.0, 3.0, 4.0]])
+    bad = jnp.array([[1.0, -1.0, 2.0, 0.0], [0.5, 1.0, 1.0, 0.0]])  # negative, non-integer
+    assert model._free_loglik is not None
+    rng = np.random.default_rng(3)
+    for u in [jnp.zeros(3), jnp.asarray(rng.normal(size=3) * 2.0)]:
+        for data in ({"x": x}, {"x": bad}):
+            generic = lambda v, d=data: jnp.sum(model.loglik(model.to_constrained(v), d))  # noqa: E731
+            fast = lambda v, d=data: jnp.sum(model._free_loglik(v, d))  # noqa: E731
+            np.testing.assert_allclose(
+                model._free_loglik(u, data),
+                model.loglik(model.to_constrained(u), data),
+                rtol=1e-13,
+            )
+            if data["x"] is x:
+                np.testing.assert_allclose(jax.grad(fast)(u), jax.grad(generic)(u), rtol=1e-12)
+                np.testing.assert_allclose(
+                    jax.hessian(fast)(u), jax.hessian(generic)(u), rtol=1e-12, atol=1e-13
+                )
+            else:
+                assert np.all(np.asarray(model._free_loglik(u, data)) == -np.inf)
+    # and the family's logpdf_logits is its logpdf at the softmax
+    d = DISTRIBUTIONS["multinomial"].with_options(k=4)
+    logits = jnp.array([0.3, -1.0, 2.0, 0.0])
+    np.testing.assert_allclose(
+        d.logpdf_logits(x, logits), d.logpdf(x, {"p": jax.nn.softmax(logits)}), rtol=1e-13
+    )

@@ -82,3 +82,46 @@ def test_indefinite_hessian_with_damping_takes_the_scaled_gradient_step():
     d = np.sqrt(np.diag(H))
     np.testing.assert_allclose(p, -g / d / (1.0 + lam_safe) / d, rtol=1e-14)
     assert float(g @ np.asarray(p)) < 0
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.1])
+@pytest.mark.parametrize("want_newton", [False, True])
+@pytest.mark.parametrize("kind", ["definite", "indefinite"])
+def test_second_factorization_is_skipped_only_where_nothing_reads_it(lam, want_newton, kind):
+    from jaxmle.optimize import _combine, _first_solve, _needs_second_solve, _no_second_solve
+
+    indefinite = np.array([[1.0, 3.0, 0.0], [3.0, 1.0, 0.2], [0.0, 0.2, 2.0]])
+    H = _spd(3) if kind == "definite" else indefinite
+    g = RNG.normal(size=3)
+    full = jax.jit(_damped_step)(jnp.asarray(g), jnp.asarray(H), lam)
+    st = _first_solve(jnp.asarray(g), jnp.asarray(H), jnp.asarray(lam))
+    need = bool(_needs_second_solve(st, jnp.asarray(want_newton)))
+    # the second solve is needed for the safe step (lam = 0, H indefinite) and for the
+    # undamped step where it is wanted (lam > 0, H positive definite)
+    expected = (lam == 0.0 and kind == "indefinite") or (
+        lam > 0 and kind == "definite" and want_newton
+    )
+    assert need == expected
+    if need:
+        return
+    p, lam_used, ok, newton, pd = _combine(st, *_no_second_solve(st))
+    np.testing.assert_allclose(p, full[0], rtol=1e-14)  # (jit against eager: rounding)
+    assert float(lam_used) == float(full[1]) and bool(ok) == bool(full[2])
+    if want_newton or lam == 0.0:
+        np.testing.assert_allclose(newton, full[3], rtol=1e-14)
+        assert bool(pd) == bool(full[4])
+
+
+def test_curvature_along_the_step_flags_a_non_finite_hessian():
+    """The solver checks the new Hessian through p^T H p: non-finite wherever an entry of H is,
+    even where p is zero there (0 * inf is NaN), under the solver's compile options."""
+    from jaxmle._compile import XLA_OPTIONS_F64
+
+    curv = jax.jit(lambda p, H: jnp.dot(p, matvec(H, p)), compiler_options=XLA_OPTIONS_F64)
+    p = jnp.array([0.0, 1.0, 0.5])
+    for bad in [np.inf, -np.inf, np.nan]:
+        for i, j in [(0, 0), (0, 2), (1, 1)]:
+            H = np.eye(3)
+            H[i, j] = bad
+            assert not np.isfinite(float(curv(p, jnp.asarray(H))))
+    assert float(curv(p, jnp.eye(3))) == 1.25

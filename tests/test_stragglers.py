@@ -99,3 +99,21 @@ def test_default_chunks_are_even_and_few_sizes():
         sizes.add(c)
     assert len(sizes) <= 16
     assert chunk(1001, 400, n_dev=4) % 4 == 0
+
+
+def test_newton_batch_equals_newton_where_members_need_damping():
+    """Members whose steps are damped, rejected or taken on an indefinite Hessian need the
+    second factorization, which the batch computes only in iterations where some member
+    reads it: each member still takes exactly the steps of its own run."""
+
+    def f(x, a):  # Rosenbrock valleys of several steepnesses, and a convex member
+        return (1.0 - x[0]) ** 2 + a * (x[1] - x[0] ** 2) ** 2 + 0.1 * jnp.cosh(x[1])
+
+    a = jnp.array([1.0, 10.0, 100.0, 0.0])
+    x0 = jnp.array([[-1.2, 1.0], [-1.2, 1.0], [0.5, -2.0], [3.0, 3.0]])
+    batch = newton_batch(f, x0, (a,))
+    for i in range(4):
+        one = newton(lambda x, ai=a[i]: f(x, ai), x0[i])
+        assert bool(one.converged) and bool(batch.converged[i])
+        assert int(batch.n_iter[i]) == int(one.n_iter)
+        np.testing.assert_array_equal(batch.x[i], one.x)

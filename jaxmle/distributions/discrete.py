@@ -261,13 +261,33 @@ class MultinomialDist(_Discrete):
         return 0.0, jnp.inf
 
     def logpdf(self, x, params):
+        p = jnp.asarray(params["p"])
+        return self._log_mass(x, lambda xs: xlogy(xs, p))
+
+    def logpdf_logits(self, x, logits):
+        """:meth:`logpdf` at ``p = softmax(logits)``, from ``log_softmax(logits)``: the log of
+        ``p`` is never taken, so ``p`` may underflow, and the derivatives in ``logits`` are
+        those of ``x . logits - n logsumexp(logits)`` (a fit differentiates them twice).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> from jaxmle.distributions import MultinomialDist
+            >>> round(float(MultinomialDist(k=2).logpdf_logits(jnp.array([1.0, 1.0]),
+            ...                                                jnp.zeros(2))), 6)
+            -0.693147
+        """
+        logp = jax.nn.log_softmax(jnp.asarray(logits))
+        return self._log_mass(x, lambda xs: xs * logp)
+
+    def _log_mass(self, x, xlogp):
+        """The log mass of counts ``x`` given ``xlogp(xs)``, the terms ``xs_j log p_j``."""
         x = jnp.asarray(x)
         x = x.astype(jnp.result_type(float, x.dtype))
-        p = jnp.asarray(params["p"])
         inside = jnp.all((x >= 0) & (x == jnp.floor(x)), axis=-1)
         xs = jnp.where(inside[..., None], x, 0.0)
         n = jnp.sum(xs, axis=-1)
-        ll = gammaln(n + 1.0) + jnp.sum(xlogy(xs, p) - gammaln(xs + 1.0), axis=-1)
+        ll = gammaln(n + 1.0) + jnp.sum(xlogp(xs) - gammaln(xs + 1.0), axis=-1)
         return jnp.where(inside, ll, -jnp.inf)
 
     def logcdf(self, x, params):

@@ -119,6 +119,13 @@ def model_for(dist: Distribution) -> Model:
         init = dist.init
     loglik.__name__ = name
     model = Model(loglik, spec, init=init, name=name, simulate=_simulator(dist))
+    if isinstance(dist, _d.MultinomialDist):
+        simplex = spec["p"]
+
+        def free_loglik(u, data):  # p = softmax(logits(u)), without the log of p
+            return dist.logpdf_logits(_discrete_data(dist, data), simplex.logits(u))
+
+        model._free_loglik = free_loglik
     # jm.fit takes lower=-inf / upper=inf (censoring bounds) in the data as valid values
     model.infinite_bounds_ok = dist.continuous
     return model
