@@ -320,37 +320,51 @@ def test_fit_dist_errors_and_factories():
     assert families.Categorical(k=3).spec["p"] == jm.Simplex(3)
 
 
-def test_multinomial_fit_objective_from_logits_equals_the_loglik_of_p():
-    """The multinomial model's objective in the unconstrained vector (from log_softmax of the
-    logits) is its loglik at p = softmax(logits): values, gradients and Hessians."""
+CATEGORICAL_DATA = ([2.0, 0.0, 3.0, 3.0, 1.0], [0.0], [-1.0, 0.5, 4.0])  # last: off the support
+MULTINOMIAL_DATA = (
+    [[3.0, 0.0, 5.0, 2.0], [0.0, 0.0, 1.0, 0.0], [1.0, 2.0, 3.0, 4.0]],
+    [[0.0, 0.0, 0.0, 0.0]],
+    [[1.0, -1.0, 2.0, 0.0], [0.5, 1.0, 1.0, 0.0]],  # negative, non-integer: off the support
+)
+
+
+@pytest.mark.parametrize(
+    "name, datasets",
+    [("categorical", CATEGORICAL_DATA), ("multinomial", MULTINOMIAL_DATA)],
+)
+def test_simplex_family_objective_from_logits_equals_the_loglik_of_p(name, datasets):
+    """The fit's objective of a family on the simplex is written in the unconstrained vector
+    (from log_softmax of the logits): it is the loglik at p = softmax(logits), with the same
+    gradient and Hessian, and -inf off the support."""
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    model = families.Multinomial(4)
-    x = jnp.array([[3.0, 0.0, 5.0, 2.0], [0.0, 0.0, 1.0, 0.0], [1.0, 2.0, 3.0, 4.0]])
-    bad = jnp.array([[1.0, -1.0, 2.0, 0.0], [0.5, 1.0, 1.0, 0.0]])  # negative, non-integer
+    dist = DISTRIBUTIONS[name].with_options(k=4)
+    model = families.model_for(dist)
     assert model._free_loglik is not None
     rng = np.random.default_rng(3)
     for u in [jnp.zeros(3), jnp.asarray(rng.normal(size=3) * 2.0)]:
-        for data in ({"x": x}, {"x": bad}):
-            generic = lambda v, d=data: jnp.sum(model.loglik(model.to_constrained(v), d))  # noqa: E731
-            fast = lambda v, d=data: jnp.sum(model._free_loglik(v, d))  # noqa: E731
+        for values in datasets:
+            data = {"x": jnp.asarray(values)}
+            fast = model._free_loglik(u, data)
+            generic = model.loglik(model.to_constrained(u), data)
+            np.testing.assert_allclose(fast, generic, rtol=1e-13)
+            if not np.all(np.isfinite(np.asarray(generic))):
+                assert np.all(np.asarray(fast) == np.asarray(generic))
+                continue
+
+            def total(f, data=data):
+                return lambda v: jnp.sum(f(v, data))
+
+            plain = total(lambda v, d: model.loglik(model.to_constrained(v), d))
+            free = total(model._free_loglik)
+            np.testing.assert_allclose(jax.grad(free)(u), jax.grad(plain)(u), rtol=1e-12)
             np.testing.assert_allclose(
-                model._free_loglik(u, data),
-                model.loglik(model.to_constrained(u), data),
-                rtol=1e-13,
+                jax.hessian(free)(u), jax.hessian(plain)(u), rtol=1e-12, atol=1e-13
             )
-            if data["x"] is x:
-                np.testing.assert_allclose(jax.grad(fast)(u), jax.grad(generic)(u), rtol=1e-12)
-                np.testing.assert_allclose(
-                    jax.hessian(fast)(u), jax.hessian(generic)(u), rtol=1e-12, atol=1e-13
-                )
-            else:
-                assert np.all(np.asarray(model._free_loglik(u, data)) == -np.inf)
-    # and the family's logpdf_logits is its logpdf at the softmax
-    d = DISTRIBUTIONS["multinomial"].with_options(k=4)
     logits = jnp.array([0.3, -1.0, 2.0, 0.0])
+    x = jnp.asarray(datasets[0])
     np.testing.assert_allclose(
-        d.logpdf_logits(x, logits), d.logpdf(x, {"p": jax.nn.softmax(logits)}), rtol=1e-13
+        dist.logpdf_logits(x, logits), dist.logpdf(x, {"p": jax.nn.softmax(logits)}), rtol=1e-13
     )

@@ -16,7 +16,7 @@ from jax.scipy.special import gammainc, gammaincc, gammaln, xlog1py, xlogy
 
 from ..constraints import Positive, Simplex, UnitInterval
 from ._special import log1mexp, log_betainc, log_gammainc
-from .base import Distribution, as_data_dict, positive, wstats
+from .base import Distribution, _as_float, as_data_dict, positive, wstats
 
 __all__ = [
     "BernoulliDist",
@@ -212,6 +212,26 @@ class CategoricalDist(_Discrete):
 
     def _logsf(self, x, params):
         return jnp.log(self._select(x, params, lambda j, xx: j > xx))
+
+    def logpdf_logits(self, x, logits):
+        """:meth:`logpdf` at ``p = softmax(logits)``, from ``log_softmax(logits)`` (the log of
+        ``p`` is never taken; a fit differentiates it twice).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> from jaxmle.distributions import CategoricalDist
+            >>> round(float(CategoricalDist(k=2).logpdf_logits(1.0, jnp.zeros(2))), 6)
+            -0.693147
+        """
+        logp = jax.nn.log_softmax(jnp.asarray(logits))
+        x = _as_float(x)
+        inside = self._inside(x, {})
+        xs = jnp.where(inside, x, self._safe({}))
+        j = jnp.arange(self._k(), dtype=xs.dtype)
+        return jnp.where(
+            inside, jnp.sum(jnp.where(j == xs[..., None], logp, 0.0), axis=-1), -jnp.inf
+        )
 
     def sample(self, key, params, shape=()):
         """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""

@@ -119,8 +119,8 @@ def model_for(dist: Distribution) -> Model:
         init = dist.init
     loglik.__name__ = name
     model = Model(loglik, spec, init=init, name=name, simulate=_simulator(dist))
-    if isinstance(dist, _d.MultinomialDist):
-        simplex = spec["p"]
+    if isinstance(dist, (_d.CategoricalDist, _d.MultinomialDist)):
+        simplex = spec["p"]  # (the only parameter: u is its free block)
 
         def free_loglik(u, data):  # p = softmax(logits(u)), without the log of p
             return dist.logpdf_logits(_discrete_data(dist, data), simplex.logits(u))
