@@ -767,9 +767,10 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
             part = _put(_take(inputs, rows), sharding)
             res = _kernel_chunk(*part, allowed, max_iter=first, **static)
             stop = min(chunk, B - start)
-            # assembled on the host: no compilation per batch size
-            res = _take(jax.device_get(res), slice(0, stop))
-            out.append(res)
+            if len(starts) > 1 or stop < chunk:
+                # assembled on the host: no compilation per batch size
+                res = _take(jax.device_get(res), slice(0, stop))
+            out.append(res)  # (a batch of one whole chunk stays where it was computed)
             if first < max_iter:
                 late = np.flatnonzero(np.asarray(res.status) == Status.MAX_ITER)
                 if late.size:
@@ -794,6 +795,8 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
 def _finish_stragglers(inputs, out, late, chunk, static, max_iter, sharding) -> None:
     """Resume the datasets ``late`` (global indices) from where the first pass left them, in
     buckets of a few fixed sizes, and write their results into the chunks ``out``."""
+    for c in np.unique(late // chunk):  # writable host copies, to be indexed and written
+        out[c] = jax.tree_util.tree_map(np.array, jax.device_get(out[c]))
     for s0 in range(0, late.size, chunk):
         piece = late[s0 : s0 + chunk]
         size = _bucket(piece.size, chunk, sharding)
@@ -806,12 +809,13 @@ def _finish_stragglers(inputs, out, late, chunk, static, max_iter, sharding) -> 
         srcs = [x[: piece.size] for x in jax.tree_util.tree_leaves(more)]
         for c in np.unique(piece // chunk):
             sel = piece // chunk == c
-            out[c] = jax.tree_util.tree_map(np.array, out[c])  # a writable copy
             for dst, src in zip(jax.tree_util.tree_leaves(out[c]), srcs):
                 dst[piece[sel] % chunk] = src[sel]
 
 
 def _concat(out) -> FitResult:
+    if len(out) == 1:  # one chunk: no copy (arrays already on the device stay there)
+        return jax.tree_util.tree_map(jax.device_put, out[0])
     return jax.tree_util.tree_map(lambda *xs: jax.device_put(np.concatenate(xs)), *out)
 
 
