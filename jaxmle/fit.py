@@ -802,8 +802,12 @@ def _finish_stragglers(inputs, out, late, chunk, static, max_iter, sharding) -> 
         size = _bucket(piece.size, chunk, sharding)
         idx = np.concatenate([piece, np.full(size - piece.size, piece[0])])
         data, init, _, weights, mask = _take(inputs, idx)
-        u0 = np.stack([out[i // chunk].unconstrained[i % chunk] for i in idx])
-        iter0 = np.stack([out[i // chunk].n_iter[i % chunk] for i in idx])
+        u0 = np.empty((size,) + out[idx[0] // chunk].unconstrained.shape[1:])
+        iter0 = np.empty(size, np.int32)
+        for c in np.unique(idx // chunk):
+            sel = idx // chunk == c
+            u0[sel] = out[c].unconstrained[idx[sel] % chunk]
+            iter0[sel] = out[c].n_iter[idx[sel] % chunk]
         sub = _put((data, init, (u0, iter0), weights, mask), sharding)
         more = jax.device_get(_kernel_chunk(*sub, np.int32(0), max_iter=max_iter, **static))
         srcs = [x[: piece.size] for x in jax.tree_util.tree_leaves(more)]

@@ -259,7 +259,7 @@ def newton_batch(
     tol: float | None = None,
     iter0: jax.Array | int = 0,
     allowed: jax.Array | int = 0,
-    patience: int = 2,
+    patience: int = 1,
 ) -> NewtonResult:
     """:func:`newton` on a batch: ``fun(x[i], *args_i)`` for each member ``i``, one loop.
 
