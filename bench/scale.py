@@ -65,8 +65,7 @@ def timed(a, b):
     return [(float(np.median(ts[k])), res[k]) for k in (0, 1)]
 
 out = {}
-for label, (sec, res) in zip(("clean", "hard"), timed(clean, hard)):
-    X = hard if label == "hard" else clean
+for label, X, (sec, res) in zip(("clean", "hard"), (clean, hard), timed(clean, hard)):
     it = np.asarray(res.n_iter)
     out[label] = dict(
         seconds=sec, it_median=float(np.median(it)), it_p99=float(np.percentile(it, 99)),

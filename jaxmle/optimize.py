@@ -361,23 +361,26 @@ def _newton_parts(size, dtype, max_iter, tol):
     def cond(s):
         return s.fresh | ((~s.done) & (s.n_iter < max_iter))
 
+    def levels(s):
+        """``(noise, small)``: the rounding level of f, and the decrement that counts as
+        converged. Below the rounding level of f, no gain the quadratic model predicts can be
+        measured: that is convergence too."""
+        noise = 4 * eps * (jnp.abs(s.f) + 1)
+        return noise, jnp.maximum(tol, noise)
+
     def first(s):
         """The first solve of an iteration and whether the second is needed."""
         st = _first_solve(s.g, s.H, s.lam)
-        # Below the rounding level of f, no gain the quadratic model predicts
-        # can be measured: that is convergence too.
-        noise = 4 * eps * (jnp.abs(s.f) + 1)
-        small = jnp.maximum(tol, noise)
-        # the undamped step is read after a rejection (below) and on convergence (polish)
-        near = (st.lam <= 1.0) & (-0.5 * jnp.dot(s.g, st.q0 / st.d) <= small)
+        # The undamped step is read after a rejection and on convergence (the polish step):
+        # where the first solve succeeds, `body`'s convergence test is this one.
+        near = (st.lam <= 1.0) & (-0.5 * jnp.dot(s.g, st.q0 / st.d) <= levels(s)[1])
         need = _needs_second_solve(st, s.rejected | near) & ~s.fresh
         return st, need
 
     def body(s, fun, args, st, second):
         p_fresh, lam_used, ok, p_newton, pd = _combine(st, *second)
         dec = -jnp.dot(s.g, p_fresh)
-        noise = 4 * eps * (jnp.abs(s.f) + 1)
-        small = jnp.maximum(tol, noise)
+        noise, small = levels(s)
         # After a step rejected for no measurable gain, the undamped decrement
         # where H is positive definite, with a margin: near the optimum a
         # gradient computed through special functions is only accurate to some
@@ -393,7 +396,8 @@ def _newton_parts(size, dtype, max_iter, tol):
         p = jnp.where(s.fresh, jnp.zeros_like(p), p)
         x_new = s.x + p
         f_new, g_new, H_new = evaluate(fun, x_new, args)
-        pred = -(jnp.dot(s.g, p) + 0.5 * jnp.dot(p, matvec(s.H, p)))
+        c0 = jnp.dot(p, matvec(s.H, p))  # the curvature along the step at its start
+        pred = -(jnp.dot(s.g, p) + 0.5 * c0)
         actual = s.f - f_new
         good = (actual > 1e-4 * pred) | ((pred <= noise) & (actual >= -noise))
         # On convergence, still take the last Newton step when it does not
@@ -462,7 +466,7 @@ def _newton_parts(size, dtype, max_iter, tol):
             fresh=jnp.zeros((), bool),
             start_ok=start_ok,
             rejected=~accept & ~s.fresh,
-            c0=jnp.dot(p, matvec(s.H, p)),
+            c0=c0,
             c1=c1,
         )
 

@@ -135,8 +135,13 @@ class Distribution:
             return jnp.where(
                 inside, self._logpdf_lx(self._log_points(x, inside, params), params), -jnp.inf
             )
+        return self._on_support(x, inside, params, lambda xs: self._logpdf(xs, params))
+
+    def _on_support(self, x, inside, params, fn):
+        """``fn(xs)`` where ``inside``, ``-inf`` elsewhere; ``xs`` is ``x`` with the points
+        outside replaced by the safe point (so that ``fn`` and its derivatives stay finite)."""
         xs = jnp.where(inside, x, self.safe_point(params))
-        return jnp.where(inside, self._logpdf(xs, params), -jnp.inf)
+        return jnp.where(inside, fn(xs), -jnp.inf)
 
     def _log_points(self, x, use, params):
         """``log x`` where ``use``, else the log of the safe point (for a :attr:`log_x`

@@ -166,6 +166,10 @@ class BinomialDist(_Discrete):
         return {"p": _interior(mean / n, jnp.sum(valid) * n)}
 
 
+def _same(j, x):
+    return j == x
+
+
 @dataclass(frozen=True, repr=False)
 class CategoricalDist(_Discrete):
     """Categorical(p): one of ``k`` categories coded ``0, ..., k-1``, ``P(X = j) = p[j]``.
@@ -199,13 +203,14 @@ class CategoricalDist(_Discrete):
     def support(self, params):
         return 0.0, float(self._k() - 1)
 
-    def _select(self, x, params, keep):
-        p = jnp.asarray(params["p"])
+    def _select(self, x, params, keep, values=None):
+        """The sum of ``values`` (default ``p``) over the categories ``j`` with ``keep(j, x)``."""
+        v = jnp.asarray(params["p"]) if values is None else values
         j = jnp.arange(self._k(), dtype=x.dtype)
-        return jnp.sum(jnp.where(keep(j, x[..., None]), p, 0.0), axis=-1)
+        return jnp.sum(jnp.where(keep(j, x[..., None]), v, 0.0), axis=-1)
 
     def _logpdf(self, x, params):
-        return jnp.log(self._select(x, params, lambda j, xx: j == xx))
+        return jnp.log(self._select(x, params, _same))
 
     def _logcdf(self, x, params):
         return jnp.log(self._select(x, params, lambda j, xx: j <= xx))
@@ -227,11 +232,7 @@ class CategoricalDist(_Discrete):
         logp = jax.nn.log_softmax(jnp.asarray(logits))
         x = _as_float(x)
         inside = self._inside(x, {})
-        xs = jnp.where(inside, x, self._safe({}))
-        j = jnp.arange(self._k(), dtype=xs.dtype)
-        return jnp.where(
-            inside, jnp.sum(jnp.where(j == xs[..., None], logp, 0.0), axis=-1), -jnp.inf
-        )
+        return self._on_support(x, inside, {}, lambda xs: self._select(xs, {}, _same, logp))
 
     def sample(self, key, params, shape=()):
         """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
