@@ -157,7 +157,8 @@ def test_fit_matches_reference_and_batch_matches_single_fits(name):
             se = 1.0 if laplace else np.asarray(single.se[key])
             assert np.all(np.abs(a - b) <= 1e-8 * np.abs(b) + 1e-6 * se), (key, a, b, se)
             if not laplace:
-                np.testing.assert_allclose(one.se[key], single.se[key], rtol=1e-5)
+                # same data, same kernel code: measured at most 7.4e-11 (student_t's df), 1e-9
+                np.testing.assert_allclose(one.se[key], single.se[key], rtol=1e-9)
 
     # the first dataset and the ragged one against the references
     for i in (0, B - 1):
