@@ -118,7 +118,11 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
             jnp.where(
                 sol.converged & ~info_ok,
                 Status.SINGULAR,
-                jnp.where(sol.converged, Status.CONVERGED, Status.MAX_ITER),
+                jnp.where(
+                    sol.converged,
+                    Status.CONVERGED,
+                    jnp.where(sol.stalled, Status.STALLED, Status.MAX_ITER),
+                ),
             ),
         ),
     ).astype(jnp.int32)
@@ -208,6 +212,8 @@ class _Prepared:
     mask: Any
     n: int | None
     dtype: Any
+    #: (batches) datasets invalid for the model, boolean (B,), or None when all are valid
+    invalid: Any = None
 
 
 def _is_traced(tree) -> bool:
@@ -332,8 +338,69 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
                     )
                 mask = ~bad if mask is None else np.asarray(mask) & ~bad
 
+    invalid = None
+    if not traced and not _is_traced((weights, mask)) and n is not None:
+        invalid, mask = _check_validity(model, data, weights, mask, lead, n)
     init = {} if init is None else model.check_init(init, dtype, lead)
-    return _Prepared(data, init, weights, mask, n, dtype)
+    return _Prepared(data, init, weights, mask, n, dtype, invalid)
+
+
+def _check_validity(model, data, weights, mask, lead, n):
+    """Data outside the model's support (its ``data_check``) and datasets with fewer
+    observations than free parameters: a ``ValueError`` for one dataset; for a batch, the
+    invalid datasets ``(B,)`` (their observations then masked out, so that they cost nothing)
+    and the new mask."""
+    keep = np.ones(lead + (n,), bool) if mask is None else np.asarray(mask, bool)
+    problems = []  # (bad observations or None, message)
+    if model.data_check is not None:
+        found = model.data_check(jax.tree_util.tree_map(np.asarray, data))
+        if found is not None:
+            bad, why = found
+            bad = np.broadcast_to(bad, lead + (n,)) & keep
+            if bad.any():
+                problems.append((bad, why))
+    w = keep if weights is None else np.where(keep, np.asarray(weights), 0.0)
+    nobs = np.sum(w, axis=-1)
+    need = model.free_size if model.min_nobs is None else model.min_nobs
+    few = nobs < need
+    if np.any(few):
+        problems.append(
+            (None, f"fewer observations than free parameters ({model.free_size}: "
+                   f"{', '.join(model.param_names)}) cannot identify them")
+        )  # fmt: skip
+    if not problems:
+        return None, mask
+    if not lead:
+        bad, why = problems[0]
+        where = "" if bad is None else f" in observations {_fmt_idx(np.flatnonzero(bad))}"
+        if bad is None:
+            why = f"{why}: the dataset has {nobs:g} valid observation(s)"
+        raise ValueError(f"{model.name}: {why}{where}")
+    invalid = few.copy() if np.ndim(few) else np.full(lead, bool(few))
+    for bad, _ in problems:
+        if bad is not None:
+            invalid |= bad.reshape(lead[0], -1).any(axis=1)
+    mask = np.where(invalid[:, None], False, keep)
+    return invalid, mask
+
+
+def _mark_invalid(res: FitResult, invalid) -> FitResult:
+    """Datasets ``invalid`` (boolean ``(B,)``) get status ``INVALID_DATA`` and NaN numbers."""
+    if invalid is None or not np.any(invalid):
+        return res
+    inv = jnp.asarray(invalid)
+
+    def nan_rows(x):
+        shape = (inv.shape[0],) + (1,) * (x.ndim - 1)
+        return jnp.where(jnp.reshape(inv, shape), jnp.nan, x)
+
+    numbers = (res.params, res.se, res.cov, res.cov_free, res.loglik, res.unconstrained)
+    params, se, cov, cov_free, loglik, u = jax.tree_util.tree_map(nan_rows, numbers)
+    status = jnp.where(inv, Status.INVALID_DATA, res.status).astype(res.status.dtype)
+    return dataclasses.replace(
+        res, params=params, se=se, cov=cov, cov_free=cov_free, loglik=loglik, unconstrained=u,
+        status=status,
+    )  # fmt: skip
 
 
 #: model -> {(data structure, shapes, dtype): observation count}, as long as the model lives
@@ -520,6 +587,7 @@ def fit(
         (0.25, 0.144338)
     """
     max_iter = _check_method(method, se, max_iter)
+    tol = _check_tol(tol)
     if fixed or groups is not None or cov_type == "cluster":
         from .fixed import fit_extended
 
@@ -550,7 +618,23 @@ def _check_method(method, se, max_iter) -> int:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not isinstance(se, (bool, np.bool_)):
         raise TypeError(f"se must be True or False, got {se!r}")
-    return DEFAULT_MAX_ITER[method] if max_iter is None else int(max_iter)
+    if max_iter is None:
+        return DEFAULT_MAX_ITER[method]
+    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)):
+        raise TypeError(f"max_iter must be an integer, got {max_iter!r}")
+    if max_iter < 0:
+        raise ValueError(f"max_iter must be 0 or more, got {max_iter}")
+    return int(max_iter)
+
+
+def _check_tol(tol):
+    if tol is None or isinstance(tol, jax.core.Tracer):
+        return tol
+    if not (
+        isinstance(tol, (int, float, np.floating, np.integer)) and np.isfinite(tol) and tol > 0
+    ):
+        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
+    return float(tol)
 
 
 def fit_batch(
@@ -620,6 +704,7 @@ def fit_batch(
         True
     """
     max_iter = _check_method(method, se, max_iter)
+    tol = _check_tol(tol)
     if fixed or groups is not None or cov_type == "cluster":
         from .fixed import fit_extended
 
@@ -639,7 +724,8 @@ def fit_batch(
         # inside jit/vmap/grad (traced data, or a model closing over traced
         # values): one vmapped kernel, no host-side chunking
         return _attach(_kernel_batch(*inputs, max_iter=max_iter, **static), prep, batch=True)
-    return _attach(_run_chunks(inputs, static, max_iter, chunk_size, progress), prep, batch=True)
+    res = _run_chunks(inputs, static, max_iter, chunk_size, progress)
+    return _attach(_mark_invalid(res, prep.invalid), prep, batch=True)
 
 
 #: iterations of the first, full-chunk pass; the unconverged rest are compacted

@@ -82,6 +82,14 @@ class Model:
         # is cheaper to differentiate (a family's, e.g. the multinomial's from its logits);
         # the fit's objective uses it when set
         self._free_loglik: Callable[[jax.Array, Any], jax.Array] | None = None
+        # Host-side validation of the data (the families set it): ``data_check(data)`` on numpy
+        # leaves (with any leading batch axes) returns ``(bad, why)``, a boolean array over the
+        # observations and what is wrong with them, or None when every value is valid.
+        self.data_check: Callable[[Any], tuple[Any, str] | None] | None = None
+        # The fewest observations that can identify the free parameters (None: as many as
+        # there are free parameters; 1 where one observation carries several, as a row of
+        # multinomial counts).
+        self.min_nobs: int | None = None
 
         offsets, start = {}, 0
         for key, c in self.spec.items():

@@ -22,7 +22,7 @@ class Status(enum.IntEnum):
     Attributes:
         CONVERGED: the Newton decrement fell below the tolerance at an interior
             maximum with a positive definite information matrix.
-        MAX_ITER: the iteration limit was reached first.
+        MAX_ITER: the iteration limit was reached first (``n_iter == max_iter``).
         NONFINITE: the log-likelihood, its gradient or Hessian (or the data)
             were not finite at the start.
         BOUNDARY: the maximum lies on the edge of a constraint (a probability of
@@ -30,6 +30,15 @@ class Status(enum.IntEnum):
             affected standard errors are NaN.
         SINGULAR: the information matrix is singular (a parameter is not
             identified); standard errors are NaN.
+        STALLED: the solver stopped before the iteration limit because no
+            acceptable step could be found (no measurable progress for several
+            iterations, or a step too small to change the estimate), and the
+            point is not a verified maximum; standard errors are computed at the
+            last point but are not to be trusted.
+        INVALID_DATA: (batches only) the dataset is invalid for the model: data
+            outside the family's support, an ``event`` that is not 0/1, or fewer
+            observations than free parameters. Estimates and standard errors are
+            NaN; a single fit raises a ``ValueError`` instead.
 
     Example:
         >>> import jaxmle as jm
@@ -42,6 +51,8 @@ class Status(enum.IntEnum):
     NONFINITE = 2
     BOUNDARY = 3
     SINGULAR = 4
+    STALLED = 5
+    INVALID_DATA = 6
 
 
 _CI_METHODS = ("wald", "wald_transformed", "profile")

@@ -210,7 +210,13 @@ def test_status_enum_values(status):
     # the integer codes are part of the API (stored in results, batched)
     assert (
         status.value
-        == {"CONVERGED": 0, "MAX_ITER": 1, "NONFINITE": 2, "BOUNDARY": 3, "SINGULAR": 4}[
-            status.name
-        ]
+        == {
+            "CONVERGED": 0,
+            "MAX_ITER": 1,
+            "NONFINITE": 2,
+            "BOUNDARY": 3,
+            "SINGULAR": 4,
+            "STALLED": 5,
+            "INVALID_DATA": 6,
+        }[status.name]
     )

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax.scipy.special import gammainc, gammaincc, gammaln, xlog1py, xlogy
 
 from ..constraints import Positive, Simplex, UnitInterval
-from ._special import log1mexp, log_betainc, log_gammainc
+from ._special import log1mexp, log_betainc, log_gammainc, log_rising_over_power
 from .base import Distribution, _as_float, as_data_dict, positive, wstats
 
 __all__ = [
@@ -423,10 +423,12 @@ class NegativeBinomialDist(_Discrete):
         mu, alpha = params["mean"], params["alpha"]
         r = 1.0 / alpha
         am = alpha * mu
-        # log C(k+r-1, k) by lgamma differences (as statsmodels): absolute error ~1e-16 r log r,
-        # negligible unless alpha is near its Poisson limit 0
-        logc = gammaln(k + r) - gammaln(r) - gammaln(k + 1.0)
-        return logc - r * jnp.log1p(am) + xlogy(k, am) - k * jnp.log1p(am)
+        # log C(k+r-1, k) + k log(alpha mu) = [lgamma(k+r) - lgamma(r) - k log r] - lgamma(k+1)
+        # + k log(mu): the bracket computed without the rounding of the lgamma difference
+        # (~1e-16 r log r), so that the loglik tends to the Poisson's as alpha -> 0 and never
+        # exceeds it
+        logc = log_rising_over_power(k, r) - gammaln(k + 1.0)
+        return logc + xlogy(k, mu) - (r + k) * jnp.log1p(am)
 
     def _pq(self, params):
         mu, alpha = params["mean"], params["alpha"]

@@ -128,7 +128,65 @@ def model_for(dist: Distribution) -> Model:
         model._free_loglik = free_loglik
     # jm.fit takes lower=-inf / upper=inf (censoring bounds) in the data as valid values
     model.infinite_bounds_ok = dist.continuous
+    model.data_check = functools.partial(_outside_support, dist)
+    if isinstance(dist, _d.MultinomialDist):
+        model.min_nobs = 1  # one row of counts is many trials
     return model
+
+
+def _data_range(dist: Distribution) -> tuple[float, float, bool]:
+    """``(low, high, open_low)`` of a continuous family's exact observations: the support, and
+    whether ``low`` itself is excluded (where the density is 0 or infinite there)."""
+    if isinstance(dist, _c.BetaDist):
+        return 0.0, 1.0, True
+    if isinstance(dist, _c.ParetoDist):
+        return (0.0 if dist.scale is None else float(dist.scale)), np.inf, dist.scale is None
+    if isinstance(dist, _c.ExponentialDist):
+        return 0.0, np.inf, False
+    if isinstance(dist, _c._PositiveSupport):
+        return 0.0, np.inf, True
+    return -np.inf, np.inf, False
+
+
+def _outside_support(dist: Distribution, data) -> tuple[np.ndarray, str] | None:
+    """The observations of ``data`` (numpy, any leading batch axes) that ``dist`` cannot have
+    produced, and why; None when all can. NaN values are left to ``nan_policy``."""
+    data = as_data_dict(data)
+    if not dist.continuous:
+        x = np.asarray(data["x"], float)
+        if isinstance(dist, _d.MultinomialDist):
+            bad = np.any((x < 0) | (x != np.floor(x)), axis=-1)
+            return bad, "data outside the support (counts must be non-negative integers)"
+        lo, hi = (float(v) for v in dist.support({}))
+        bad = (x < lo) | (x > hi) | (np.isfinite(x) & (x != np.floor(x)))
+        top = "" if np.isinf(hi) else f" to {hi:g}"
+        return bad, f"data outside the support (whole numbers from {lo:g}{top})"
+    lo, hi, open_low = _data_range(dist)
+
+    def outside_exact(v):
+        return (v < lo) | (v > hi) | ((v == lo) & open_low) | ((v == hi) & (hi < np.inf))
+
+    where = f"({lo:g}, {hi:g})" if open_low else f"[{lo:g}, {hi:g})"
+    if "lower" in data:
+        lower, upper = (np.asarray(data[k], float) for k in ("lower", "upper"))
+        exact = lower == upper
+        bad = np.where(exact, outside_exact(lower), (upper < lo) | (lower > hi) | (lower > upper))
+        return bad, (
+            f"intervals with lower > upper, or outside the support {where} (exact values "
+            "outside it, or intervals that miss it)"
+        )
+    x = np.asarray(data["x"], float)
+    if "event" in data:
+        event = np.asarray(data["event"])
+        bad_event = ~np.isin(event, (0, 1)) & ~np.isnan(event.astype(float))
+        exact = event != 0
+    else:
+        bad_event, exact = np.zeros(x.shape, bool), np.ones(x.shape, bool)
+    if bad_event.any():
+        return bad_event, "event must be 0 (censored) or 1 (observed)"
+    return np.where(exact, outside_exact(x), (x < lo) | (x > hi)), (
+        f"data outside the support {where}"
+    )
 
 
 def _simulator(dist: Distribution):
