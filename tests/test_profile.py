@@ -29,8 +29,12 @@ WEIBULL = jm.families.Weibull()
 CATEGORICAL = jm.families.Categorical(k=3)
 NORMAL = jm.families.Normal()
 
-RNG = np.random.default_rng(20240611)
-WEIB_X = 3.0 * RNG.weibull(1.7, size=(1000, 30))  # shared by the MINOS and batch tests
+
+@pytest.fixture(scope="module")
+def weib_x():
+    # 1000 Weibull datasets of 30, the same in every run and every subset of the tests
+    # (read-only: shared by the MINOS, batch and better-optimum tests)
+    return 3.0 * np.random.default_rng(20240611).weibull(1.7, size=(1000, 30))
 
 
 def _wilks(loglik, mle, lo, hi):
@@ -81,32 +85,34 @@ def _weibull_nll(shape, scale, x):
     return -np.sum(stats.weibull_min.logpdf(x, shape, scale=scale))
 
 
-def test_weibull_matches_iminuit_minos():
+def test_weibull_matches_iminuit_minos(weib_x):
     iminuit = pytest.importorskip("iminuit")
-    x = WEIB_X[0]
+    x = weib_x[0]
     res = jm.fit(WEIBULL, {"x": x})
     m = iminuit.Minuit(lambda a, b: _weibull_nll(a, b, x), a=1.5, b=3.0)
     m.errordef = iminuit.Minuit.LIKELIHOOD  # 0.5: one-sigma = a change of 1/2 in -loglik
     m.limits = [(1e-3, None), (1e-3, None)]
     m.strategy = 2
-    m.tol = 1e-6
+    m.tol = 1e-9  # migrad's EDM target; the intervals below move < 1e-10 from 1e-6 to 0
     m.migrad()
     m.minos(cl=0.95)
     ci = res.conf_int(0.95, method="profile")
     for name, par in [("shape", "a"), ("scale", "b")]:
         me = m.merrors[par]
         ref = (m.values[par] + me.lower, m.values[par] + me.upper)
-        np.testing.assert_allclose([float(ci[name][0]), float(ci[name][1])], ref, rtol=1e-4)
+        # MINOS finds the crossings to its own tolerance: measured 6.1e-9 on this dataset
+        # (6.2e-8 at worst on the first 20), whatever migrad's tol; 10x the worst
+        np.testing.assert_allclose([float(ci[name][0]), float(ci[name][1])], ref, rtol=6e-7)
 
 
-def test_batched_profile_is_one_call_and_equals_one_at_a_time():
-    batch = jm.fit_batch(WEIBULL, {"x": WEIB_X})
+def test_batched_profile_is_one_call_and_equals_one_at_a_time(weib_x):
+    batch = jm.fit_batch(WEIBULL, {"x": weib_x})
     before = P._intervals_jit._cache_size()
     ci = batch.conf_int(0.95, method="profile")
     assert P._intervals_jit._cache_size() == before + 1  # one compiled computation
     assert ci["shape"][0].shape == (1000,) and ci["scale"][1].shape == (1000,)
     for i in (0, 17, 999):
-        one = jm.fit(WEIBULL, {"x": WEIB_X[i]}).conf_int(0.95, method="profile")
+        one = jm.fit(WEIBULL, {"x": weib_x[i]}).conf_int(0.95, method="profile")
         for name in ("shape", "scale"):
             np.testing.assert_allclose(float(ci[name][0][i]), float(one[name][0]), rtol=1e-8)
             np.testing.assert_allclose(float(ci[name][1][i]), float(one[name][1]), rtol=1e-8)
@@ -149,8 +155,8 @@ def test_simplex_component_profile_is_the_binomial_one():
     assert np.all(pi.status["p"] == jm.ProfileStatus.OK)
 
 
-def test_better_optimum_is_reported_not_hidden():
-    x = WEIB_X[5]
+def test_better_optimum_is_reported_not_hidden(weib_x):
+    x = weib_x[5]
     res = jm.fit(WEIBULL, {"x": x}, init={"shape": 5.0, "scale": 1.0}, max_iter=2)
     assert int(res.status) == jm.Status.MAX_ITER
     pi = jm.profile_intervals(res)
@@ -189,7 +195,7 @@ def test_derived_quantile_matches_brute_force():
     # the 95% quantile q = loc + z scale of a normal: the profile maximizes over scale with
     # loc = q - z scale; the reference does it with scipy
     z = stats.norm.ppf(0.95)
-    x = RNG.normal(10.0, 2.0, size=25)
+    x = np.random.default_rng(20240612).normal(10.0, 2.0, size=25)
     res = jm.fit(NORMAL, {"x": x})
     d = res.derived(lambda p: p["loc"] + z * p["scale"], method="profile")
 
