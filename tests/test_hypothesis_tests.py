@@ -7,20 +7,27 @@ import jax
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from scipy import stats
+from scipy import optimize, stats
 
 import jaxmle as jm
 
-RNG = np.random.default_rng(7)
 N = 200
-XD = np.column_stack([np.ones(N), RNG.normal(size=(N, 2))])
-GROUPS = RNG.integers(0, 20, size=N)
-# cluster effects, so that the cluster-robust covariance differs from HC0
-_U = RNG.normal(size=20)[GROUPS]
-Y_LOGIT = (RNG.uniform(size=N) < 1 / (1 + np.exp(-(XD @ [0.3, 1.0, -0.5] + _U)))).astype(float)
-Y_POIS = RNG.poisson(np.exp(XD @ [0.5, 0.3, 0.0] + 0.5 * _U)).astype(float)
 LOGIT = jm.models.LogisticRegression(3)
 POISSON = jm.models.PoissonRegression(3)
+
+
+@pytest.fixture(scope="module")
+def reg():
+    """Design, groups and responses (logistic, Poisson) of the regression tests: the same
+    in every run and every subset of the tests (read-only)."""
+    rng = np.random.default_rng(7)
+    X = np.column_stack([np.ones(N), rng.normal(size=(N, 2))])
+    groups = rng.integers(0, 20, size=N)
+    # cluster effects, so that the cluster-robust covariance differs from HC0
+    u = rng.normal(size=20)[groups]
+    y_logit = (rng.uniform(size=N) < 1 / (1 + np.exp(-(X @ [0.3, 1.0, -0.5] + u)))).astype(float)
+    y_pois = rng.poisson(np.exp(X @ [0.5, 0.3, 0.0] + 0.5 * u)).astype(float)
+    return {"X": X, "groups": groups, "logit": y_logit, "poisson": y_pois}
 
 
 def _normal(p, x):
@@ -28,14 +35,16 @@ def _normal(p, x):
 
 
 NORMAL = jm.Model(_normal, {"mu": jm.Real(), "sigma": jm.Positive()})
+EXPO, WEIBULL, LOGNORMAL = jm.families.Exponential(), jm.families.Weibull(), jm.families.LogNormal()
 
 
 @pytest.mark.parametrize(
-    "model, y, ref_model",
-    [(LOGIT, Y_LOGIT, sm.Logit), (POISSON, Y_POIS, sm.Poisson)],
+    "model, kind, ref_model",
+    [(LOGIT, "logit", sm.Logit), (POISSON, "poisson", sm.Poisson)],
     ids=["logit", "poisson"],
 )
-def test_robust_and_cluster_equal_statsmodels(model, y, ref_model):
+def test_robust_and_cluster_equal_statsmodels(reg, model, kind, ref_model):
+    XD, GROUPS, y = reg["X"], reg["groups"], reg[kind]
     data = {"X": XD, "y": y}
     rob = jm.fit(model, data, cov_type="robust")
     ref = ref_model(y, XD).fit(disp=0, cov_type="HC0")
@@ -50,7 +59,8 @@ def test_robust_and_cluster_equal_statsmodels(model, y, ref_model):
     assert not np.allclose(np.asarray(clu.se["beta"]), np.asarray(rob.se["beta"]), rtol=0.05)
 
 
-def test_cluster_in_a_batch_and_errors():
+def test_cluster_in_a_batch_and_errors(reg):
+    XD, GROUPS, Y_LOGIT = reg["X"], reg["groups"], reg["logit"]
     data = {"X": np.stack([XD, XD]), "y": np.stack([Y_LOGIT, Y_LOGIT[::-1]])}
     groups = np.stack([GROUPS, GROUPS])
     batch = jm.fit_batch(LOGIT, data, cov_type="cluster", groups=groups)
@@ -64,7 +74,8 @@ def test_cluster_in_a_batch_and_errors():
         jm.fit(LOGIT, {"X": XD, "y": Y_LOGIT}, groups=GROUPS)
 
 
-def test_wald_test_equals_statsmodels():
+def test_wald_test_equals_statsmodels(reg):
+    XD, Y_LOGIT = reg["X"], reg["logit"]
     res = jm.fit(LOGIT, {"X": XD, "y": Y_LOGIT})
     ref = sm.Logit(Y_LOGIT, XD).fit(disp=0)
     # a contrast, and a joint hypothesis
@@ -80,7 +91,8 @@ def test_wald_test_equals_statsmodels():
         jm.wald_test(res, "gamma")
 
 
-def test_score_test_equals_hand_computation():
+def test_score_test_equals_hand_computation(reg):
+    XD, Y_POIS = reg["X"], reg["poisson"]
     # Poisson regression, H0: beta[2] = 0. Score X'(y - mu) and information X' diag(mu) X at
     # the null fit (the canonical link: observed = expected information)
     null = jm.fit(POISSON, {"X": XD, "y": Y_POIS}, fixed={"beta[2]": 0.0})
@@ -97,7 +109,7 @@ def test_score_test_equals_hand_computation():
 
 
 def test_lr_test_batched_and_boundary_mixture():
-    x = RNG.normal(0.3, 1.0, size=(5, 12))
+    x = np.random.default_rng(8).normal(0.3, 1.0, size=(5, 12))
     null = jm.fit_batch(NORMAL, x, fixed={"mu": 0.0})
     alt = jm.fit_batch(NORMAL, x)
     t = jm.lr_test(null, alt)
@@ -116,18 +128,42 @@ def test_lr_test_batched_and_boundary_mixture():
         jm.lr_test(alt, null)
 
 
+def _weibull_mle_loglik(x):
+    """The Weibull log-likelihood at its MLE: the shape k solves the profile score equation
+    sum x^k log x / sum x^k - 1/k = mean log x (brentq), scale = mean(x^k)^(1/k)."""
+    lx = np.log(x)
+    f = lambda k: np.sum(x**k * lx) / np.sum(x**k) - 1 / k - lx.mean()
+    k = optimize.brentq(f, 0.05, 50.0, xtol=1e-15, rtol=1e-15)
+    return np.sum(stats.weibull_min.logpdf(x, k, scale=np.mean(x**k) ** (1 / k)))
+
+
 def test_compare_information_criteria():
-    x = {"x": np.array([0.5, 1.2, 2.0, 3.1, 4.4, 7.0, 0.9, 2.6])}
-    e = jm.fit(jm.families.Exponential(), x)
-    w = jm.fit(jm.families.Weibull(), x)
-    c = jm.compare(e, w, names=["exp", "weibull"])
-    n = 8
-    ll = np.array([float(e.loglik), float(w.loglik)])
-    k = np.array([1, 2])
-    np.testing.assert_allclose(c.aic, 2 * k - 2 * ll)
-    np.testing.assert_allclose(c.bic, k * math.log(n) - 2 * ll)
-    np.testing.assert_allclose(c.aicc, 2 * k - 2 * ll + 2 * k * (k + 1) / (n - k - 1))
-    np.testing.assert_allclose(c.aic_weight.sum(), 1.0)
-    assert min(c.delta_aic) == 0.0
+    x = np.array([0.5, 1.2, 2.0, 3.1, 4.4, 7.0, 0.9, 2.6])
+    fits = [jm.fit(m, {"x": x}) for m in (EXPO, WEIBULL, LOGNORMAL)]
+    c = jm.compare(*fits, names=["exp", "weibull", "lognormal"])
+    n = len(x)
+    # the log-likelihoods at the MLEs, independently: closed forms (exponential: rate =
+    # 1/mean; log-normal: mean and sd of log x) and the Weibull's score equation, by scipy
+    ll = np.array(
+        [
+            np.sum(stats.expon.logpdf(x, scale=x.mean())),
+            _weibull_mle_loglik(x),
+            np.sum(stats.lognorm.logpdf(x, np.log(x).std(), scale=np.exp(np.log(x).mean()))),
+        ]
+    )
+    k = np.array([1, 2, 2])
+    aic = 2 * k - 2 * ll
+    delta = aic - aic.min()
+    weight = np.exp(-delta / 2) / np.sum(np.exp(-delta / 2))
+    bic = k * math.log(n) - 2 * ll
+    # measured: AIC, BIC, AICc within 2.2e-16 relative, deltas 7.1e-15 absolute, weights
+    # equal; the tolerances are rounding level (~50 ulps, and ~14x the deltas' error)
+    np.testing.assert_allclose(c.aic, aic, rtol=1e-14)
+    np.testing.assert_allclose(c.bic, bic, rtol=1e-14)
+    np.testing.assert_allclose(c.aicc, aic + 2 * k * (k + 1) / (n - k - 1), rtol=1e-14)
+    np.testing.assert_allclose(c.delta_aic, delta, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(c.delta_bic, bic - bic.min(), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(c.aic_weight, weight, rtol=1e-13)
+    assert 0.05 < weight.min() and weight.max() < 0.9  # no weight trivially 0 or 1
     assert "weibull" in str(c) and "AICc" in c.table()
-    assert float(w.aicc) == pytest.approx(c.aicc[1])
+    assert float(fits[1].aicc) == pytest.approx(c.aicc[1])
