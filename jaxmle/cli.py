@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import math
 import os
 import sys
 import time
@@ -239,6 +240,8 @@ def _options(items: list[str]) -> dict:
             value: float | int = float(text)
         except ValueError:
             raise InputError(f"--option {name.strip()}: {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise InputError(f"--option {name.strip()}: {text!r} is not a finite number")
         out[name.strip()] = int(value) if value.is_integer() else value
     return out
 
@@ -253,6 +256,11 @@ def _family(args):
         raise InputError(str(err)) from None
     except TypeError as err:  # unknown option
         raise InputError(str(err)) from None
+    for name, value in options.items():  # trials, k (counts) and the Pareto's scale
+        count = name in ("trials", "k")
+        if value <= 0 or (count and not isinstance(value, int)):
+            kind = "a positive integer" if count else "positive"
+            raise InputError(f"--option {name} must be {kind}, got {value}")
     if isinstance(dist, MultinomialDist):
         raise InputError(
             "the multinomial needs k count columns per row; the command line fits one value "
@@ -476,7 +484,10 @@ def _fit_and_report(args, dist, level, read, t_read) -> int:
 
     from .fit import fit_batch
 
-    dist, model = _model(dist, arrays, mask)
+    try:
+        dist, model = _model(dist, arrays, mask)
+    except (ValueError, TypeError) as err:  # an option the family's model refuses (k=1)
+        raise InputError(f"{dist.name}: {err}") from None
     if args.by:
         names = model.param_names
         taken = {f"{n}{s}" for n in names for s in ("", "_se", "_lo", "_hi")}
@@ -574,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jaxmle {__version__}")
         return EXIT_OK
     if args.command is None:
-        _parser().print_help()
+        print("jaxmle: error: give a command, fit or demo (jaxmle --help)", file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.command == "demo":

@@ -347,3 +347,288 @@ def test_console_script_second_run_hits_the_cache(tmp_path):
     # float32: the exponential MLE 2/11 to float32 precision
     (row,) = _read_csv(tmp_path / "r.csv")
     assert np.isclose(float(row["rate"]), 2 / 11, rtol=1e-6)
+
+
+# -- more paths: each with its exact behaviour ------------------------------------------------
+def _expo_reference(x, level=0.95):
+    """The exponential MLE in closed form: rate = n / sum(x), se = rate / sqrt(n), Wald
+    interval rate -/+ z se, log-likelihood n log(rate) - n."""
+    from scipy import stats
+
+    x = np.asarray(x, float)
+    n = x.size
+    rate = n / x.sum()
+    se = rate / np.sqrt(n)
+    z = stats.norm.ppf(0.5 + level / 2)
+    return {"rate": rate, "rate_se": se, "rate_lo": rate - z * se, "rate_hi": rate + z * se,
+            "loglik": n * np.log(rate) - n, "nobs": float(n)}  # fmt: skip
+
+
+GROUPED = {"a": [1.5, 2.5], "b": [4.0, 1.0, 0.5]}
+
+
+def _check_expo_rows(rows):
+    assert [r["g"] for r in rows] == ["a", "b"]
+    for r in rows:
+        ref = _expo_reference(GROUPED[r["g"]])
+        for k, v in ref.items():
+            assert np.isclose(float(r[k]), v, rtol=1e-12, atol=0), (r["g"], k, r[k], v)
+        assert r["status"] == "CONVERGED"
+
+
+def _grouped_lines(sep):
+    return [f"g{sep}x"] + [f"{g}{sep}{v}" for g, xs in GROUPED.items() for v in xs]
+
+
+@pytest.mark.parametrize("name", ["d.tsv", "d.csv.gz", "d.tsv.gz"])
+def test_tsv_and_gzip_input(tmp_path, capsys, name):
+    import gzip
+
+    text = "\n".join(_grouped_lines("\t" if ".tsv" in name else ",")) + "\n"
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    out = str(tmp_path / "r.csv")
+    args = ["fit", str(path), "--family", "exponential", "--value", "x", "--by", "g"]
+    assert main([*args, "--out", out]) == EXIT_OK
+    assert "5 rows, 2 groups by g (2 to 3 rows each)" in capsys.readouterr().out
+    _check_expo_rows(_read_csv(out))
+
+
+def test_parquet_input(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "d.parquet")
+    g = [k for k, xs in GROUPED.items() for _ in xs]
+    x = [v for xs in GROUPED.values() for v in xs]
+    pq.write_table(pa.table({"g": g, "x": x}), path)
+    out = str(tmp_path / "r.csv")
+    args = ["fit", path, "--family", "exponential", "--value", "x", "--by", "g", "--out", out]
+    assert main(args) == EXIT_OK
+    _check_expo_rows(_read_csv(out))
+    # typed Parquet values: an infinite one is refused as in a CSV, by row number
+    pq.write_table(pa.table({"x": [1.0, float("inf")]}), path)
+    assert main(["fit", path, "--family", "exponential", "--value", "x"]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"jaxmle: error: {path}: column 'x' has an infinite value on row 2\n"
+    )
+
+
+@pytest.mark.parametrize("cov_type", ["observed", "robust", "opg"])
+def test_cov_type(tmp_path, cov_type):
+    """The exponential's standard errors in closed form (score 1/rate - x_i, Hessian
+    -n/rate^2 at the MLE rate = 1/mean): observed rate/sqrt(n), sandwich
+    rate^2 sqrt(var(x)/n), outer product of the scores 1/sqrt(n var(x)); var with
+    divisor n."""
+    x = np.array([1.5, 2.5, 4.0, 1.0, 0.5])
+    path = _write(tmp_path / "d.csv", ["x"], [(v,) for v in x])
+    out = str(tmp_path / "r.csv")
+    args = ["fit", path, "--family", "exponential", "--value", "x", "--out", out]
+    assert main([*args, "--cov-type", cov_type, "--quiet"]) == EXIT_OK
+    (row,) = _read_csv(out)
+    n, rate, var = x.size, 1 / x.mean(), x.var()
+    se = {
+        "observed": rate / np.sqrt(n),
+        "robust": rate**2 * np.sqrt(var / n),
+        "opg": 1 / np.sqrt(n * var),
+    }[cov_type]
+    assert np.isclose(float(row["rate"]), rate, rtol=1e-12)
+    assert np.isclose(float(row["rate_se"]), se, rtol=1e-10)
+    assert np.isclose(
+        float(row["rate_hi"]) - float(row["rate"]), 1.959963984540054 * se, rtol=1e-10
+    )
+
+
+def test_no_cache(tmp_path, monkeypatch, capsys):
+    """--no-cache leaves the cache folder alone; the same run without it fills the folder."""
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("JAXMLE_CACHE_DIR", str(cache))
+    path = _write(tmp_path / "d.csv", ["x"], [(1.5,), (2.5,), (4.0,)])
+    out = str(tmp_path / "r.csv")
+    args = ["fit", path, "--family", "exponential", "--value", "x", "--out", out, "--quiet"]
+    before = jax.config.values["jax_compilation_cache_dir"]
+    # the command leaves a cache the process already uses (the test suite's) as it is:
+    # turn that off for this test
+    jax.config.update("jax_compilation_cache_dir", None)
+    compilation_cache.reset_cache()
+    try:
+        jax.clear_caches()  # compile again, not from the in-memory cache
+        assert main([*args, "--no-cache"]) == EXIT_OK
+        assert not cache.exists()
+        (row,) = _read_csv(out)
+        assert np.isclose(float(row["rate"]), 3 / 8, rtol=1e-12)
+        jax.clear_caches()
+        assert main(args) == EXIT_OK
+        assert os.listdir(cache)
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+        compilation_cache.reset_cache()
+    assert capsys.readouterr().out == ""
+
+
+def test_plot_without_matplotlib_names_the_extra(bad_inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    png, out = tmp_path / "f.png", tmp_path / "r.csv"
+    args = ["fit", bad_inputs["ok"], "--family", "weibull", "--value", "x"]
+    assert main([*args, "--plot", str(png), "--out", str(out)]) == EXIT_USAGE
+    cap = capsys.readouterr()
+    assert cap.err == 'jaxmle: error: --plot needs matplotlib: pip install "jaxmle[plot]"\n'
+    assert cap.out == "" and not png.exists() and not out.exists()  # stopped before fitting
+
+
+@pytest.fixture
+def more_bad_inputs(tmp_path):
+    import gzip
+
+    files = {
+        "inf": _write(tmp_path / "inf.csv", ["x", "e"], [(1.0, 1), ("inf", 1), (2.0, 0)]),
+        "ninf": _write(tmp_path / "ninf.csv", ["x", "e"], [(1.0, 1), (2.0, 1), ("-Infinity", 1)]),
+        "inf_event": _write(tmp_path / "infe.csv", ["x", "e"], [(1.0, 1), (2.0, "inf")]),
+    }  # fmt: skip
+    (tmp_path / "adir").mkdir()
+    files["dir"] = str(tmp_path / "adir")
+    (tmp_path / "latin1.csv").write_bytes(b"x\n1\n\xff2\n")  # not UTF-8
+    files["latin1"] = str(tmp_path / "latin1.csv")
+    (tmp_path / "plain.csv.gz").write_bytes(b"x\n1\n2\n")  # .gz, but not gzip
+    files["notgz"] = str(tmp_path / "plain.csv.gz")
+    with gzip.open(tmp_path / "cut.csv.gz", "wb") as f:
+        f.write(b"x\n" + b"1.5\n" * 1000)
+    data = (tmp_path / "cut.csv.gz").read_bytes()
+    (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])  # truncated
+    files["cut"] = str(tmp_path / "cut.csv.gz")
+    return files
+
+
+EXACT_ERROR_CASES = [
+    # the multinomial needs several count columns per row
+    ("ok", ["--family", "multinomial", "--value", "x"],
+     "the multinomial needs k count columns per row; the command line fits one value column "
+     "(use jm.fit_dist in Python, or the categorical family for one code per row)"),
+    ("ok", ["--family", "multinomial", "--option", "k=3", "--value", "x"],
+     "the multinomial needs k count columns per row; the command line fits one value column "
+     "(use jm.fit_dist in Python, or the categorical family for one code per row)"),
+    ("ok", ["--value", "x", "--lower", "lo", "--upper", "hi"],
+     "give either --value (with optional --event) or --lower and --upper"),
+    ("ok", ["--family", "binomial", "--value", "x", "--option", "trials=ten"],
+     "--option trials: 'ten' is not a number"),
+    ("ok", ["--family", "binomial", "--value", "x", "--option", "trials=inf"],
+     "--option trials: 'inf' is not a finite number"),
+    ("ok", ["--family", "binomial", "--value", "x", "--option", "trials=nan"],
+     "--option trials: 'nan' is not a finite number"),
+    ("ok", ["--family", "binomial", "--value", "x", "--option", "trials=-5"],
+     "--option trials must be a positive integer, got -5"),
+    ("ok", ["--family", "binomial", "--value", "x", "--option", "trials=2.5"],
+     "--option trials must be a positive integer, got 2.5"),
+    ("ok", ["--family", "categorical", "--value", "x", "--option", "k=0"],
+     "--option k must be a positive integer, got 0"),
+    ("ok", ["--family", "pareto", "--value", "x", "--option", "scale=-1"],
+     "--option scale must be positive, got -1"),
+    ("dir", ["--value", "x"], "{dir}: is a directory, not a data file"),
+    ("latin1", ["--value", "x"],
+     "{latin1}: cannot read it as CSV: 'utf-8' codec can't decode byte 0xff in position 4: "
+     "invalid start byte"),
+    ("notgz", ["--value", "x"], "{notgz}: cannot read it as CSV: Not a gzipped file (b'x\\n')"),
+    ("cut", ["--value", "x"],
+     "{cut}: cannot read it as CSV: Compressed file ended before the end-of-stream marker was "
+     "reached"),
+    ("inf", ["--value", "x"], "{inf}: column 'x' has an infinite value on line 3"),
+    ("ninf", ["--family", "normal", "--value", "x"], "{ninf}: column 'x' has an infinite value on line 4"),
+    # an infinite value is not a missing one
+    ("inf", ["--value", "x", "--omit-missing"], "{inf}: column 'x' has an infinite value on line 3"),
+    ("inf_event", ["--value", "x", "--event", "e"], "{inf_event}: column 'e' has an infinite value on line 3"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("key, extra, message", EXACT_ERROR_CASES)
+def test_user_mistake_exact_message(bad_inputs, more_bad_inputs, capsys, key, extra, message):
+    files = {**bad_inputs, **more_bad_inputs}
+    family = [] if "--family" in extra else ["--family", "exponential"]
+    code = main(["fit", files[key], *family, *extra])
+    cap = capsys.readouterr()
+    assert code == EXIT_USAGE, cap.err
+    assert cap.err == f"jaxmle: error: {message.format(**files)}\n"
+    assert cap.out == ""
+
+
+def test_option_the_family_refuses(bad_inputs, capsys):
+    # one category: the family's own check, reported as a usage error
+    args = ["fit", bad_inputs["ok"], "--family", "categorical", "--value", "x"]
+    assert main([*args, "--option", "k=1"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("jaxmle: error: categorical: ") and "k >= 2" in err
+    assert err.count("\n") == 1
+
+
+def test_options_fit_closed_forms(tmp_path):
+    """--option values reach the family: the binomial's p = successes / (n trials) with
+    se sqrt(p (1 - p) / (n trials)); the Pareto's shape = n / sum log(x / scale) with se
+    shape / sqrt(n)."""
+    x = np.array([1.0, 3.0, 2.0, 4.0, 2.0, 0.0])
+    path = _write(tmp_path / "d.csv", ["x"], [(v,) for v in x])
+    out = str(tmp_path / "r.csv")
+    base = ["fit", path, "--value", "x", "--out", out, "--quiet"]
+    assert main([*base, "--family", "binomial", "--option", "trials=4"]) == EXIT_OK
+    (row,) = _read_csv(out)
+    n, p = x.size, x.sum() / (4 * x.size)
+    assert np.isclose(float(row["p"]), p, rtol=1e-12)
+    assert np.isclose(float(row["p_se"]), np.sqrt(p * (1 - p) / (4 * n)), rtol=1e-10)
+
+    y = x + 1.0  # above the scale 0.5
+    path = _write(tmp_path / "d.csv", ["x"], [(v,) for v in y])
+    assert main([*base, "--family", "pareto", "--option", "scale=0.5"]) == EXIT_OK
+    (row,) = _read_csv(out)
+    alpha = n / np.log(y / 0.5).sum()
+    assert np.isclose(float(row["shape"]), alpha, rtol=1e-12)
+    assert np.isclose(float(row["shape_se"]), alpha / np.sqrt(n), rtol=1e-10)
+
+
+def test_unreadable_file(bad_inputs, capsys, monkeypatch):
+    # (file permissions do not stop root, so the refusal is simulated where the file is opened)
+    import jaxmle._io as io_module
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(io_module, "_open_text", denied)
+    path = bad_inputs["ok"]
+    assert main(["fit", path, "--family", "weibull", "--value", "x"]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"jaxmle: error: {path}: cannot read it as CSV: [Errno 13] Permission denied: '{path}'\n"
+    )
+
+
+def test_cov_type_choices(bad_inputs, capsys):
+    args = ["fit", bad_inputs["ok"], "--family", "weibull", "--value", "x"]
+    assert main([*args, "--cov-type", "cluster"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("jaxmle: error: argument --cov-type: invalid choice: 'cluster'")
+    assert err.count("\n") == 1
+
+
+def test_version(capsys):
+    import re
+
+    assert main(["--version"]) == EXIT_OK
+    cap = capsys.readouterr()
+    assert cap.out == f"jaxmle {jm.__version__}\n" and cap.err == ""
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", jm.__version__)
+
+
+def test_no_command_is_a_usage_error(capsys):
+    assert main([]) == EXIT_USAGE
+    cap = capsys.readouterr()
+    assert cap.err == "jaxmle: error: give a command, fit or demo (jaxmle --help)\n"
+    assert cap.out == ""
+
+
+def test_demo_sensors_must_be_positive(capsys):
+    assert main(["demo", "--sensors", "0"]) == EXIT_USAGE
+    assert capsys.readouterr().err == "jaxmle: error: --sensors must be a positive integer, got 0\n"
