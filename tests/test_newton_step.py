@@ -13,28 +13,36 @@ import numpy as np
 import pytest
 
 from jaxmle._linalg import cholesky_solve, diag, matmul, matvec
-from jaxmle.optimize import _damped_step
-
-RNG = np.random.default_rng(7)
+from jaxmle.optimize import _damped_step, newton
 
 
-def _spd(p, cond=10.0):
-    q, _ = np.linalg.qr(RNG.normal(size=(p, p)))
+@pytest.fixture
+def rng():
+    """Each test's own generator: the same data in every run and every subset of the tests."""
+    return np.random.default_rng(7)
+
+
+def _spd(rng, p, cond=10.0):
+    q, _ = np.linalg.qr(rng.normal(size=(p, p)))
     return q @ np.diag(np.geomspace(1.0, cond, p)) @ q.T
 
 
 @pytest.mark.parametrize("p", [1, 2, 4, 8, 9])
-def test_small_linear_algebra_matches_numpy(p):
-    A = _spd(p)
-    b = RNG.normal(size=p)
-    B = RNG.normal(size=(p, 3))
+def test_small_linear_algebra_matches_numpy(rng, p):
+    A = _spd(rng, p)
+    b = rng.normal(size=p)
+    B = rng.normal(size=(p, 3))
     x, piv = cholesky_solve(jnp.asarray(A), jnp.asarray(b))
     np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-12)
     np.testing.assert_allclose(piv, np.diag(np.linalg.cholesky(A)), rtol=1e-13)
     X, _ = cholesky_solve(jnp.asarray(A), jnp.asarray(B))  # columns solved together
     np.testing.assert_allclose(X, np.linalg.solve(A, B), rtol=1e-12)
-    np.testing.assert_allclose(matmul(jnp.asarray(A), jnp.asarray(B)), A @ B, rtol=1e-14)
-    np.testing.assert_allclose(matvec(jnp.asarray(A), jnp.asarray(b)), A @ b, rtol=1e-14)
+    # products: within p eps |A| |b|, twice the rigorous rounding bound of a dot product of
+    # length p (gamma_p |A| |b|, gamma_p ~ p eps / 2); a relative tolerance fails on entries
+    # that cancel. Measured at most 0.4 of it.
+    bound = lambda M: p * np.finfo(float).eps * (np.abs(A) @ np.abs(M))
+    assert np.all(np.abs(np.asarray(matmul(jnp.asarray(A), jnp.asarray(B))) - A @ B) <= bound(B))
+    assert np.all(np.abs(np.asarray(matvec(jnp.asarray(A), jnp.asarray(b))) - A @ b) <= bound(b))
     np.testing.assert_array_equal(diag(jnp.asarray(A)), np.diag(A))
 
 
@@ -50,8 +58,8 @@ def _reference_step(g, H, lam):
 
 
 @pytest.mark.parametrize("lam", [0.0, 0.5])
-def test_step_on_a_positive_definite_hessian(lam):
-    H, g = _spd(4), RNG.normal(size=4)
+def test_step_on_a_positive_definite_hessian(rng, lam):
+    H, g = _spd(rng, 4), rng.normal(size=4)
     p, lam_used, ok, newton, pd = jax.jit(_damped_step)(jnp.asarray(g), jnp.asarray(H), lam)
     assert bool(ok) and bool(pd) and float(lam_used) == lam
     np.testing.assert_allclose(p, _reference_step(g, H, lam), rtol=1e-12)
@@ -87,12 +95,12 @@ def test_indefinite_hessian_with_damping_takes_the_scaled_gradient_step():
 @pytest.mark.parametrize("lam", [0.0, 0.1])
 @pytest.mark.parametrize("want_newton", [False, True])
 @pytest.mark.parametrize("kind", ["definite", "indefinite"])
-def test_second_factorization_is_skipped_only_where_nothing_reads_it(lam, want_newton, kind):
+def test_second_factorization_is_skipped_only_where_nothing_reads_it(rng, lam, want_newton, kind):
     from jaxmle.optimize import _combine, _first_solve, _needs_second_solve, _no_second_solve
 
     indefinite = np.array([[1.0, 3.0, 0.0], [3.0, 1.0, 0.2], [0.0, 0.2, 2.0]])
-    H = _spd(3) if kind == "definite" else indefinite
-    g = RNG.normal(size=3)
+    H = _spd(rng, 3) if kind == "definite" else indefinite
+    g = rng.normal(size=3)
     full = jax.jit(_damped_step)(jnp.asarray(g), jnp.asarray(H), lam)
     st = _first_solve(jnp.asarray(g), jnp.asarray(H), jnp.asarray(lam))
     need = bool(_needs_second_solve(st, jnp.asarray(want_newton)))
@@ -112,16 +120,58 @@ def test_second_factorization_is_skipped_only_where_nothing_reads_it(lam, want_n
         assert bool(pd) == bool(full[4])
 
 
-def test_curvature_along_the_step_flags_a_non_finite_hessian():
-    """The solver checks the new Hessian through p^T H p: non-finite wherever an entry of H is,
-    even where p is zero there (0 * inf is NaN), under the solver's compile options."""
-    from jaxmle._compile import XLA_OPTIONS_F64
+def _true_hessian_or_nan(f, r):
+    """The Hessian the solver returns is the true one at its x, or not finite where that is
+    not: never one made up from a point nearby, nor one with its non-finite entries
+    replaced."""
+    true = np.asarray(jax.hessian(f)(r.x))
+    if np.all(np.isfinite(true)):
+        np.testing.assert_allclose(r.hess, true, rtol=1e-14, atol=1e-14)
+    else:
+        assert not np.all(np.isfinite(np.asarray(r.hess))), r.hess
+    return true
 
-    curv = jax.jit(lambda p, H: jnp.dot(p, matvec(H, p)), compiler_options=XLA_OPTIONS_F64)
-    p = jnp.array([0.0, 1.0, 0.5])
-    for bad in [np.inf, -np.inf, np.nan]:
-        for i, j in [(0, 0), (0, 2), (1, 1)]:
-            H = np.eye(3)
-            H[i, j] = bad
-            assert not np.isfinite(float(curv(p, jnp.asarray(H))))
-    assert float(curv(p, jnp.eye(3))) == 1.25
+
+def test_non_finite_hessian_entries_at_the_start():
+    # f = (x0 - 1)^2 / 2 + (x1 + 2)^2 / 2 + |x0|^1.5: at the start x0 = 0, f and g are finite
+    # but d2f/dx0^2 is infinite (and jax.hessian gives NaN beside it). Honest outcomes: stop
+    # at once with a non-finite start, or step through to the minimum, x0 = 1/4 (sqrt(x0) =
+    # (-1.5 + 2.5) / 2), with the Hessian there 1 + 0.75 / sqrt(x0) = 2.5 (measured exact to
+    # 2.2e-16); never CONVERGED elsewhere.
+    f = lambda x: 0.5 * (x[0] - 1) ** 2 + 0.5 * (x[1] + 2) ** 2 + jnp.abs(x[0]) ** 1.5
+    assert not np.all(np.isfinite(np.asarray(jax.hessian(f)(jnp.zeros(2)))))
+    r = newton(f, jnp.zeros(2))
+    if bool(r.nonfinite):
+        assert not bool(r.converged)
+        np.testing.assert_array_equal(r.x, [0.0, 0.0])
+    else:
+        assert bool(r.converged) and not bool(r.stalled)
+        np.testing.assert_allclose(r.x, [0.25, -2.0], rtol=1e-14)
+        np.testing.assert_allclose(r.hess, [[2.5, 0.0], [0.0, 1.0]], rtol=1e-14, atol=1e-14)
+    _true_hessian_or_nan(f, r)
+
+
+def test_non_finite_hessian_at_the_minimum_is_never_returned():
+    # f = (x1 + 2)^2 / 2 + |x0|^1.5: the minimum x0 = 0 has an infinite curvature. The
+    # solver ends there with a NaN Hessian, or short of it with the true Hessian at its
+    # point: no standard error is made up from a point where the curvature is not finite
+    f = lambda x: 0.5 * (x[1] + 2) ** 2 + jnp.abs(x[0]) ** 1.5
+    r = newton(f, jnp.array([0.3, 0.0]))
+    np.testing.assert_allclose(float(r.x[1]), -2.0, rtol=1e-14)
+    true = _true_hessian_or_nan(f, r)
+    if not np.all(np.isfinite(true)):
+        assert float(r.x[0]) == 0.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a step accepted with a poor ratio of actual to predicted decrease (< 0.25) doubles "
+    "the damping, but from lam = 0 doubling leaves it 0: on |x|^1.5 + 0.1 x the undamped step "
+    "from x overshoots to about -x, each one accepted for its small decrease, and the iterates "
+    "oscillate between about +2 and -2 (slowly shrinking) until the iteration limit",
+)
+def test_newton_converges_on_a_convex_function_whose_steps_overshoot():
+    # convex, minimum where 1.5 sqrt(-x) = 0.1: x = -(0.1 / 1.5)^2
+    r = newton(lambda x: jnp.abs(x[0]) ** 1.5 + 0.1 * x[0], jnp.array([2.0]))
+    assert bool(r.converged)
+    np.testing.assert_allclose(float(r.x[0]), -((0.1 / 1.5) ** 2), rtol=1e-10)
