@@ -258,11 +258,13 @@ def test_no_recompilation_on_second_call_same_shapes():
     # batch whose size depends on how many there are)
     X1, X2 = jnp.asarray(X1_host), jnp.asarray(X1_host[::-1])
 
+    # the jitted kernels' own caches: every one of them exists (a renamed kernel fails here,
+    # rather than leaving nothing to compare)
+    kernels = [getattr(fit_module, k) for k in ("_kernel_jit", "_kernel_batch", "_kernel_chunk")]
+    assert all(callable(getattr(k, "_cache_size", None)) for k in kernels)
+
     def cache_sizes():
-        # the jitted kernels' own caches, where this version of jaxmle exposes them
-        names = ("_kernel_jit", "_kernel_batch", "_kernel_chunk")
-        kernels = [getattr(fit_module, k, None) for k in names]
-        return [k._cache_size() for k in kernels if hasattr(k, "_cache_size")]
+        return [k._cache_size() for k in kernels]
 
     # (the test suite's persistent compilation cache would load these kernels instead)
     cache_on = jax.config.jax_enable_compilation_cache
@@ -275,6 +277,7 @@ def test_no_recompilation_on_second_call_same_shapes():
         jax.config.update("jax_enable_compilation_cache", cache_on)
     assert first.count >= 2  # the counter sees compilations: a new model compiles both kernels
     sizes = cache_sizes()
+    assert len(sizes) == 3 and sum(sizes) > 0  # the kernels that fitted are in their caches
 
     with _CompileCounter() as second:
         r1 = jm.fit(model, x2)
