@@ -17,10 +17,20 @@ from scipy import stats  # noqa: E402
 import jaxmle as jm  # noqa: E402
 from jaxmle import plot  # noqa: E402
 
-RNG = np.random.default_rng(11)
-GAMMA_X = RNG.gamma(2.5, 1.5, size=150)
+
+def _module_data():
+    """The module's shared (read-only) data, drawn once at import from its own generator:
+    the same in every run and every subset of the tests."""
+    rng = np.random.default_rng(11)
+    gamma_x = rng.gamma(2.5, 1.5, size=150)
+    life = 900.0 * rng.weibull(1.6, size=120)
+    batch_x = rng.normal(3.0, 1.0, size=(12, 25))
+    batch_x[4, :] = 7.0  # constant readings: scale -> 0, not converged
+    return gamma_x, life, batch_x
+
+
+GAMMA_X, LIFE, BATCH_X = _module_data()
 GAMMA_FIT = jm.fit_dist("gamma", GAMMA_X)
-LIFE = 900.0 * RNG.weibull(1.6, size=120)
 HOURS, FAILED = np.minimum(LIFE, 1100.0), (LIFE <= 1100.0).astype(float)
 WEIBULL_FIT = jm.fit_dist("weibull", HOURS, event=FAILED)
 
@@ -51,7 +61,7 @@ def test_plot_fit_density_equals_scipy():
 
 
 def test_plot_fit_discrete_pmf():
-    counts = RNG.poisson(3.0, size=200)
+    counts = np.random.default_rng(13).poisson(3.0, size=200)
     res = jm.fit_dist("poisson", counts)
     ax = plot.plot_fit(res, {"x": counts})
     k, pmf = _line(ax, "fitted poisson")
@@ -154,10 +164,6 @@ def test_plot_profile_from_result_and_from_profile():
     np.testing.assert_allclose(_line(ax2, "profile deviance")[1], dev)
     with pytest.raises(ValueError, match="unknown parameter 'scale'; the parameters are"):
         plot.plot_profile(res, "scale")
-
-
-BATCH_X = RNG.normal(3.0, 1.0, size=(12, 25))
-BATCH_X[4, :] = 7.0  # constant readings: scale -> 0, not converged
 
 
 def test_caterpillar_sorted_and_status_counts():
