@@ -4,7 +4,10 @@
 --out results.csv`` fits one model per group of a long-format table (CSV, or
 Parquet with ``pyarrow``) in one batch, prints a summary and writes one row per
 group: the group column, then ``NAME``, ``NAME_se``, ``NAME_lo``, ``NAME_hi``
-per parameter, then ``loglik``, ``nobs`` and ``status``.
+per parameter, then ``loglik``, ``nobs`` and ``status``. The intervals are Wald
+intervals on each parameter's fitting scale (log for a positive parameter, logit
+for a bounded one), mapped back: they never leave the support. A group with
+fewer observations than parameters gets status ``INVALID_DATA``.
 
 ``jaxmle demo`` fits the worked examples of the maximum-likelihood note and
 prints each estimate and standard error beside its closed form, then fits a
@@ -20,7 +23,8 @@ Exit codes:
     1: ``fit``: no group converged (the results are still written);
        ``demo``: a number disagreed with its closed form.
     2: a usage or input error (bad arguments, a missing file or column,
-       non-numeric values, ...), reported as one line ``jaxmle: error: ...``.
+       non-numeric values, values outside the family's support, ...), reported
+       as one line ``jaxmle: error: ...``.
     130: interrupted.
 
 Example:
@@ -57,6 +61,10 @@ CACHE_OFF = ("", "0", "off", "false", "no", "none")
 CACHE_MAX_BYTES = 512 * 2**20
 #: groups shown in the printed table of a fit with several groups
 SHOW_GROUPS = 10
+#: the intervals NAME_lo, NAME_hi (and those of the printed summary): Wald intervals built on
+#: each parameter's unconstrained scale (log for a positive parameter, logit for a bounded
+#: one) and mapped back, so that they never leave the parameter's support
+CI_METHOD = "wald_transformed"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -337,8 +345,10 @@ def _progress(args) -> bool:
     return True
 
 
-def _read(args, dist):
-    """Read the table and lay it out as padded (groups, longest group) arrays."""
+def _read(args):
+    """Read the table: its long-format numeric columns (``x`` and ``event``, or ``lower`` and
+    ``upper``), the group labels and each row's group, and which rows are used (no missing
+    value)."""
     value_cols = [args.value] if args.value is not None else [args.lower, args.upper]
     if args.event is not None:
         value_cols.append(args.event)
@@ -351,27 +361,10 @@ def _read(args, dist):
         if args.event is not None:
             data["event"], m = numeric_column(table, args.event, missing=missing)
             miss |= m
-            wrong = ~m & (data["event"] != 0) & (data["event"] != 1)
-            if wrong.any():
-                i = int(np.argmax(wrong))
-                raise InputError(
-                    f"{args.data}: column {args.event!r} must hold 1 (observed) or 0 (censored); "
-                    f"{table.where(i)} has {table.values[args.event][i]}"
-                )
     else:
         data["lower"], m1 = numeric_column(table, args.lower, allow_inf=True, missing=missing)
         data["upper"], m2 = numeric_column(table, args.upper, allow_inf=True, missing=missing)
         miss |= m1 | m2
-        wrong = ~(m1 | m2) & (
-            (data["lower"] > data["upper"]) | (data["lower"] == np.inf) | (data["upper"] == -np.inf)
-        )
-        if wrong.any():
-            i = int(np.argmax(wrong))
-            raise InputError(
-                f"{args.data}: {table.where(i)} has {args.lower} = {data['lower'][i]:g} and "
-                f"{args.upper} = {data['upper'][i]:g}; the interval must satisfy lower <= upper "
-                "with a finite end"
-            )
     if args.by:
         labels, inverse = group_index(table.values[args.by])
         blank = [
@@ -386,30 +379,75 @@ def _read(args, dist):
             )
     else:
         labels, inverse = np.array([""], dtype=object), np.zeros(table.n_rows, np.int64)
-    keep = ~miss
-    n_used = int(keep.sum())
-    counts = np.bincount(inverse[keep], minlength=len(labels))
-    if n_used == 0:
+    rows = np.flatnonzero(~miss)  # the rows used
+    counts = np.bincount(inverse[rows], minlength=len(labels))
+    if rows.size == 0:
         raise InputError(f"{args.data}: every row has a missing value; nothing to fit")
     if (counts == 0).any():
         g = labels[int(np.argmin(counts))]
         raise InputError(
             f"{args.data}: group {args.by} = {g} has no usable rows (all its values are missing)"
         )
-    names = list(data)
-    padded, mask = pad_groups(inverse[keep], len(labels), *(data[k][keep] for k in names))
-    arrays = dict(zip(names, padded))
-    return table, labels, arrays, mask, n_used
+    data = {k: v[rows] for k, v in data.items()}
+    return table, labels, inverse[rows], data, rows
 
 
-def _model(dist, arrays, mask):
+def _model(dist, data):
     from .distributions import CategoricalDist
     from .distributions.families import model_for
 
     if isinstance(dist, CategoricalDist) and dist.k is None:  # as fit_dist: max code + 1
-        top = float(np.max(arrays["x"][mask]))
+        top = float(np.max(data["x"]))
         dist = dist.with_options(k=max(int(top) + 1 if np.isfinite(top) else 2, 2))
-    return dist, model_for(dist)
+    try:
+        return dist, model_for(dist)
+    except (ValueError, TypeError) as err:  # an option the family's model refuses (k=1)
+        raise InputError(f"{dist.name}: {err}") from None
+
+
+#: offending rows named in the message about data outside a family's support
+SHOW_BAD_ROWS = 3
+
+
+def _number(v: float) -> str:
+    """A value as short as it reads back exactly: ``-5``, ``1.5``, ``inf``."""
+    v = float(v)
+    short = f"{v:g}"
+    return short if float(short) == v else repr(v)
+
+
+def _check_support(args, table, dist, model, data, rows) -> None:
+    """Rows the family cannot have produced (the model's ``data_check``: values outside the
+    support, an event other than 0/1, lower > upper): an input error that names the first
+    few rows, their values and the column."""
+    found = model.data_check(data)
+    bad = np.zeros(rows.size, bool) if found is None else np.asarray(found[0], bool)
+    if bad.any():
+        why = found[1]
+        idx = np.flatnonzero(bad)
+        first = idx[:SHOW_BAD_ROWS]
+        if "lower" in data:
+            where = f"columns {args.lower!r} and {args.upper!r}"
+            values = [f"[{_number(data['lower'][i])}, {_number(data['upper'][i])}]" for i in first]
+        else:
+            col, key = args.value, "x"
+            if args.event is not None and not np.isin(data["event"][idx], (0, 1)).all():
+                col, key = args.event, "event"
+            where = f"column {col!r}"
+            values = [_number(data[key][i]) for i in first]
+        shown = ", ".join(f"{v} on {table.where(int(rows[i]))}" for v, i in zip(values, first))
+        if idx.size > SHOW_BAD_ROWS:
+            shown += f" ({idx.size:,} rows in all)"
+        raise InputError(f"{args.data}: {dist.name}: {why} in {where}: {shown}")
+    if "lower" in data:  # both ends infinite on the same side: no interval at all
+        none = (data["lower"] == np.inf) | (data["upper"] == -np.inf)
+        if none.any():
+            i = int(np.argmax(none))
+            raise InputError(
+                f"{args.data}: the interval in columns {args.lower!r} and {args.upper!r} is "
+                f"[{_number(data['lower'][i])}, {_number(data['upper'][i])}] on "
+                f"{table.where(int(rows[i]))}; it needs a finite end"
+            )
 
 
 def _table_lines(res, labels, by) -> list[str]:
@@ -429,6 +467,29 @@ def _table_lines(res, labels, by) -> list[str]:
         row += "".join(_fmt(est[i, j], 12) + _fmt(se[i, j], 12) for j in range(len(names)))
         lines.append(row + f"  {Status(int(status[i])).name}")
     return lines
+
+
+def _too_small(model, res, labels, mask, by) -> str | None:
+    """One line naming the groups with fewer observations than free parameters (the fit gives
+    them status INVALID_DATA and NaN estimates), or None."""
+    from .results import Status
+
+    k = model.free_size
+    need = k if model.min_nobs is None else model.min_nobs
+    sizes = mask.sum(axis=1)
+    few = (sizes < need) & (np.asarray(res.status) == Status.INVALID_DATA)
+    n = int(few.sum())
+    if not n:
+        return None
+    params = f"the {k} parameters ({', '.join(model.param_names)})"
+    if not by:
+        rows = "1 observation" if sizes[0] == 1 else f"{int(sizes[0]):,} observations"
+        return f"  {rows}, fewer than {params}: status INVALID_DATA"
+    names = [str(g) for g in labels[few][:SHOW_GROUPS]]
+    if n > SHOW_GROUPS:
+        names.append(f"and {n - SHOW_GROUPS:,} more")
+    groups = "1 group has" if n == 1 else f"{n:,} groups have"
+    return f"  {groups} fewer observations than {params}, status INVALID_DATA: {', '.join(names)}"
 
 
 def _plot(args, dist, level, res, labels, arrays, mask):
@@ -470,13 +531,18 @@ def _cmd_fit(args) -> int:
     _check_extras(args)
 
     t0 = time.perf_counter()
-    read = _read(args, dist)
-    t_read = time.perf_counter() - t0
+    table, labels, inverse, data, rows = _read(args)
     with _jax_settings(float64=not args.float32, use_cache=not args.no_cache):
-        return _fit_and_report(args, dist, level, read, t_read)
+        dist, model = _model(dist, data)
+        _check_support(args, table, dist, model, data, rows)  # before padding into groups
+        names = list(data)
+        padded, mask = pad_groups(inverse, len(labels), *(data[k] for k in names))
+        read = (table, labels, dict(zip(names, padded)), mask, rows.size)
+        t_read = time.perf_counter() - t0
+        return _fit_and_report(args, dist, model, level, read, t_read)
 
 
-def _fit_and_report(args, dist, level, read, t_read) -> int:
+def _fit_and_report(args, dist, model, level, read, t_read) -> int:
     import jax
 
     out = (lambda *a, **k: None) if args.quiet else print
@@ -484,10 +550,6 @@ def _fit_and_report(args, dist, level, read, t_read) -> int:
 
     from .fit import fit_batch
 
-    try:
-        dist, model = _model(dist, arrays, mask)
-    except (ValueError, TypeError) as err:  # an option the family's model refuses (k=1)
-        raise InputError(f"{dist.name}: {err}") from None
     if args.by:
         names = model.param_names
         taken = {f"{n}{s}" for n in names for s in ("", "_se", "_lo", "_hi")}
@@ -513,7 +575,7 @@ def _fit_and_report(args, dist, level, read, t_read) -> int:
 
     t0 = time.perf_counter()
     if args.out is not None:
-        cols = res.to_dict(level)
+        cols = res.to_dict(level, method=CI_METHOD)
         if args.by:
             cols = {args.by: labels, **cols}
         write_rows(args.out, cols)
@@ -524,6 +586,7 @@ def _fit_and_report(args, dist, level, read, t_read) -> int:
     from .results import _status_counts
 
     status = np.asarray(res.status)
+    too_small = _too_small(model, res, labels, mask, args.by)
     G = len(labels)
     dtype = np.asarray(res.loglik).dtype.name
     skipped = table.n_rows - n_used
@@ -537,9 +600,13 @@ def _fit_and_report(args, dist, level, read, t_read) -> int:
     else:
         out(f"jaxmle fit: {dist.name} on {args.data}: {rows}, {dtype}")
     if G == 1:
-        out(res[0].summary(level))
+        if too_small:
+            out(too_small)
+        out(res[0].summary(level, method=CI_METHOD))
     else:
         out(f"  status: {_status_counts(status)}")
+        if too_small:
+            out(too_small)
         out("")
         for line in _table_lines(res, labels, args.by):
             out(line)

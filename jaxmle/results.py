@@ -286,10 +286,27 @@ class FitResult:
         return derived(self, fn, level=level, method=method)
 
     # -- presentation -------------------------------------------------------
-    def to_dict(self, level: float = 0.95) -> dict[str, np.ndarray]:
+    def to_dict(self, level: float = 0.95, method: str = "wald") -> dict[str, np.ndarray]:
         """Plain numpy columns: per flattened parameter ``NAME``, ``NAME_se``, ``NAME_lo``,
-        ``NAME_hi``, then ``loglik``, ``nobs``, ``status`` (as names)."""
-        ci = self.conf_int(level)
+        ``NAME_hi``, then ``loglik``, ``nobs``, ``status`` (as names).
+
+        ``NAME_lo`` and ``NAME_hi`` are the interval of :meth:`conf_int` with this
+        ``level`` and ``method`` (``"wald_transformed"`` keeps a positive or bounded
+        parameter's interval inside its support).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> import jaxmle as jm
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> m = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x,
+            ...              {"rate": jm.Positive()})
+            >>> res = jm.fit(m, jnp.array([1.0, 3.0]))
+            >>> round(float(res.to_dict()["rate_lo"]), 4)
+            -0.193
+            >>> round(float(res.to_dict(method="wald_transformed")["rate_lo"]), 4)
+            0.125
+        """
+        ci = self.conf_int(level, method)
         batch = self.batch_shape
         cols: dict[str, np.ndarray] = {}
         lo = self.model.flatten_batched({k: v[0] for k, v in ci.items()}, batch)
@@ -334,14 +351,15 @@ class FitResult:
             cols = {k: np.reshape(v, (1,)) for k, v in cols.items()}
         return pd.DataFrame(cols)
 
-    def summary(self, level: float = 0.95) -> str:
+    def summary(self, level: float = 0.95, method: str = "wald") -> str:
         """A text table: estimate, SE, z, p and interval per parameter, then fit health.
 
+        The intervals are those of :meth:`conf_int` with this ``level`` and ``method``.
         For a batch result: counts per status and quantiles of each estimate.
         """
         if self.batch_shape:
             return _batch_summary(self, level)
-        return _single_summary(self, level)
+        return _single_summary(self, level, method)
 
     def __repr__(self) -> str:
         if self.batch_shape:
@@ -372,11 +390,11 @@ def _status_counts(status: np.ndarray) -> str:
     return ", ".join(parts) if parts else "empty"
 
 
-def _single_summary(res: FitResult, level: float) -> str:
+def _single_summary(res: FitResult, level: float, method: str = "wald") -> str:
     model = res.model
     est = np.asarray(model.flatten(res.params))
     se = np.asarray(model.flatten(res.se))
-    ci = res.conf_int(level)
+    ci = res.conf_int(level, method)
     lo = np.asarray(model.flatten({k: v[0] for k, v in ci.items()}))
     hi = np.asarray(model.flatten({k: v[1] for k, v in ci.items()}))
     with np.errstate(divide="ignore", invalid="ignore"):

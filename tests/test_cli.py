@@ -82,10 +82,18 @@ def test_fit_csv_equals_fit_batch(sensors_csv, tmp_path, capsys):
         sel = data[:, 0] == name
         X[g, : sel.sum()] = data[sel, 1].astype(float)
         E[g, : sel.sum()] = data[sel, 2].astype(float)
-    ref = jm.fit_dist("weibull", X, event=E, nan_policy="omit").to_dict(0.95)
+    fits = jm.fit_dist("weibull", X, event=E, nan_policy="omit")
+    ref = fits.to_dict(0.95, method="wald_transformed")
     for c in [*cols, "loglik", "nobs"]:
         got = np.array([float(r[c]) for r in rows])
         np.testing.assert_allclose(got, ref[c], rtol=1e-12, err_msg=c)
+    # both parameters are positive: the interval is est * exp(-/+ z se / est) (the Wald
+    # interval of log(est), whose standard error is se / est), inside (0, inf)
+    for n in names:
+        est, se = (np.array([float(r[c]) for r in rows]) for c in (n, f"{n}_se"))
+        for c, sign in ((f"{n}_lo", -1), (f"{n}_hi", 1)):
+            want = est * np.exp(sign * 1.959963984540054 * se / est)
+            np.testing.assert_allclose([float(r[c]) for r in rows], want, rtol=1e-12)
     assert [r["status"] for r in rows] == list(ref["status"])
     assert [float(r["nobs"]) for r in rows] == [30.0, 25.0, 40.0]
 
@@ -115,8 +123,12 @@ def test_fit_jsonl_level_plot_and_progress(sensors_csv, tmp_path, capsys, monkey
         rows = [json.loads(line) for line in f]
     assert [r["sensor_id"] for r in rows] == ["S10", "S2", "S7"]
     r = rows[2]
-    # a 90% Wald interval: estimate -/+ 1.6449 se
-    assert np.isclose(r["shape_hi"] - r["shape"], 1.6448536269514722 * r["shape_se"], rtol=1e-9)
+    # a 90% Wald interval on the log scale: estimate * exp(-/+ 1.6449 se / estimate)
+    z = 1.6448536269514722
+    assert np.isclose(r["shape_hi"], r["shape"] * np.exp(z * r["shape_se"] / r["shape"]), rtol=1e-9)
+    assert np.isclose(
+        r["shape_lo"], r["shape"] * np.exp(-z * r["shape_se"] / r["shape"]), rtol=1e-9
+    )
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     # stderr is not a terminal here: no bar by default
@@ -237,8 +249,8 @@ ERROR_CASES = [
     ("ok", ["--value", "x", "--level", "95"], "--level must be between 0 and 1, e.g. 0.95; got 95 (did you mean 0.95?)"),
     ("ok", ["--value", "x", "--level", "high"], "--level must be a number between 0 and 1, got 'high'"),
     ("ok", ["--value", "x", "--level", "0"], "--level must be between 0 and 1"),
-    ("event2", ["--value", "x", "--event", "e"], "column 'e' must hold 1 (observed) or 0 (censored); line 3 has 2"),
-    ("reversed", ["--lower", "lo", "--upper", "hi"], "line 3 has lo = 3 and hi = 2.5"),
+    ("event2", ["--value", "x", "--event", "e"], "weibull: event must be 0 (censored) or 1 (observed) in column 'e': 2 on line 3"),
+    ("reversed", ["--lower", "lo", "--upper", "hi"], "in columns 'lo' and 'hi': [3, 2.5] on line 3"),
     ("ragged", ["--value", "x"], "{ragged}: line 3 has 3 cells; the header has 2"),
     ("nogroup", ["--value", "x", "--by", "g"], "column 'g' (the groups) is empty on line 3"),
     ("ok", ["--value", "x", "--event", "e", "--family", "poisson"], "poisson is discrete: censoring (--event)"),
@@ -351,8 +363,9 @@ def test_console_script_second_run_hits_the_cache(tmp_path):
 
 # -- more paths: each with its exact behaviour ------------------------------------------------
 def _expo_reference(x, level=0.95):
-    """The exponential MLE in closed form: rate = n / sum(x), se = rate / sqrt(n), Wald
-    interval rate -/+ z se, log-likelihood n log(rate) - n."""
+    """The exponential MLE in closed form: rate = n / sum(x), se = rate / sqrt(n), the Wald
+    interval of log(rate) (se / rate = 1 / sqrt(n)) mapped back, rate * exp(-/+ z / sqrt(n)),
+    log-likelihood n log(rate) - n."""
     from scipy import stats
 
     x = np.asarray(x, float)
@@ -360,8 +373,9 @@ def _expo_reference(x, level=0.95):
     rate = n / x.sum()
     se = rate / np.sqrt(n)
     z = stats.norm.ppf(0.5 + level / 2)
-    return {"rate": rate, "rate_se": se, "rate_lo": rate - z * se, "rate_hi": rate + z * se,
-            "loglik": n * np.log(rate) - n, "nobs": float(n)}  # fmt: skip
+    return {"rate": rate, "rate_se": se, "rate_lo": rate * np.exp(-z / np.sqrt(n)),
+            "rate_hi": rate * np.exp(z / np.sqrt(n)), "loglik": n * np.log(rate) - n,
+            "nobs": float(n)}  # fmt: skip
 
 
 GROUPED = {"a": [1.5, 2.5], "b": [4.0, 1.0, 0.5]}
@@ -438,8 +452,9 @@ def test_cov_type(tmp_path, cov_type):
     }[cov_type]
     assert np.isclose(float(row["rate"]), rate, rtol=1e-12)
     assert np.isclose(float(row["rate_se"]), se, rtol=1e-10)
+    # the interval on the log scale: rate * exp(z se / rate)
     assert np.isclose(
-        float(row["rate_hi"]) - float(row["rate"]), 1.959963984540054 * se, rtol=1e-10
+        float(row["rate_hi"]), rate * np.exp(1.959963984540054 * se / rate), rtol=1e-10
     )
 
 
@@ -632,3 +647,225 @@ def test_no_command_is_a_usage_error(capsys):
 def test_demo_sensors_must_be_positive(capsys):
     assert main(["demo", "--sensors", "0"]) == EXIT_USAGE
     assert capsys.readouterr().err == "jaxmle: error: --sensors must be a positive integer, got 0\n"
+
+
+# -- data outside the family's support: one line naming the rows, exit 2, nothing fitted -------
+@pytest.fixture
+def support_inputs(tmp_path):
+    files = {
+        # lines 3, 5, 6 and 7 are below the Weibull's support (0, inf): -5, 0, -1, -0.25
+        "negative": _write(tmp_path / "neg.csv", ["g", "hours", "failed"],
+                           [("a", 1.0, 1), ("a", -5, 1), ("b", 2.0, 0), ("b", 0, 1),
+                            ("a", -1.0, 0), ("b", -0.25, 1)]),
+        # an exact 0 is outside the gamma's support; a censored 0 (event 0) would not be
+        "zero": _write(tmp_path / "zero.csv", ["x"], [(1.5,), (0,), (2.0,)]),
+        # the missing value on line 3 is left out with --omit-missing: the lines stay the file's
+        "bern": _write(tmp_path / "bern.csv", ["x"], [(1,), ("NA",), (0,), (1.5,)]),
+        "poisson": _write(tmp_path / "pois.csv", ["x"], [(2,), (3,), (-1,), (2.5,)]),
+        "event": _write(tmp_path / "ev.csv", ["x", "e"], [(1.0, 1), (2.0, 0), (3.0, -1), (4.0, 0.5)]),
+        "interval": _write(tmp_path / "iv.csv", ["lo", "hi"],
+                           [(1.0, 2.0), (0.5, "inf"), (4.0, 3.0), (-2.0, -2.0)]),
+        "noend": _write(tmp_path / "noend.csv", ["lo", "hi"], [(1.0, 2.0), ("inf", "inf")]),
+        "beta": _write(tmp_path / "beta.csv", ["x"], [(0.2,), (0.5,), (1.0,)]),
+    }  # fmt: skip
+    return files
+
+
+SUPPORT_CASES = [
+    ("negative", ["--family", "weibull", "--value", "hours", "--event", "failed", "--by", "g"],
+     "{negative}: weibull: data outside the support (0, inf) in column 'hours': -5 on line 3, "
+     "0 on line 5, -1 on line 6 (4 rows in all)"),
+    ("zero", ["--family", "gamma", "--value", "x"],
+     "{zero}: gamma: data outside the support (0, inf) in column 'x': 0 on line 3"),
+    ("bern", ["--family", "bernoulli", "--value", "x", "--omit-missing"],
+     "{bern}: bernoulli: data outside the support (whole numbers from 0 to 1) in column 'x': "
+     "1.5 on line 5"),
+    ("poisson", ["--family", "poisson", "--value", "x"],
+     "{poisson}: poisson: data outside the support (whole numbers from 0) in column 'x': "
+     "-1 on line 4, 2.5 on line 5"),
+    ("event", ["--family", "exponential", "--value", "x", "--event", "e"],
+     "{event}: exponential: event must be 0 (censored) or 1 (observed) in column 'e': "
+     "-1 on line 4, 0.5 on line 5"),
+    ("interval", ["--family", "lognormal", "--lower", "lo", "--upper", "hi"],
+     "{interval}: lognormal: intervals with lower > upper, or outside the support (0, inf) "
+     "(exact values outside it, or intervals that miss it) in columns 'lo' and 'hi': "
+     "[4, 3] on line 4, [-2, -2] on line 5"),
+    ("noend", ["--family", "normal", "--lower", "lo", "--upper", "hi"],
+     "{noend}: the interval in columns 'lo' and 'hi' is [inf, inf] on line 3; it needs a "
+     "finite end"),
+    ("beta", ["--family", "beta", "--value", "x"],
+     "{beta}: beta: data outside the support (0, 1) in column 'x': 1 on line 4"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("key, extra, message", SUPPORT_CASES)
+def test_data_outside_the_support(
+    support_inputs, tmp_path, capsys, monkeypatch, key, extra, message
+):
+    fit_module = sys.modules["jaxmle.fit"]
+
+    def no_fit(*a, **k):  # the check comes before any fitting
+        raise AssertionError("fit_batch called")
+
+    monkeypatch.setattr(fit_module, "fit_batch", no_fit)
+    out = tmp_path / "r.csv"
+    code = main(["fit", support_inputs[key], *extra, "--out", str(out)])
+    cap = capsys.readouterr()
+    assert code == EXIT_USAGE, cap.err
+    assert cap.err == f"jaxmle: error: {message.format(**support_inputs)}\n"
+    assert cap.out == "" and not out.exists()
+
+
+def test_data_outside_the_support_parquet_rows(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "d.parquet")
+    pq.write_table(pa.table({"x": [1.5, 2.0, -0.125, 3.0]}), path)
+    assert main(["fit", path, "--family", "weibull", "--value", "x"]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"jaxmle: error: {path}: weibull: data outside the support (0, inf) in column 'x': "
+        "-0.125 on row 3\n"
+    )
+
+
+# -- groups with fewer observations than parameters: INVALID_DATA, named in one line ---------
+NORMAL_GROUPS = {"1": [4.0], "2": [1.0, 2.0, 6.0], "3": [7.5], "4": [2.0, 5.0]}
+
+
+def test_groups_smaller_than_the_parameters(tmp_path, capsys):
+    """Normal groups of one row cannot identify loc and scale: status INVALID_DATA with NaN
+    numbers; the others are the closed forms: loc the mean, scale the standard deviation
+    with divisor n, se(loc) = scale / sqrt(n), se(scale) = scale / sqrt(2 n); the interval of
+    loc is loc -/+ z se, that of scale scale * exp(-/+ z / sqrt(2 n))."""
+    from scipy import stats
+
+    rows = [(g, v) for g, xs in NORMAL_GROUPS.items() for v in xs]
+    path = _write(tmp_path / "d.csv", ["unit", "x"], rows)
+    out = str(tmp_path / "r.csv")
+    args = ["fit", path, "--family", "normal", "--value", "x", "--by", "unit", "--out", out]
+    assert main(args) == EXIT_OK  # two groups converged
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1:3] == [
+        "  status: 2 converged, 2 invalid data",
+        "  2 groups have fewer observations than the 2 parameters (loc, scale), "
+        "status INVALID_DATA: 1, 3",
+    ]
+    assert [line.split()[-1] for line in printed[5:9]] == [
+        "INVALID_DATA", "CONVERGED", "INVALID_DATA", "CONVERGED",
+    ]  # fmt: skip
+    z = stats.norm.ppf(0.975)
+    res = {r["unit"]: r for r in _read_csv(out)}
+    for g, xs in NORMAL_GROUPS.items():
+        r = res[g]
+        numbers = [k for k in r if k not in ("unit", "nobs", "status")]
+        if len(xs) == 1:
+            assert r["status"] == "INVALID_DATA"
+            assert all(np.isnan(float(r[k])) for k in numbers), r
+            continue
+        x = np.array(xs)
+        n, mu, sd = x.size, x.mean(), x.std()
+        want = {
+            "loc": mu, "loc_se": sd / np.sqrt(n), "loc_lo": mu - z * sd / np.sqrt(n),
+            "loc_hi": mu + z * sd / np.sqrt(n), "scale": sd, "scale_se": sd / np.sqrt(2 * n),
+            "scale_lo": sd * np.exp(-z / np.sqrt(2 * n)),
+            "scale_hi": sd * np.exp(z / np.sqrt(2 * n)),
+            "loglik": stats.norm.logpdf(x, mu, sd).sum(), "nobs": n,
+        }  # fmt: skip
+        assert r["status"] == "CONVERGED"
+        for k, v in want.items():
+            assert np.isclose(float(r[k]), v, rtol=1e-9, atol=0), (g, k, r[k], v)
+
+
+def test_single_dataset_too_small_exit_1(tmp_path, capsys):
+    path = _write(tmp_path / "d.csv", ["hours"], [(3.0,)])
+    out = str(tmp_path / "r.csv")
+    args = ["fit", path, "--family", "gamma", "--value", "hours", "--out", out]
+    assert main(args) == EXIT_NOT_CONVERGED
+    cap = capsys.readouterr()
+    lines = cap.out.splitlines()
+    assert (
+        lines[1]
+        == "  1 observation, fewer than the 2 parameters (shape, scale): status INVALID_DATA"
+    )
+    assert "  status: INVALID_DATA" in lines[3]
+    assert cap.err == "jaxmle: no group converged (1 invalid data); see docs/statuses.md\n"
+    (row,) = _read_csv(out)
+    assert row["status"] == "INVALID_DATA"
+    assert all(np.isnan(float(row[k])) for k in row if k not in ("nobs", "status"))
+
+
+# -- intervals of positive and bounded parameters stay inside the support --------------------
+def test_intervals_stay_inside_the_support(tmp_path, capsys):
+    """Two exponential lifetimes: the natural-scale Wald interval rate -/+ z rate / sqrt(2)
+    starts below 0; the command writes and prints rate * exp(-/+ z / sqrt(2)). One success in
+    five Bernoulli trials: p = 0.2 -/+ z 0.179 starts below 0 too; the command's interval is
+    expit(logit(p) -/+ z / sqrt(n p (1 - p)))."""
+    from scipy import special, stats
+
+    z = stats.norm.ppf(0.975)
+    path = _write(tmp_path / "e.csv", ["x"], [(1.0,), (3.0,)])
+    out = str(tmp_path / "r.csv")
+    assert main(["fit", path, "--family", "exponential", "--value", "x", "--out", out]) == EXIT_OK
+    (row,) = _read_csv(out)
+    rate = 0.5
+    assert rate - z * rate / np.sqrt(2) < 0  # (what a natural-scale interval would say)
+    lo, hi = rate * np.exp(-z / np.sqrt(2)), rate * np.exp(z / np.sqrt(2))
+    assert np.isclose(float(row["rate_lo"]), lo, rtol=1e-12)
+    assert np.isclose(float(row["rate_hi"]), hi, rtol=1e-12)
+    table = capsys.readouterr().out.splitlines()
+    (line,) = [s for s in table if s.startswith("rate ")]
+    assert line.split()[-2:] == [f"{lo:.6g}", f"{hi:.6g}"]
+
+    path = _write(tmp_path / "b.csv", ["x"], [(0,), (1,), (0,), (0,), (0,)])
+    assert main(["fit", path, "--family", "bernoulli", "--value", "x", "--out", out]) == EXIT_OK
+    (row,) = _read_csv(out)
+    n, p = 5, 0.2
+    assert p - z * np.sqrt(p * (1 - p) / n) < 0
+    half = z / np.sqrt(n * p * (1 - p))
+    assert np.isclose(float(row["p_lo"]), special.expit(special.logit(p) - half), rtol=1e-12)
+    assert np.isclose(float(row["p_hi"]), special.expit(special.logit(p) + half), rtol=1e-12)
+    assert 0 < float(row["p_lo"]) < p < float(row["p_hi"]) < 1
+
+
+# -- every status reaches the output and the counts ------------------------------------------
+def _with_statuses(monkeypatch, statuses):
+    """Make the command's fit_batch return these statuses (one per group)."""
+    import dataclasses
+
+    import jax.numpy as jnp
+
+    fit_module = sys.modules["jaxmle.fit"]
+    real = fit_module.fit_batch
+
+    def fake(*a, **k):
+        res = real(*a, **k)
+        return dataclasses.replace(res, status=jnp.asarray(statuses, res.status.dtype))
+
+    monkeypatch.setattr(fit_module, "fit_batch", fake)
+
+
+def test_every_status_in_output_and_counts(tmp_path, capsys, monkeypatch):
+    statuses = [int(s) for s in jm.Status]
+    names = [s.name for s in jm.Status]
+    assert "STALLED" in names and "INVALID_DATA" in names
+    rows = [(g, v) for g in range(len(statuses)) for v in (1.0, 2.0)]
+    path = _write(tmp_path / "d.csv", ["g", "x"], rows)
+    out = str(tmp_path / "r.jsonl")
+    args = ["fit", path, "--family", "exponential", "--value", "x", "--by", "g", "--out", out]
+    _with_statuses(monkeypatch, statuses)
+    assert main(args) == EXIT_OK  # group 0 converged
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == (
+        "  status: 1 converged, 1 max iter, 1 nonfinite, 1 boundary, 1 singular, 1 stalled, "
+        "1 invalid data"
+    )
+    assert [line.split()[-1] for line in printed[4 : 4 + len(names)]] == names
+    with open(out) as f:
+        assert [json.loads(line)["status"] for line in f] == names
+
+    _with_statuses(monkeypatch, [int(jm.Status.STALLED)] * 2 + [int(jm.Status.MAX_ITER)] * 5)
+    assert main(args) == EXIT_NOT_CONVERGED
+    cap = capsys.readouterr()
+    assert "  status: 5 max iter, 2 stalled" in cap.out.splitlines()
+    assert cap.err == "jaxmle: no group converged (5 max iter, 2 stalled); see docs/statuses.md\n"
