@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,11 +13,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ._compile import tuned_jit, under_transformation
 from ._linalg import diag
 from ._problem import Problem, _fill_masked
 from ._warnings import warn_float32
+from .constraints import Bounded
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
 from .optimize import lbfgs, minimize_implicit, newton_batch, reuse_at_optimum
@@ -78,6 +81,47 @@ def _setup(data, init, x0, weights, mask, problem):
     return (data, weights, mask), u0.astype(dtype), jnp.asarray(iter0, jnp.int32)
 
 
+#: how far (in unconstrained units) the limit probe looks towards each end of a bounded
+#: parameter: e^30 ~ 1e13 times a positive parameter, a probability within 1e-13 of an end
+PROBE_DISTANCE = 30.0
+
+
+def _probe_directions(model) -> np.ndarray | None:
+    """The free coordinates of bounded parameters (``Positive``, ``Bounded``), whose
+    unconstrained coordinate runs to a limit of the constraint at either infinity; None when
+    the model has none."""
+    probed = np.zeros(model.free_size, bool)
+    for key, _, free in model.param_blocks():
+        c = model.spec[key]
+        if isinstance(c, Bounded) and (math.isfinite(c.low) or math.isfinite(c.high)):
+            probed[free] = True
+    return probed if probed.any() else None
+
+
+def _limit_probe(closed, u, args, model):
+    """Per free coordinate: whether the objective is no worse ``PROBE_DISTANCE`` towards one
+    end of its constraint and worse towards the other (the maximum lies at that end, or
+    beyond rounding of it: a dispersion tending to 0, a degrees-of-freedom to infinity)."""
+    probed = _probe_directions(model)
+    if probed is None:
+        return jnp.zeros(u.shape, bool)
+    idx = np.flatnonzero(probed)
+    # (the last row evaluates u itself, by the same computation as the probes: the solver's
+    # value comes from its derivative pass, whose rounding differs)
+    steps = np.zeros((2 * idx.size + 1, u.size))
+    steps[np.arange(idx.size), idx] = PROBE_DISTANCE
+    steps[idx.size + np.arange(idx.size), idx] = -PROBE_DISTANCE
+    u, args = lax.stop_gradient(u), lax.stop_gradient(args)
+    f = jax.vmap(lambda v: closed(v, *args))(u + jnp.asarray(steps, u.dtype))
+    f, f0 = f[:-1], f[-1]
+    # (a sum over many observations is rounded to more than eps |f|)
+    level = f0 + 64 * jnp.finfo(u.dtype).eps * (jnp.abs(f0) + 1)
+    no_worse = jnp.isfinite(f) & (f <= level)
+    up, down = no_worse[: idx.size], no_worse[idx.size :]
+    one_way = up != down  # (flat both ways: not identified, which the information tells)
+    return jnp.zeros(u.shape, bool).at[idx].set(one_way & jnp.isfinite(f0))
+
+
 def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
     """The result of one dataset from the solver's: SEs, status, the constrained estimate."""
     model, dtype = problem.model, problem.dtype
@@ -86,19 +130,6 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
     # f and its Hessian at the optimum come from the solver's last evaluation;
     # they are recomputed (for their derivatives) only under differentiation.
     loglik = -reuse_at_optimum(closed, sol.value, u, args)
-    if compute_se:
-        hess = reuse_at_optimum(jax.hessian(closed), sol.hess, u, args)
-        cov_free, info_ok = scaled_cholesky_inverse(hess)
-    else:  # no p x p information matrix: SEs NaN, positive definiteness not checked
-        cov_free, info_ok = jnp.full((u.size, u.size), jnp.nan, dtype), jnp.ones((), bool)
-    if compute_se and cov_type != "observed":
-        # (n, p) unweighted per-observation scores
-        scores = jax.jacfwd(lambda v: problem.terms_free(v, data, mask))(u)
-        if cov_type == "robust":
-            cov_free = sandwich(cov_free, scores, weights)
-        else:  # "opg"
-            cov_free, opg_ok = scaled_cholesky_inverse((scores * weights[:, None]).T @ scores)
-            info_ok = info_ok & opg_ok
     params = model.to_constrained(u)
     edge = jnp.concatenate(
         [
@@ -106,9 +137,32 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
             for key, _, free in model.param_blocks()
         ]
     )
-    limit = sol.divergent | edge
+    probe = _limit_probe(closed, u, args, model)
+    limit = sol.divergent | edge | probe
     nonfinite = sol.nonfinite | ~jnp.isfinite(loglik)
     boundary = (sol.converged | sol.stalled) & jnp.any(limit)
+    # Coordinates that ran to a limit: the information says nothing about them there. The
+    # others get the covariance of the information of the free coordinates (as if those at
+    # the limit were fixed, as statsmodels does for a fixed parameter).
+    at_limit = limit & boundary
+    fixed2 = at_limit[:, None] | at_limit[None, :]
+    eye = jnp.eye(u.size, dtype=dtype)
+    if compute_se:
+        hess = reuse_at_optimum(jax.hessian(closed), sol.hess, u, args)
+        cov_free, info_ok = scaled_cholesky_inverse(jnp.where(fixed2, eye, hess))
+    else:  # no p x p information matrix: SEs NaN, positive definiteness not checked
+        cov_free, info_ok = jnp.full((u.size, u.size), jnp.nan, dtype), jnp.ones((), bool)
+    if compute_se and cov_type != "observed":
+        # (n, p) unweighted per-observation scores
+        scores = jax.jacfwd(lambda v: problem.terms_free(v, data, mask))(u)
+        scores = jnp.where(at_limit[None, :], 0.0, scores)
+        if cov_type == "robust":
+            cov_free = sandwich(cov_free, scores, weights)
+        else:  # "opg"
+            opg = (scores * weights[:, None]).T @ scores
+            cov_free, opg_ok = scaled_cholesky_inverse(jnp.where(fixed2, eye, opg))
+            info_ok = info_ok & opg_ok
+    cov_free = jnp.where(fixed2, 0.0, cov_free)
     status = jnp.where(
         nonfinite,
         Status.NONFINITE,
@@ -127,23 +181,20 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
         ),
     ).astype(jnp.int32)
 
+    jac = jax.jacfwd(lambda v: model.flatten(model.to_constrained(v)))(u)
     if compute_se:
-        jac = jax.jacfwd(lambda v: model.flatten(model.to_constrained(v)))(u)
         cov = delta_method(jac, cov_free)
     else:
         cov = jnp.full((model.constrained_size,) * 2, jnp.nan, dtype)
-    # Parameters whose free coordinates ran to a limit get NaN rows: the
-    # information says nothing about them there.
-    at_limit = limit & boundary
-    keep = jnp.concatenate(
-        [
-            jnp.broadcast_to(~jnp.any(at_limit[free]), (blk.stop - blk.start,))
-            for _, blk, free in model.param_blocks()
-        ]
-    )
-    keep = keep & ~nonfinite
-    cov = jnp.where(keep[:, None] & keep[None, :], cov, jnp.nan)
-    cov_free = jnp.where(nonfinite, jnp.nan, cov_free)
+    # constrained components that depend on a coordinate at the limit: NaN; and, at a
+    # boundary, those whose conditional SE is below the rounding of their value (the
+    # location of identical observations, as the scale goes to 0): no information either
+    lost = jnp.any((jac != 0) & at_limit[None, :], axis=1) | nonfinite
+    flat = model.flatten(params)
+    tiny = jnp.sqrt(jnp.abs(diag(cov))) <= 16 * jnp.finfo(dtype).eps * jnp.abs(flat)
+    lost = lost | (boundary & tiny)
+    cov = jnp.where(lost[:, None] | lost[None, :], jnp.nan, cov)
+    cov_free = jnp.where(fixed2 | nonfinite, jnp.nan, cov_free)
     se = model.unflatten(jnp.sqrt(diag(cov)))
 
     if per_obs:
@@ -597,12 +648,76 @@ def fit(
             max_iter=max_iter, tol=tol, method=method, se=se,
         )  # fmt: skip
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=False)
+    fit_data, fit_init, back = _standardized(model, prep, ())
     res = _kernel_jit(
-        prep.data, prep.init, None, prep.weights, prep.mask, model=model, n=prep.n,
+        fit_data, fit_init, None, prep.weights, prep.mask, model=model, n=prep.n,
         cov_type=cov_type, max_iter=max_iter, tol=tol, dtype=prep.dtype,
         method=method, compute_se=bool(se),
     )  # fmt: skip
-    return _attach(res, prep, batch=False)
+    return _attach(back(res), prep, batch=False)
+
+
+def _standardized(model, prep, lead):
+    """``(data, init, back)``: for a model with a ``standardize`` rule (the location-scale
+    families) and concrete data, the data and ``init`` moved to a standard location and
+    scale, and ``back`` mapping the result of that fit to the original units; otherwise the
+    inputs as they are and the identity."""
+    std = None
+    if model.standardize is not None and not _is_traced((prep.data, prep.weights, prep.mask)):
+        std = model.standardize(prep.data, prep.weights, prep.mask, lead)
+    if std is None:
+        return prep.data, prep.init, lambda res: res
+    data, a, b, offset = std
+    blocks = model.param_blocks()
+    A = np.stack([np.asarray(a[key], float) for key, _, _ in blocks], axis=-1)
+    Bs = np.stack([np.asarray(b[key], float) for key, _, _ in blocks], axis=-1)
+    init = {}
+    for key, value in prep.init.items():
+        j = [k for k, _, _ in blocks].index(key)
+        c = model.spec[key]
+        if isinstance(c, Bounded) and c.low == 0.0 and c.high == math.inf:
+            init[key] = value * np.exp(-A[..., j])  # a positive parameter: u = a + u'
+        else:  # a real one: u = a + b u'
+            init[key] = (value - A[..., j]) / Bs[..., j]
+    data = jax.tree_util.tree_map(lambda v: v.astype(prep.dtype, copy=False), data)
+
+    def back(res):
+        return _from_standard(res, model, A.astype(prep.dtype), Bs.astype(prep.dtype),
+                              np.asarray(offset, prep.dtype), lead)  # fmt: skip
+
+    return data, init, back
+
+
+def _from_standard(res: FitResult, model, A, B, offset, lead) -> FitResult:
+    """A result fitted on standardized data, in the original units: ``u = A + B u'``."""
+    u = jnp.asarray(A) + jnp.asarray(B) * res.unconstrained
+    Bo = jnp.asarray(B)[..., :, None] * jnp.asarray(B)[..., None, :]
+    cov_free = Bo * res.cov_free
+
+    def natural(u1, b1, cf, cov_std):
+        # the Jacobian of the constrained parameters in the standardized coordinates u'
+        jac = jax.jacfwd(lambda v: model.flatten(model.to_constrained(v)))(u1) * b1[None, :]
+        # rows of the Jacobian scaled to at most 1: standard errors near 1e300 stay finite
+        # where the variances (and the covariance matrix) overflow
+        r = jnp.max(jnp.abs(jac), axis=1)
+        r = jnp.where(r > 0, r, 1.0)
+        unit = delta_method(jac / r[:, None], jnp.where(jnp.isnan(cf), 0.0, cf))
+        cov = jnp.where(jnp.isnan(cov_std), jnp.nan, unit * r[:, None] * r[None, :])
+        se = jnp.where(jnp.isnan(diag(cov_std)), jnp.nan, r * jnp.sqrt(diag(unit)))
+        return model.to_constrained(u1), cov, model.unflatten(se)
+
+    fn = natural
+    for _ in lead:
+        fn = jax.vmap(fn)
+    params, cov, se = fn(u, jnp.broadcast_to(jnp.asarray(B), u.shape), res.cov_free, res.cov)
+    # an estimate that does not fit in the dtype's range in the original units
+    flat = jax.vmap(model.flatten)(params) if lead else model.flatten(params)
+    lost = ~jnp.all(jnp.isfinite(flat), axis=-1) & jnp.all(jnp.isfinite(res.unconstrained), axis=-1)
+    status = jnp.where(lost, Status.NONFINITE, res.status).astype(res.status.dtype)
+    return dataclasses.replace(
+        res, params=params, se=se, cov=cov, cov_free=cov_free, unconstrained=u,
+        loglik=res.loglik + jnp.asarray(offset), status=status,
+    )  # fmt: skip
 
 
 def _attach(res, prep, batch):
@@ -724,7 +839,9 @@ def fit_batch(
         # inside jit/vmap/grad (traced data, or a model closing over traced
         # values): one vmapped kernel, no host-side chunking
         return _attach(_kernel_batch(*inputs, max_iter=max_iter, **static), prep, batch=True)
-    res = _run_chunks(inputs, static, max_iter, chunk_size, progress)
+    fit_data, fit_init, back = _standardized(model, prep, (_batch_size(inputs),))
+    inputs = (fit_data, fit_init, None, prep.weights, prep.mask)
+    res = back(_run_chunks(inputs, static, max_iter, chunk_size, progress))
     return _attach(_mark_invalid(res, prep.invalid), prep, batch=True)
 
 

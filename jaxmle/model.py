@@ -90,6 +90,12 @@ class Model:
         # there are free parameters; 1 where one observation carries several, as a row of
         # multinomial counts).
         self.min_nobs: int | None = None
+        # Host-side standardization of the data (the location-scale families set it):
+        # ``standardize(data, weights, mask, lead)`` returns ``(data, a, b, offset)``, the data
+        # moved to a standard location and scale, the map of each parameter's free coordinates
+        # back (``u = a + b u'``, dicts of arrays of shape ``lead``) and the change of the
+        # log-likelihood; or None.
+        self.standardize: Callable[..., Any] | None = None
 
         offsets, start = {}, 0
         for key, c in self.spec.items():

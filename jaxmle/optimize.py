@@ -71,6 +71,9 @@ class NewtonResult(NamedTuple):
 
 #: iterations without measurable progress after which the solver stops
 _FLAT_LIMIT = 8
+#: accepted steps in a row along which a coordinate is linear (no curvature, the same slope)
+#: after which it is taken to run to a limit
+_LINEAR_LIMIT = 10
 
 
 def default_tol(dtype) -> float:
@@ -120,13 +123,21 @@ def _spd_solve(A, b):
     return q, jnp.all(jnp.isfinite(q)) & jnp.all(piv**2 > 100 * eps)
 
 
-def _first_solve(g, H, lam) -> _Solve:
-    """Scale ``H`` by its diagonal and solve ``(S + lam I) q = -D^-1 g``."""
+def _first_solve(g, H, lam, x=None) -> _Solve:
+    """Scale ``H`` by its diagonal and solve ``(S + lam I) q = -D^-1 g`` (``x``: the point,
+    whose size scales a coordinate without curvature; zero by default)."""
+    x = jnp.zeros_like(g) if x is None else x
     dtype = g.dtype
     eps = jnp.finfo(dtype).eps
     d2 = jnp.abs(diag(H))
+    # A coordinate with (nearly) no curvature but a slope, as a block of the Hessian that is
+    # exactly zero at the start: its scale from the gradient over the coordinate's size
+    # (both in the units of a curvature), so that a damped step moves it by about its size
+    # (or one unit) at most, rather than by g / (eps max|H_ii|).
+    d2 = jnp.maximum(d2, jnp.abs(g) / jnp.maximum(jnp.abs(x), 1.0))
+    # (a coordinate with neither: a floor relative to the others)
     dmax = jnp.max(d2)
-    d2 = jnp.where(dmax > 0, jnp.maximum(d2, eps * dmax), 1.0)
+    d2 = jnp.where(d2 > 0, d2, jnp.where(dmax > 0, eps * dmax, 1.0))
     d = jnp.sqrt(d2)
     S = H / (d[:, None] * d[None, :])
     rhs = -g / d
@@ -178,7 +189,7 @@ def _combine(st: _Solve, qb, okb):
     return p, lam_used, ok, newton_step, okn
 
 
-def _damped_step(g, H, lam):
+def _damped_step(g, H, lam, x=None):
     """Solve (S + lam I) q = -D^-1 g with Marquardt scaling; fall back to a safe lam.
 
     Returns ``(p, lam_used, ok, newton_step, pd)``: the step (``D^-1 q``), the damping it
@@ -186,7 +197,7 @@ def _damped_step(g, H, lam):
     positive definite) and whether ``H`` is. Both factorizations are computed; the solver
     skips the second where no member reads it.
     """
-    st = _first_solve(g, H, lam)
+    st = _first_solve(g, H, lam, x)
     return _combine(st, *_second_solve(st))
 
 
@@ -208,6 +219,8 @@ class _State(NamedTuple):
     rejected: jax.Array  # the last trial point was not accepted
     c0: jax.Array  # curvature along the last step, at its start ...
     c1: jax.Array  # ... and at its end (the boundary probe)
+    hess_ok: jax.Array  # every entry of the Hessian at x is finite (H holds zeros for the rest)
+    linear: jax.Array  # per coordinate: accepted steps in a row along which f was linear in it
 
 
 def newton(
@@ -342,7 +355,15 @@ def _newton_parts(size, dtype, max_iter, tol):
             return g, (f, g)
 
         H, (f, g) = jax.jacfwd(grad_aux, has_aux=True)(x)
-        return f, g, H
+        # Non-finite second derivatives where f and g are finite (0 * inf at an isolated
+        # point, such as d2/drho2 of 0 ** rho at rho = 1) carry no curvature information:
+        # zero, so that the step is taken on the rest (the scaling below handles a zero
+        # diagonal). The Hessian returned at the end is the true one.
+        finite = jnp.isfinite(H)
+        # (an entry is taken from its mirror where that is finite: forward-over-reverse
+        # rows can fail where columns do not)
+        Hs = jnp.where(finite, H, jnp.where(finite.T, H.T, 0.0))
+        return f, g, Hs, jnp.all(finite)
 
     def init(x0, iter0=0):
         # The loop body holds the only evaluation of f, g and H (its first pass
@@ -355,7 +376,8 @@ def _newton_parts(size, dtype, max_iter, tol):
             decrement=jnp.asarray(jnp.inf, dtype),
             n_iter=jnp.asarray(iter0, jnp.int32), converged=false, stalled=false,
             flat=jnp.zeros((), jnp.int32), done=false, fresh=jnp.ones((), bool), start_ok=false,
-            rejected=false, c0=zero, c1=zero,
+            rejected=false, c0=zero, c1=zero, hess_ok=jnp.ones((), bool),
+            linear=jnp.zeros((size,), jnp.int32),
         )  # fmt: skip
 
     def cond(s):
@@ -370,7 +392,7 @@ def _newton_parts(size, dtype, max_iter, tol):
 
     def first(s):
         """The first solve of an iteration and whether the second is needed."""
-        st = _first_solve(s.g, s.H, s.lam)
+        st = _first_solve(s.g, s.H, s.lam, s.x)
         # The undamped step is read after a rejection and on convergence (the polish step):
         # where the first solve succeeds, `body`'s convergence test is this one.
         near = (st.lam <= 1.0) & (-0.5 * jnp.dot(s.g, st.q0 / st.d) <= levels(s)[1])
@@ -388,14 +410,21 @@ def _newton_parts(size, dtype, max_iter, tol):
         # convergence. Otherwise the damped decrement, with little damping.
         dec_newton = -jnp.dot(s.g, p_newton)
         stuck = s.rejected & pd & (0.5 * dec_newton <= jnp.maximum(tol, 64 * noise))
-        converged = stuck | (ok & (lam_used <= 1.0) & (0.5 * dec <= small))
+        # Nor can x be placed closer to the optimum than its own rounding, eps |x_i| per
+        # coordinate: the gradient left in a coordinate whose undamped step is below that is
+        # rounding (a location of 1e9 fitted to data with a spread of 1e-3), and the decrement
+        # is measured on the other coordinates.
+        placed = jnp.abs(p_newton) <= 16 * eps * jnp.abs(s.x)
+        dec_rest = -jnp.sum(jnp.where(placed, 0.0, s.g * p_newton))
+        placed = pd & jnp.any(placed) & (0.5 * dec_rest <= small)
+        converged = stuck | placed | (ok & (lam_used <= 1.0) & (0.5 * dec <= small))
         converged = ~s.fresh & (converged | jnp.all(s.g == 0))
 
         # the polishing step after convergence is the undamped Newton step
         p = jnp.where(converged, p_newton, p_fresh)
         p = jnp.where(s.fresh, jnp.zeros_like(p), p)
         x_new = s.x + p
-        f_new, g_new, H_new = evaluate(fun, x_new, args)
+        f_new, g_new, H_new, H_finite = evaluate(fun, x_new, args)
         c0 = jnp.dot(p, matvec(s.H, p))  # the curvature along the step at its start
         pred = -(jnp.dot(s.g, p) + 0.5 * c0)
         actual = s.f - f_new
@@ -405,9 +434,8 @@ def _newton_parts(size, dtype, max_iter, tol):
         # (or when f's rounding hides the gain but the scaled gradient shrank)
         d = jnp.sqrt(jnp.maximum(jnp.abs(diag(s.H)), jnp.finfo(dtype).tiny))
         shrank = jnp.sum((g_new / d) ** 2) <= jnp.sum((s.g / d) ** 2)
-        # the curvature along the step at its end, sum_ij p_i p_j H_ij, is finite only
-        # where every H_ij is (0 * inf is NaN): it checks the new Hessian without another
-        # pass over it
+        # the curvature along the step at its end, sum_ij p_i p_j H_ij (H_new holds zeros for
+        # its non-finite entries; H_finite says whether there were any)
         c1 = jnp.dot(p, matvec(H_new, p))
         finite = _all_finite(f_new, g_new, c1)
         polish = converged & ok & finite & ((actual >= -noise) | (shrank & (actual >= -64 * noise)))
@@ -416,7 +444,11 @@ def _newton_parts(size, dtype, max_iter, tol):
         lam_next = jnp.where(
             accept,
             jnp.where(
-                ratio > 0.75, lam_used * 0.25, jnp.where(ratio < 0.25, lam_used * 2.0, lam_used)
+                ratio > 0.75,
+                lam_used * 0.25,
+                # (from no damping at all, a poor step starts it: doubling 0 would leave an
+                # undamped Newton method swinging across a kink)
+                jnp.where(ratio < 0.25, jnp.maximum(lam_used * 2.0, 1e-3), lam_used),
             ),
             jnp.maximum(lam_used * 8.0, 1e-3),
         )
@@ -443,7 +475,20 @@ def _newton_parts(size, dtype, max_iter, tol):
         misjudged = ~accept & ~converged & finite
         flat = jnp.where(progress | s.fresh, 0, s.flat + jnp.where(misjudged, 0, 1))
         flat = flat.astype(jnp.int32)
-        stalled = ~converged & ((flat >= _FLAT_LIMIT) | (~accept & jnp.all(s.x + p == s.x)))
+        # A coordinate along which f is linear, step after accepted step (no curvature, a
+        # slope of the same sign: a scale running to 0 on identical observations, where the
+        # loglik is n log(1/scale)), has no maximum that way: after a run of such steps the
+        # solver stops, the coordinate flagged as running to a limit (the kink of a Laplace
+        # location has no curvature either, but its slope changes sign).
+        # (linear: the slope is the same at both ends of the step, to 1e-6, whatever the
+        # Hessian says, which may not be finite there)
+        lin = (jnp.abs(g_new - s.g) <= 1e-6 * jnp.abs(s.g)) & (s.g * p < 0)
+        linear = jnp.where(progress, jnp.where(lin, s.linear + 1, 0), s.linear)
+        linear = jnp.where(s.fresh, 0, linear).astype(jnp.int32)
+        runaway = jnp.any(linear >= _LINEAR_LIMIT)
+        stalled = ~converged & (
+            (flat >= _FLAT_LIMIT) | (~accept & jnp.all(s.x + p == s.x)) | runaway
+        )
         stalled = stalled & ~s.fresh
         start_ok = jnp.where(s.fresh, finite, s.start_ok)
 
@@ -466,8 +511,12 @@ def _newton_parts(size, dtype, max_iter, tol):
             fresh=jnp.zeros((), bool),
             start_ok=start_ok,
             rejected=~accept & ~s.fresh,
-            c0=c0,
-            c1=c1,
+            c0=jnp.where(s.hess_ok, c0, jnp.nan),
+            # (the boundary test reads the curvature at the end of a step only where the
+            # Hessian there is known)
+            c1=jnp.where(H_finite, c1, jnp.nan),
+            hess_ok=pick(H_finite, s.hess_ok),
+            linear=linear,
         )
 
     def finish(s):
@@ -483,10 +532,11 @@ def _newton_parts(size, dtype, max_iter, tol):
         # carry the step are the ones at a limit.
         p_final = s.step
         weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(diag(s.H)))
-        divergent = _at_limit(s.c0, s.c1, weight, start_ok)
+        divergent = _at_limit(s.c0, s.c1, weight, start_ok) | (s.linear >= _LINEAR_LIMIT)
 
+        hess = jnp.where(s.hess_ok, s.H, jnp.nan)
         return NewtonResult(
-            x=s.x, value=s.f, grad=s.g, hess=s.H, step=p_final, n_iter=s.n_iter,
+            x=s.x, value=s.f, grad=s.g, hess=hess, step=p_final, n_iter=s.n_iter,
             converged=s.converged & start_ok, nonfinite=~start_ok, stalled=s.stalled,
             decrement=s.decrement,
             divergent=divergent,

@@ -122,31 +122,26 @@ def test_one_observation_regular_model_converges():
 
 
 @pytest.mark.parametrize("model", [NORMAL, NORMAL_FAM], ids=["user", "family"])
-def test_one_observation_location_scale_is_not_converged(model):
+def test_one_observation_location_scale_is_an_input_error(model):
     # a location-scale model on one point: the likelihood is unbounded (+inf as the scale
-    # goes to 0 with the location on the point). Expected: never CONVERGED; the scale's SE
-    # NaN; BOUNDARY would be exact, the solver ends MAX_ITER today (see the xfail below).
+    # goes to 0 with the location on the point); one observation cannot identify two
+    # parameters: a ValueError for one fit, status INVALID_DATA in a batch (the others fitted)
     data = jnp.array([2.0]) if model is NORMAL else {"x": jnp.array([2.0])}
-    res = jm.fit(model, data)
-    assert _status(res)[0] in (S.BOUNDARY, S.MAX_ITER)
-    scale = "sigma" if model is NORMAL else "scale"
-    assert math.isnan(float(res.se[scale]))
-    np.testing.assert_allclose(float(res.params["mu" if model is NORMAL else "loc"]), 2.0)
+    with pytest.raises(ValueError, match="fewer observations than free parameters"):
+        jm.fit(model, data)
+    rows = jnp.array([[2.0, np.nan, np.nan], [1.0, 2.0, 4.0]])
+    batch_data = rows if model is NORMAL else {"x": rows}
+    res = jm.fit_batch(model, batch_data, nan_policy="omit")
+    assert _status(res) == [S.INVALID_DATA, S.CONVERGED]
+    loc = "mu" if model is NORMAL else "loc"
+    assert math.isnan(float(res.params[loc][0])) and math.isnan(float(res.se[loc][0]))
+    np.testing.assert_allclose(float(res.params[loc][1]), 7.0 / 3.0, rtol=1e-12)  # the mean
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="identical observations make the loglik linear in log(scale) (zero curvature, "
-    "slope n): the solver's Marquardt scaling floors that coordinate's curvature at "
-    "eps * max|H_ii| (the location's curvature n/scale^2), so it either stalls at the start "
-    "(steps of ~1/(lam eps max|H_ii|) are rejected as non-finite) and ends MAX_ITER, or "
-    "creeps towards scale = 0; its boundary test (curvature dropping along the last step) "
-    "needs a positive curvature to start from. Ending BOUNDARY needs a test for a linear "
-    "coordinate that tells it from the kink of a Laplace location (same zero curvature)",
-)
 def test_identical_observations_family_is_boundary():
-    # all observations identical: sigma_hat = 0, on the edge of Positive. Expected BOUNDARY
-    # with the scale's SE NaN. Today: MAX_ITER with NaN SEs (honest, not the exact reason).
+    # all observations identical: sigma_hat = 0, on the edge of Positive: BOUNDARY, with
+    # the scale's SE NaN (the loglik is linear in log(scale): the solver stops after a run of
+    # such steps), and the location's (its SE would be below the rounding of its value)
     res = jm.fit(NORMAL_FAM, {"x": jnp.full(4, 2.0)})
     assert float(res.params["loc"]) == 2.0
     assert math.isnan(float(res.se["scale"]))
@@ -179,36 +174,51 @@ def test_identical_observations_in_a_batch_spoil_nothing_else():
 X3 = np.array([1.0, 2.0, 4.0])
 
 
-def test_huge_values_are_nonfinite():
-    # x ~ 1e299: (x - mu)^2 overflows at the start -> NONFINITE, SEs NaN, no exception
-    for res in (jm.fit(NORMAL, jnp.asarray(X3 * 1.25e299)), jm.fit_dist("normal", X3 * 1.25e299)):
-        assert _status(res) == [S.NONFINITE]
-        assert np.all(np.isnan(np.asarray(res.se["mu" if "mu" in res.se else "loc"])))
-        _honest(res)
+def test_huge_values():
+    # x ~ 1e299: in a loglik of the user's own, (x - mu)^2 overflows at the start: NONFINITE,
+    # SEs NaN, no exception. The family standardizes its data: the closed form, scaled.
+    x = X3 * 1.25e299
+    res = jm.fit(NORMAL, jnp.asarray(x))
+    assert _status(res) == [S.NONFINITE]
+    assert np.all(np.isnan(np.asarray(res.se["mu"])))
+    _honest(res)
+    fam = jm.fit_dist("normal", x)
+    assert _status(fam) == [S.CONVERGED]
+    # (the mean and population SD of X3, times the scale; rounding of the scaled data)
+    np.testing.assert_allclose(float(fam.params["loc"]), X3.mean() * 1.25e299, rtol=1e-14)
+    np.testing.assert_allclose(float(fam.params["scale"]), X3.std() * 1.25e299, rtol=1e-14)
+    np.testing.assert_allclose(
+        float(fam.se["loc"]), X3.std() / math.sqrt(X3.size) * 1.25e299, rtol=1e-13
+    )
 
 
-@pytest.mark.parametrize(
-    "scale, expo_status",
-    [(1e-300, (S.SINGULAR,)), (5e-321, (S.STALLED, S.BOUNDARY))],
-    ids=["tiny", "denormal"],
-)
-def test_tiny_and_denormal_values_are_never_converged_garbage(scale, expo_status):
-    # x ~ 1e-300 or denormal: squares underflow to 0, so both Normal models see identical
-    # points (sigma -> 0: BOUNDARY would be exact, see the xfail above; no step makes
-    # progress: STALLED), SEs NaN. The exponential's rate 1/mean(x): at 1e-300 it is reached
-    # (4e299) but its information n / rate^2 underflows (SINGULAR); at 5e-321 it overflows:
-    # the rate runs to its limit (BOUNDARY) or its steps are rejected (STALLED).
-    # (Rescale such data: the fits are equivariant to units.)
+@pytest.mark.parametrize("scale", [1e-300, 5e-321], ids=["tiny", "denormal"])
+def test_tiny_and_denormal_values(scale):
+    # x ~ 1e-300 or denormal: in the user's own Normal loglik the squares underflow to 0, so
+    # it sees identical points (no maximum: never CONVERGED, the scale's SE NaN).
     x = X3 * scale
-    fits = [jm.fit(NORMAL, jnp.asarray(x)), jm.fit_dist("normal", x), jm.fit_dist("exponential", x)]
-    for res in fits[:2]:
-        assert _status(res)[0] in (S.STALLED, S.BOUNDARY)
-        assert np.all(np.isnan(np.asarray(res.se["mu" if "mu" in res.se else "loc"])))
-    assert _status(fits[2])[0] in expo_status
-    for res in fits:
-        _honest(res)
-    for res in fits[:2]:
-        assert np.all(np.isnan(np.asarray(res.cov)))
+    user = jm.fit(NORMAL, jnp.asarray(x))
+    assert _status(user)[0] in (S.STALLED, S.BOUNDARY, S.MAX_ITER)
+    assert np.isnan(np.asarray(user.se["sigma"]))
+    _honest(user)
+    normal = jm.fit_dist("normal", x)
+    expo = jm.fit_dist("exponential", x)
+    if scale > np.finfo(float).tiny:
+        # the families standardize their data by a power of two (exact): the closed forms.
+        # (The variances, ~1e-600, underflow: the covariance matrix is 0, the SEs are not.)
+        assert _status(normal) == [S.CONVERGED] and _status(expo) == [S.CONVERGED]
+        np.testing.assert_allclose(float(normal.params["loc"]) / scale, X3.mean(), rtol=1e-13)
+        # (1e-300 is not a power of two: the data, and the division back, are rounded)
+        np.testing.assert_allclose(float(normal.params["scale"]) / scale, X3.std(), rtol=1e-13)
+        se = X3.std() / math.sqrt(X3.size)
+        np.testing.assert_allclose(float(normal.se["loc"]) / scale, se, rtol=1e-13)
+        np.testing.assert_allclose(float(expo.params["rate"]) * scale, 1 / X3.mean(), rtol=1e-13)
+    else:
+        # denormals: XLA's arithmetic flushes them to zero, the families see identical
+        # zeros: no maximum (the exponential's rate would not fit in float64 anyway)
+        for res in (normal, expo):
+            assert _status(res)[0] in (S.STALLED, S.BOUNDARY, S.MAX_ITER, S.NONFINITE)
+            _honest(res)
 
 
 # --------------------------------------------------------------------------
@@ -309,14 +319,15 @@ def test_loglik_of_the_wrong_shape():
 # empty data, masks, init
 # --------------------------------------------------------------------------
 def test_empty_dataset_in_a_batch_via_mask():
-    # dataset 1 has no observation left: nobs 0, SINGULAR (no information), NaN SEs; the
-    # other dataset equals its lone fit
+    # dataset 1 has no observation left (fewer than the 2 parameters): INVALID_DATA, nobs 0,
+    # NaN estimates and SEs; the other dataset equals its lone fit
     x = np.array([[1.0, 2.0, 4.0, 5.0], [4.0, 5.0, 7.0, 9.0]])
     mask = np.array([[True, True, True, True], [False, False, False, False]])
     res = jm.fit_batch(NORMAL, x, mask=mask)
-    assert _status(res) == [S.CONVERGED, S.SINGULAR]
+    assert _status(res) == [S.CONVERGED, S.INVALID_DATA]
     assert np.asarray(res.nobs).tolist() == [4.0, 0.0]
     assert math.isnan(float(res.se["mu"][1])) and math.isnan(float(res.se["sigma"][1]))
+    assert math.isnan(float(res.params["mu"][1])) and math.isnan(float(res.loglik[1]))
     lone = jm.fit(NORMAL, x[0])
     np.testing.assert_allclose(float(res.params["sigma"][0]), float(lone.params["sigma"]), 1e-12)
     _honest(res)
@@ -324,9 +335,21 @@ def test_empty_dataset_in_a_batch_via_mask():
 
 
 def test_mask_that_removes_everything():
-    res = jm.fit(NORMAL, np.array([1.0, 2.0, 4.0, 5.0]), mask=np.zeros(4, bool))
-    assert _status(res) == [S.SINGULAR]
-    assert float(res.nobs) == 0.0
+    # no observation left: an input error that says so, before any fitting
+    with pytest.raises(ValueError, match="fewer observations than free parameters.*0 valid"):
+        jm.fit(NORMAL, np.array([1.0, 2.0, 4.0, 5.0]), mask=np.zeros(4, bool))
+
+
+def test_fewer_observations_than_parameters_counts_weights_and_mask():
+    # two parameters: one observation (or one left by the mask) cannot identify them; a
+    # frequency weight of 2 on one value is two observations (identical ones: BOUNDARY)
+    x = np.array([1.0, 2.0, 4.0])
+    with pytest.raises(ValueError, match="1 valid observation"):
+        jm.fit(NORMAL, x, mask=np.array([True, False, False]))
+    with pytest.raises(ValueError, match="1 valid observation"):
+        jm.fit(NORMAL, x, weights=np.array([1.0, 0.0, 0.0]))
+    res = jm.fit_dist("normal", x, weights=np.array([2.0, 0.0, 0.0]))
+    assert _status(res)[0] is not S.CONVERGED and math.isnan(float(res.se["scale"]))
     _honest(res)
 
 

@@ -47,6 +47,8 @@ __all__ = [
     "log_betainc",
     "log_gammainc",
     "log_rising_over_power",
+    "log1pmx",
+    "stirling_correction",
 ]
 
 _LN2 = math.log(2.0)
@@ -149,8 +151,18 @@ def _bernoulli_logit_score_jvp(primals, tangents):
     return _bernoulli_logit_score(y, eta), dy - t / (1 + t) ** 2 * deta
 
 
-def _stirling_corr(x):
-    """``lgamma(x) - ((x - 1/2) log x - x + log(2 pi)/2)`` for ``x >= 8`` (error < 1e-15)."""
+def stirling_correction(x):
+    """``lgamma(x) - ((x - 1/2) log x - x + log(2 pi)/2)`` for ``x >= 8`` (error < 1e-15).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, math
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions._special import stirling_correction
+        >>> x = 10.0
+        >>> ref = math.lgamma(x) - ((x - 0.5) * math.log(x) - x + 0.5 * math.log(2 * math.pi))
+        >>> bool(abs(float(stirling_correction(x)) - ref) < 1e-13)  # (ref: rounding of lgamma)
+        True
+    """
     x = jnp.maximum(x, 8.0)
     r = 1.0 / x
     r2 = r * r
@@ -161,13 +173,22 @@ def _stirling_corr(x):
     )
 
 
-def _log1pmx(t):
-    """``log(1 + t) - t`` for ``t >= 0``, accurate where it is small (no cancellation).
+def log1pmx(t: jax.Array) -> jax.Array:
+    """``log(1 + t) - t`` for ``t > -1``, accurate where it is small (no cancellation).
 
     With ``y = t / (2 + t)``: ``log(1 + t) = 2 atanh(y)`` and ``t = 2y / (1 - y)``, so
     ``log(1 + t) - t = 2 (atanh(y) - y) - 2 y^2 / (1 - y)``, the first term by its series
-    (``y <= 1/3`` for ``t <= 1``; 18 terms reach ``9^-18``)."""
-    small = t <= 1.0
+    (``|y| <= 1/3`` for ``-1/2 <= t <= 1``; 18 terms reach ``9^-18``); elsewhere directly.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions._special import log1pmx
+        >>> round(float(log1pmx(1e-10) / -5e-21), 9)  # log(1 + t) - t = -t^2/2 + t^3/3 - ...
+        1.0
+    """
+    t = jnp.asarray(t)
+    small = (t >= -0.5) & (t <= 1.0)
     ts = jnp.where(small, t, 0.5)
     y = ts / (2.0 + ts)
     y2 = y * y
@@ -200,7 +221,10 @@ def log_rising_over_power(k: jax.Array, r: jax.Array) -> jax.Array:
     rb = jnp.where(big, r, 8.0)
     t = k / rb
     stable = (
-        rb * _log1pmx(t) + (k - 0.5) * jnp.log1p(t) + _stirling_corr(k + rb) - _stirling_corr(rb)
+        rb * log1pmx(t)
+        + (k - 0.5) * jnp.log1p(t)
+        + stirling_correction(k + rb)
+        - stirling_correction(rb)
     )
     rs = jnp.where(big, 1.0, r)
     plain = gammaln(k + rs) - gammaln(rs) - k * jnp.log(rs)
@@ -244,14 +268,14 @@ def _betaln_value(a, b):
     both = (
         _HALF_LOG_2PI - 0.5 * jnp.log(s8) + (lo8 - 0.5) * jnp.log(lo8 / s8)
         + (hi8 - 0.5) * jnp.log1p(-lo8 / s8)
-        + _stirling_corr(lo8) + _stirling_corr(hi8) - _stirling_corr(s8)
+        + stirling_correction(lo8) + stirling_correction(hi8) - stirling_correction(s8)
     )  # fmt: skip
     # only the larger one >= 8: lgamma(lo) + [lgamma(hi) - lgamma(lo + hi)] by Stirling
     lo1 = jnp.where(hi >= 8.0, lo, 1.0)
     s1 = lo1 + hi8
     one = (
         gammaln(lo1) + (hi8 - 0.5) * jnp.log1p(-lo1 / s1) - lo1 * jnp.log(s1) + lo1
-        + _stirling_corr(hi8) - _stirling_corr(s1)
+        + stirling_correction(hi8) - stirling_correction(s1)
     )  # fmt: skip
     small = hi < 8.0
     lo0, hi0 = jnp.where(small, lo, 1.0), jnp.where(small, hi, 1.0)

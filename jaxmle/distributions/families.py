@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import jax
@@ -129,9 +130,102 @@ def model_for(dist: Distribution) -> Model:
     # jm.fit takes lower=-inf / upper=inf (censoring bounds) in the data as valid values
     model.infinite_bounds_ok = dist.continuous
     model.data_check = functools.partial(_outside_support, dist)
+    if _standard_form(dist) is not None:
+        model.standardize = functools.partial(_standardize, dist)
     if isinstance(dist, _d.MultinomialDist):
         model.min_nobs = 1  # one row of counts is many trials
     return model
+
+
+def _standard_form(dist: Distribution):
+    """How a family's parameters move when its data are moved to ``(x - c) / s``: ``None``
+    for a family that is not closed under it, else ``(location_scale, {name: kind})`` with
+    kind ``"loc"`` (``c + s v'``), ``"scale"`` (``s v'``), ``"rate"`` (``v' / s``), ``"log"``
+    (``v' + log s``, the log-normal's mu) or ``None`` (unchanged)."""
+    if isinstance(dist, (_c.NormalDist, _c.LogisticDist, _c.GumbelDist, _c.LaplaceDist)):
+        return True, {"loc": "loc", "scale": "scale"}
+    if isinstance(dist, _c.StudentTDist):
+        return True, {"loc": "loc", "scale": "scale", "df": None}
+    if isinstance(dist, _c.ExponentialDist):
+        return False, {"rate": "rate"}
+    if isinstance(dist, (_c.GammaDist, _c.WeibullDist, _c.LogLogisticDist)):
+        return False, {"shape": None, "scale": "scale"}
+    if isinstance(dist, _c.LogNormalDist):
+        return False, {"mu": "log", "sigma": None}
+    return None
+
+
+def _pow2(v):
+    """The power of two nearest ``v`` (> 0, finite), else 1: dividing by it is exact."""
+    v = np.asarray(v, float)
+    ok = np.isfinite(v) & (v > 0)
+    return np.where(ok, np.exp2(np.round(np.log2(np.where(ok, v, 1.0)))), 1.0)
+
+
+def _standardize(dist: Distribution, data, weights, mask, lead):
+    """The data of a location-scale (or scale) family moved to ``(x - c) / s``, per dataset:
+    ``c`` the median and ``s`` the power of two nearest the median absolute deviation (for a
+    positive family ``c = 0`` and ``s`` near the geometric mean), so that data at ``1e300``
+    or ``1e9 + 1e-3 z`` are fitted like ``N(0, 1)``. Returns ``(data, a, b, offset)``: the
+    moved data, the map of the free coordinates back (``u = a + b u'``, dicts of arrays of
+    shape ``lead``) and the change of the log-likelihood (``-log s`` per exact
+    observation); ``None`` where nothing moves."""
+    loc_scale, kinds = _standard_form(dist)
+    data = {k: np.asarray(v) for k, v in as_data_dict(data).items()}
+    interval = "lower" in data
+    pos = (
+        np.stack([data["lower"], data["upper"]], axis=-1).astype(float)
+        if interval
+        else data["x"].astype(float)[..., None]
+    )
+    n = pos.shape[len(lead)]
+    keep = np.ones(lead + (n,), bool) if mask is None else np.asarray(mask, bool)
+    valid = np.isfinite(pos) & keep[..., None]
+    if not loc_scale:
+        valid &= pos > 0
+    axes = tuple(range(len(lead), pos.ndim))
+    # (a dataset with no valid value, such as an invalid one whose observations are all
+    # masked, gets c = 0 and s = 1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if loc_scale:
+            c = np.nanmedian(np.where(valid, pos, np.nan), axis=axes)
+            c = np.where(np.isfinite(c), c, 0.0)
+            cc = np.reshape(c, lead + (1, 1))
+            spread = np.nanmedian(np.where(valid, np.abs(pos - cc), np.nan), axis=axes)
+        else:
+            c = np.zeros(lead)
+            spread = np.exp(np.nanmean(np.where(valid, np.log(np.abs(pos)), np.nan), axis=axes))
+    s = _pow2(spread)
+    # (a subnormal center or scale would be flushed to zero by XLA's arithmetic: those
+    # datasets stay as they are)
+    tiny = np.finfo(np.float64).tiny
+    sub = ((c != 0) & (np.abs(c) < tiny)) | (s < tiny) | ~np.isfinite(c) | ~np.isfinite(s)
+    c, s = np.where(sub, 0.0, c), np.where(sub, 1.0, s)
+    if np.all(c == 0) and np.all(s == 1):
+        return None
+    cb, sb = np.reshape(c, lead + (1,)), np.reshape(s, lead + (1,))
+    out = dict(data)
+    for key in ("x", "lower", "upper", "entry"):
+        if key in out:
+            v = np.asarray(out[key], float)
+            if key == "entry" and v.ndim < len(lead) + 1:
+                v = np.broadcast_to(v, lead + (n,))
+            out[key] = (v - cb) / sb  # (infinite bounds stay infinite)
+    logs = np.log(s)
+    a, b = {}, {}
+    for name, kind in kinds.items():
+        a[name] = {"loc": c, "scale": logs, "rate": -logs, "log": logs}.get(kind, np.zeros(lead))
+        b[name] = s if kind == "loc" else np.ones(lead)
+    if interval:
+        exact = data["lower"] == data["upper"]
+    elif "event" in data:
+        exact = np.asarray(data["event"]) != 0
+    else:
+        exact = np.ones(lead + (n,), bool)
+    w = keep if weights is None else np.where(keep, np.asarray(weights, float), 0.0)
+    offset = -logs * np.sum(np.where(exact, w, 0.0), axis=-1)
+    return out, a, b, offset
 
 
 def _data_range(dist: Distribution) -> tuple[float, float, bool]:

@@ -1,0 +1,325 @@
+"""Hard cases for the solver and the statuses: each ends with the right estimate and
+``CONVERGED``, or with the status (or input error) that says why not.
+
+References come from outside jaxmle: statsmodels, exact rational arithmetic (``fractions``),
+``mpmath`` at 50 digits, scipy, closed forms.
+"""
+
+import math
+from fractions import Fraction
+
+import jax
+import jax.numpy as jnp
+import mpmath
+import numpy as np
+import pytest
+from jax.scipy.stats import beta as jbeta
+from jax.scipy.stats import norm
+from scipy import stats
+
+import jaxmle as jm
+
+S = jm.Status
+NORMAL = jm.Model(
+    lambda p, x: norm.logpdf(x, p["mu"], p["sigma"]), {"mu": jm.Real(), "sigma": jm.Positive()}
+)
+
+
+def _status(res):
+    return S(int(res.status))
+
+
+# --------------------------------------------------------------------------
+# a Hessian block that is exactly zero at the start
+# --------------------------------------------------------------------------
+def test_beta_regression_from_zeros_matches_statsmodels():
+    # at b = 0 the Hessian's b block is exactly zero while the gradient is ~570: the solver
+    # must still move (it used to stay at the start, MAX_ITER)
+    from statsmodels.othermod.betareg import BetaModel
+
+    rng = np.random.default_rng(1)
+    n = 200
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    mu = 1 / (1 + np.exp(-(X @ np.array([0.5, -1.0, 0.3]))))
+    y = rng.beta(mu * 20.0, (1 - mu) * 20.0)
+
+    def loglik(p, d):
+        X, y = d
+        m = jax.nn.sigmoid(X @ p["b"])
+        phi = jnp.exp(p["log_phi"])
+        return jbeta.logpdf(y, m * phi, (1 - m) * phi)
+
+    model = jm.Model(loglik, {"b": jm.Real(shape=(3,)), "log_phi": jm.Real()})
+    res = jm.fit(model, (X, y))  # default start: b = 0, log_phi = 0
+    assert _status(res) is S.CONVERGED
+    m = BetaModel(y, X)
+    start = m.fit(method="bfgs", gtol=1e-12, maxiter=2000, disp=0).params
+    ref = m.fit(method="newton", maxiter=100, tol=1e-14, disp=0, start_params=start)
+    est = np.append(np.asarray(res.params["b"]), float(res.params["log_phi"]))
+    se = np.append(np.asarray(res.se["b"]), float(res.se["log_phi"]))
+    # jax.scipy.stats.beta.logpdf differs from scipy's (statsmodels') by ~1.4e-7 per
+    # observation (2.8e-5 in the total here), which moves the maximum by 3e-7 relative
+    # (measured): the tolerances are set from that, not from either optimizer
+    np.testing.assert_allclose(est, ref.params, rtol=3e-6)
+    np.testing.assert_allclose(se, ref.bse, rtol=3e-6)
+    np.testing.assert_allclose(float(res.loglik), ref.llf, rtol=1e-6)
+    # and on its own likelihood the estimate is the maximum: statsmodels' likelihood, moved
+    # to our estimate, changes by less than the gap between the two log-densities
+    assert abs(m.loglike(est) - ref.llf) < 1e-9
+
+
+# --------------------------------------------------------------------------
+# Hessians that are not finite where f and g are
+# --------------------------------------------------------------------------
+def test_nonfinite_hessian_at_the_start_is_not_the_end():
+    # interval-censored Weibull written with (lo / lam) ** rho and lo = 0: the second
+    # derivatives are 0 * inf = NaN, the value and gradient finite. The start must not be
+    # NONFINITE; the fit either reaches the family's maximum or says it did not.
+    rng = np.random.default_rng(0)
+    t = 10 * rng.weibull(2.5, size=40)
+    lo = np.floor(t / 4) * 4
+    hi = lo + 4
+    assert (lo == 0).sum() > 0
+
+    def loglik(p, d):
+        lo, hi = d
+        return jnp.log(
+            jnp.exp(-((lo / p["lam"]) ** p["rho"])) - jnp.exp(-((hi / p["lam"]) ** p["rho"]))
+        )
+
+    model = jm.Model(loglik, {"lam": jm.Positive(), "rho": jm.Positive()})
+    res = jm.fit(model, (lo, hi), init={"lam": 5.0, "rho": 1.0})
+    family = jm.fit_dist("weibull", None, lower=lo, upper=hi)
+    assert _status(family) is S.CONVERGED
+    assert _status(res) is not S.NONFINITE and int(res.n_iter) > 1
+    assert float(res.loglik) > float(jnp.sum(loglik({"lam": 5.0, "rho": 1.0}, (lo, hi))))
+    if _status(res) is S.CONVERGED:
+        np.testing.assert_allclose(float(res.params["rho"]), float(family.params["shape"]), 1e-8)
+    else:  # the Hessian is never finite here: no verified maximum, no information
+        assert _status(res) in (S.MAX_ITER, S.STALLED)
+
+
+# --------------------------------------------------------------------------
+# no maximum: BOUNDARY, not CONVERGED garbage
+# --------------------------------------------------------------------------
+def test_identical_observations():
+    x = np.full(20, 3.0)
+    fam = jm.fit_dist("normal", x)
+    assert _status(fam) is S.BOUNDARY
+    assert float(fam.params["loc"]) == 3.0
+    assert math.isnan(float(fam.se["scale"])) and math.isnan(float(fam.se["loc"]))
+    user = jm.fit(NORMAL, jnp.asarray(x))
+    assert _status(user) is not S.CONVERGED  # (it used to be CONVERGED with sigma = 1e-15)
+    assert math.isnan(float(user.se["sigma"]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_negative_binomial_near_poisson(seed):
+    # variance/mean < 1: the NB likelihood increases towards alpha = 0 (the Poisson), where
+    # its maximum is; it never exceeds the Poisson maximum
+    y = np.random.default_rng(seed).poisson(3.0, 200).astype(float)
+    res = jm.fit_dist("negative_binomial", y)
+    poisson_max = float(np.sum(stats.poisson.logpmf(y, y.mean())))
+    if y.var() < y.mean():
+        assert float(res.loglik) <= poisson_max + 1e-9  # (rounding of a sum of 200 terms)
+        assert _status(res) is S.BOUNDARY
+        assert float(res.params["alpha"]) < 1e-6 and math.isnan(float(res.se["alpha"]))
+        # the mean keeps its SE: the Poisson's, sqrt(mean / n)
+        np.testing.assert_allclose(float(res.params["mean"]), y.mean(), rtol=1e-6)
+        np.testing.assert_allclose(float(res.se["mean"]), math.sqrt(y.mean() / 200), rtol=1e-4)
+    else:  # over-dispersed draw: an interior maximum
+        assert _status(res) is S.CONVERGED
+
+
+def test_negative_binomial_loglik_tends_to_the_poisson():
+    from jaxmle.distributions import NegativeBinomialDist
+
+    d = NegativeBinomialDist()
+    k = np.arange(60.0)
+    for mu in (0.5, 3.0, 50.0):
+        pois = stats.poisson.logpmf(k, mu)
+        for alpha in (1e-9, 1e-12, 1e-15):
+            got = np.asarray(d.logpmf(k, {"mean": mu, "alpha": alpha}))
+            # NB - Poisson = alpha (k (k - 1) / 2 - k mu + mu^2 / 2) + O(alpha^2)
+            first = alpha * (k * (k - 1) / 2 - k * mu + mu**2 / 2)
+            # (atol: the rounding of log-masses of size up to ~200, a few ulps)
+            np.testing.assert_allclose(got - pois, first, rtol=1e-4, atol=2e-13)
+
+
+# --------------------------------------------------------------------------
+# invariance to the data's location and scale
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("offset, spread", [(1e9, 1e-3), (1e12, 1e-2), (1e15, 1.0)])
+def test_normal_with_a_huge_offset_is_exact(offset, spread):
+    x = offset + spread * np.random.default_rng(2).normal(size=50)
+    exact = [Fraction(v) for v in x]
+    mean = sum(exact) / len(exact)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in exact) / len(exact))
+    res = jm.fit_dist("normal", x)
+    assert _status(res) is S.CONVERGED
+    # exact to rounding (measured: 0 and 4.4e-16 relative)
+    assert abs(float(res.params["loc"]) - float(mean)) <= 4 * np.spacing(abs(float(mean)))
+    np.testing.assert_allclose(float(res.params["scale"]), sd, rtol=4e-15)
+    np.testing.assert_allclose(float(res.se["loc"]), sd / math.sqrt(50), rtol=4e-15)
+
+
+@pytest.mark.parametrize("power", [150, 300, -150, -300])
+@pytest.mark.parametrize("family", ["normal", "gamma", "exponential", "weibull"])
+def test_extreme_scales_fit_like_unit_scale(family, power):
+    x = np.random.default_rng(3).gamma(2.0, size=30)
+    unit = jm.fit_dist(family, x)
+    res = jm.fit_dist(family, x * 10.0**power)
+    assert _status(unit) is S.CONVERGED and _status(res) is S.CONVERGED
+    units = {"loc": 10.0**power, "scale": 10.0**power, "rate": 10.0**-power}
+    for key, value in unit.params.items():
+        u = units.get(key, 1.0)
+        # (the scaled data are rounded: measured 1.3e-15 relative)
+        np.testing.assert_allclose(float(res.params[key]), float(value) * u, rtol=1e-13)
+        np.testing.assert_allclose(float(res.se[key]), float(unit.se[key]) * u, rtol=1e-11)
+    n_exact = 30
+    np.testing.assert_allclose(
+        float(res.loglik), float(unit.loglik) - n_exact * power * math.log(10), rtol=1e-13
+    )
+
+
+def test_gamma_with_a_tiny_spread_matches_mpmath():
+    # 5 + 1e-4 z: the shape is 2e9 and the plain gamma log-density cancels to nothing
+    x = 5 + 1e-4 * np.random.default_rng(4).normal(size=30)
+    res = jm.fit_dist("gamma", x)
+    assert _status(res) is S.CONVERGED
+    mpmath.mp.dps = 50
+    xs = [mpmath.mpf(float(v)) for v in x]
+    rhs = mpmath.log(sum(xs) / len(xs)) - sum(mpmath.log(v) for v in xs) / len(xs)
+    shape = mpmath.findroot(lambda k: mpmath.log(k) - mpmath.digamma(k) - rhs, 1 / (2 * rhs))
+    # (the data's own rounding bounds the shape's accuracy: measured 1e-10 relative)
+    np.testing.assert_allclose(float(res.params["shape"]), float(shape), rtol=1e-8)
+
+
+# --------------------------------------------------------------------------
+# statuses that do not mislead
+# --------------------------------------------------------------------------
+def test_max_iter_only_at_the_limit():
+    x = jnp.array([1.0, 2.0, 4.0, 7.0])
+    few = jm.fit(NORMAL, x, init={"mu": 100.0, "sigma": 0.5}, max_iter=3)
+    assert _status(few) is S.MAX_ITER and int(few.n_iter) == 3
+    fits = [
+        jm.fit(NORMAL, jnp.full(20, 3.0)),
+        jm.fit_dist("negative_binomial", np.random.default_rng(0).poisson(3.0, 200)),
+    ]
+    for res in fits:
+        assert (_status(res) is S.MAX_ITER) == (int(res.n_iter) == 100)
+
+
+def test_quasi_separation_keeps_the_intercept_se():
+    # the slope runs to infinity; the intercept's SE is that of the information of the
+    # free coordinates (statsmodels, which does not flag the separation, gives the same)
+    import statsmodels.api as sm
+
+    X = np.column_stack([np.ones(8), [-3.0, -2, -1, 0, 0, 1, 2, 3]])
+    y = np.array([0.0, 0, 0, 0, 1, 1, 1, 1])
+    res = jm.fit(jm.models.LogisticRegression(2), {"X": X, "y": y})
+    assert _status(res) is S.BOUNDARY
+    se = np.asarray(res.se["beta"])
+    assert math.isnan(se[1]) and bool(np.asarray(res.at_limit)[1])
+    with np.errstate(all="ignore"):
+        ref = sm.Logit(y, X).fit(disp=0, maxiter=200, warn_convergence=False)
+    np.testing.assert_allclose(se[0], ref.bse[0], rtol=1e-6)  # sqrt(2): two points at x = 0
+    np.testing.assert_allclose(se[0], math.sqrt(2.0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["newton", "lbfgs"])
+def test_separation_is_boundary_for_every_method(method):
+    X = np.column_stack([np.ones(6), [-3.0, -2.0, -1.0, 1.0, 2.0, 3.0]])
+    y = np.array([0.0, 0, 0, 1, 1, 1])
+    res = jm.fit(jm.models.LogisticRegression(2), {"X": X, "y": y}, method=method)
+    assert _status(res) is S.BOUNDARY
+
+
+# --------------------------------------------------------------------------
+# input errors
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "family, x, message",
+    [
+        (
+            "weibull",
+            [1.0, -2.0, 3.0, 4.0],
+            r"data outside the support \(0, inf\) in observations \[1\]",
+        ),
+        (
+            "gamma",
+            [1.0, 0.0, 3.0, 4.0],
+            r"data outside the support \(0, inf\) in observations \[1\]",
+        ),
+        ("bernoulli", [1.0, 0.0, 1.5], r"whole numbers from 0 to 1\) in observations \[2\]"),
+        ("poisson", [1.0, -1.0, 2.0], r"whole numbers from 0\) in observations \[1\]"),
+        ("beta", [0.5, 1.0], r"support \(0, 1\) in observations \[1\]"),
+    ],
+)
+def test_data_outside_the_support_is_an_error(family, x, message):
+    with pytest.raises(ValueError, match=message):
+        jm.fit_dist(family, np.array(x))
+
+
+def test_event_must_be_zero_or_one():
+    for event in ([1, -1, 0, 1], [1, 0.5, 0, 1], [1, 2, 0, 1]):
+        with pytest.raises(ValueError, match=r"event must be 0 \(censored\) or 1.*\[1\]"):
+            jm.fit_dist("weibull", np.array([1.0, 2.0, 3.0, 4.0]), event=np.array(event))
+
+
+def test_lower_above_upper_is_an_error_for_the_family_model():
+    data = {"lower": np.array([1.0, 3.0, 2.0]), "upper": np.array([2.0, 2.5, 4.0])}
+    with pytest.raises(ValueError, match=r"lower > upper.*observations \[1\]"):
+        jm.fit(jm.families.Weibull(), data)
+
+
+def test_fewer_observations_than_parameters():
+    def weibull(p, x):
+        k, lam = p["k"], p["lam"]
+        return jnp.log(k / lam) + (k - 1) * jnp.log(x / lam) - (x / lam) ** k
+
+    model = jm.Model(weibull, {"k": jm.Positive(), "lam": jm.Positive()})
+    with pytest.raises(ValueError, match="fewer observations than free parameters"):
+        jm.fit(model, jnp.array([2.0]))
+    with pytest.raises(ValueError, match="fewer observations"):
+        jm.fit(model, jnp.zeros(0), init={"k": 1.0, "lam": 1.0})
+    with pytest.raises(ValueError, match="fewer observations"):
+        jm.fit(jm.families.Normal(), np.zeros(0))
+    # in a batch: those datasets INVALID_DATA, the others fitted as alone
+    x = np.full((40, 3), np.nan)
+    x[:, 0] = np.random.default_rng(5).weibull(2.0, 40) + 0.5
+    x[0] = [1.0, 2.0, 3.0]
+    res = jm.fit_batch(model, x, nan_policy="omit")
+    status = [S(int(s)) for s in np.asarray(res.status)]
+    assert status[0] is S.CONVERGED and set(status[1:]) == {S.INVALID_DATA}
+    assert np.isnan(np.asarray(res.params["k"])[1:]).all()
+    lone = jm.fit(model, x[0])
+    np.testing.assert_allclose(float(res.params["k"][0]), float(lone.params["k"]), rtol=1e-12)
+
+
+def test_invalid_dataset_in_a_batch_spoils_nothing_else():
+    x = np.array([[1.0, 2.0, 3.0, 5.0], [1.0, -2.0, 3.0, 5.0], [2.0, 2.5, 4.0, 8.0]])
+    res = jm.fit_dist("weibull", x)
+    assert [S(int(s)) for s in np.asarray(res.status)] == [S.CONVERGED, S.INVALID_DATA, S.CONVERGED]
+    for i in (0, 2):
+        # the Weibull MLE: the shape solves sum x^k log x / sum x^k - 1/k = mean(log x)
+        lx = np.log(x[i])
+
+        def score(k, lx=lx):
+            w = np.exp(k * (lx - lx.max()))
+            return np.sum(w * lx) / np.sum(w) - 1 / k - lx.mean()
+
+        from scipy.optimize import brentq
+
+        c = brentq(score, 0.05, 50.0, xtol=1e-15, rtol=1e-15)
+        scale = np.mean(x[i] ** c) ** (1 / c)
+        np.testing.assert_allclose(float(res.params["shape"][i]), c, rtol=1e-12)
+        np.testing.assert_allclose(float(res.params["scale"][i]), scale, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad", [{"max_iter": -1}, {"max_iter": 2.5}, {"tol": -1.0}, {"tol": np.nan}]
+)
+def test_solver_options_are_validated(bad):
+    with pytest.raises((ValueError, TypeError), match="max_iter|tol"):
+        jm.fit_dist("normal", np.array([1.0, 2.0, 4.0]), **bad)
