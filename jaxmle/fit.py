@@ -122,7 +122,28 @@ def _limit_probe(closed, u, args, model):
     return jnp.zeros(u.shape, bool).at[idx].set(one_way & jnp.isfinite(f0))
 
 
-def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
+def _probe_needed(sol, model):
+    """Whether the limit probe can change anything for this fit: it did not converge, or some
+    bounded coordinate has little curvature (an SE above about 1 on its log or logit scale,
+    whose maximum may be indistinguishable from the limit). A well-determined fit skips the
+    probe's evaluations."""
+    probed = _probe_directions(model)
+    if probed is None:
+        return jnp.zeros((), bool)
+    h = diag(sol.hess)
+    weak = ~(h >= 1.0)  # (NaN: no information)
+    return ~sol.converged | jnp.any(jnp.asarray(probed) & weak)
+
+
+def _probe_if_needed(closed, u, args, model, need):
+    """:func:`_limit_probe` where ``need``, without its evaluations where not (one member)."""
+    zeros = jnp.zeros(u.shape, bool)
+    if _probe_directions(model) is None:
+        return zeros
+    return lax.cond(need, lambda: _limit_probe(closed, u, args, model), lambda: zeros)
+
+
+def _infer(u, sol, closed, args, problem, cov_type, compute_se, probe=None) -> FitResult:
     """The result of one dataset from the solver's: SEs, status, the constrained estimate."""
     model, dtype = problem.model, problem.dtype
     per_obs = problem.n is not None
@@ -137,7 +158,8 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se) -> FitResult:
             for key, _, free in model.param_blocks()
         ]
     )
-    probe = _limit_probe(closed, u, args, model)
+    if probe is None:  # (a batch passes the probes it computed for all its members at once)
+        probe = _probe_if_needed(closed, u, args, model, _probe_needed(sol, model))
     limit = sol.divergent | edge | probe
     nonfinite = sol.nonfinite | ~jnp.isfinite(loglik)
     boundary = (sol.converged | sol.stalled) & jnp.any(limit)
@@ -249,7 +271,22 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
         _infer, closed=negll, problem=problem, cov_type=static["cov_type"],
         compute_se=static["compute_se"],
     )  # fmt: skip
-    return jax.vmap(lambda u, sol, args: infer(u, sol, args=args))(sol.x, sol, args)
+    # the limit probe only in chunks where some member needs it (a batch-level branch)
+    model = static["model"]
+    need = jax.vmap(lambda s: _probe_needed(s, model))(sol)
+    zeros = jnp.zeros(sol.x.shape, bool)
+    if _probe_directions(model) is None:
+        probe = zeros
+    else:
+        probe = lax.cond(
+            jnp.any(need),
+            lambda: jax.vmap(lambda u, a: _limit_probe(negll, u, a, model))(sol.x, args),
+            lambda: zeros,
+        )
+        probe = probe & need[:, None]
+    return jax.vmap(lambda u, sol, args, pr: infer(u, sol, args=args, probe=pr))(
+        sol.x, sol, args, probe
+    )
 
 
 # --------------------------------------------------------------------------
@@ -265,6 +302,8 @@ class _Prepared:
     dtype: Any
     #: (batches) datasets invalid for the model, boolean (B,), or None when all are valid
     invalid: Any = None
+    #: the data as numpy arrays (one copy from the device), for the model's host-side hooks
+    host: Any = None
 
 
 def _is_traced(tree) -> bool:
@@ -389,11 +428,19 @@ def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _
                     )
                 mask = ~bad if mask is None else np.asarray(mask) & ~bad
 
-    invalid = None
+    invalid, host = None, None
     if not traced and not _is_traced((weights, mask)) and n is not None:
-        invalid, mask = _check_validity(model, data, weights, mask, lead, n)
+        host = _host_copy(model, data)
+        invalid, mask = _check_validity(model, host, weights, mask, lead, n)
     init = {} if init is None else model.check_init(init, dtype, lead)
-    return _Prepared(data, init, weights, mask, n, dtype, invalid)
+    return _Prepared(data, init, weights, mask, n, dtype, invalid, host)
+
+
+def _host_copy(model, data):
+    """The data on the host, once, where a host-side hook of the model reads it."""
+    if model.data_check is None and model.standardize is None:
+        return None
+    return jax.tree_util.tree_map(np.asarray, data)
 
 
 def _check_validity(model, data, weights, mask, lead, n):
@@ -401,17 +448,20 @@ def _check_validity(model, data, weights, mask, lead, n):
     observations than free parameters: a ``ValueError`` for one dataset; for a batch, the
     invalid datasets ``(B,)`` (their observations then masked out, so that they cost nothing)
     and the new mask."""
-    keep = np.ones(lead + (n,), bool) if mask is None else np.asarray(mask, bool)
+    keep = True if mask is None else np.asarray(mask, bool)
     problems = []  # (bad observations or None, message)
     if model.data_check is not None:
-        found = model.data_check(jax.tree_util.tree_map(np.asarray, data))
+        found = model.data_check(data)
         if found is not None:
             bad, why = found
             bad = np.broadcast_to(bad, lead + (n,)) & keep
             if bad.any():
                 problems.append((bad, why))
-    w = keep if weights is None else np.where(keep, np.asarray(weights), 0.0)
-    nobs = np.sum(w, axis=-1)
+    if weights is None and mask is None:
+        nobs = np.full(lead, float(n)) if lead else float(n)
+    else:
+        w = keep if weights is None else np.where(keep, np.asarray(weights), 0.0)
+        nobs = np.sum(np.broadcast_to(w, lead + (n,)), axis=-1)
     need = model.free_size if model.min_nobs is None else model.min_nobs
     few = nobs < need
     if np.any(few):
@@ -431,7 +481,7 @@ def _check_validity(model, data, weights, mask, lead, n):
     for bad, _ in problems:
         if bad is not None:
             invalid |= bad.reshape(lead[0], -1).any(axis=1)
-    mask = np.where(invalid[:, None], False, keep)
+    mask = np.where(invalid[:, None], False, np.broadcast_to(keep, lead + (n,)))
     return invalid, mask
 
 
@@ -664,7 +714,8 @@ def _standardized(model, prep, lead):
     inputs as they are and the identity."""
     std = None
     if model.standardize is not None and not _is_traced((prep.data, prep.weights, prep.mask)):
-        std = model.standardize(prep.data, prep.weights, prep.mask, lead)
+        host = prep.host if prep.host is not None else jax.tree_util.tree_map(np.asarray, prep.data)
+        std = model.standardize(host, prep.weights, prep.mask, lead)
     if std is None:
         return prep.data, prep.init, lambda res: res
     data, a, b, offset = std

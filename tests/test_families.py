@@ -276,7 +276,9 @@ def test_fit_matches_reference_and_batch_matches_single_fits(name):
             for key, se in SE_REFERENCES[name](got, n).items():
                 np.testing.assert_allclose(res.se[key], se, rtol=1e-7)
         if laplace:
-            assert jm.Status(int(res.status)).name in ("SINGULAR", "BOUNDARY")
+            # no curvature in loc: never CONVERGED; the steps across the kink at the median
+            # either end flat (SINGULAR, BOUNDARY) or stop making progress (STALLED)
+            assert jm.Status(int(res.status)).name in ("SINGULAR", "BOUNDARY", "STALLED")
 
 
 def test_negative_binomial_standard_errors_match_statsmodels():

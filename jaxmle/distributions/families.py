@@ -173,21 +173,46 @@ def _standardize(dist: Distribution, data, weights, mask, lead):
     loc_scale, kinds = _standard_form(dist)
     data = {k: np.asarray(v) for k, v in as_data_dict(data).items()}
     interval = "lower" in data
-    pos = (
-        np.stack([data["lower"], data["upper"]], axis=-1).astype(float)
-        if interval
-        else data["x"].astype(float)[..., None]
-    )
-    n = pos.shape[len(lead)]
-    keep = np.ones(lead + (n,), bool) if mask is None else np.asarray(mask, bool)
-    valid = np.isfinite(pos) & keep[..., None]
-    if not loc_scale:
-        valid &= pos > 0
-    axes = tuple(range(len(lead), pos.ndim))
+    n = (data["lower"] if interval else data["x"]).shape[len(lead)]
+    axes = tuple(range(len(lead), len(lead) + 2))  # (observations, and the bounds' pair)
     # (a dataset with no valid value, such as an invalid one whose observations are all
     # masked, gets c = 0 and s = 1)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        # Data that the solver fits as they are (within 2^+-20 of unit scale, an offset of
+        # at most 2^20 spreads) are left alone: two cheap passes decide, on all the values
+        # first (the common case), on the valid ones where that cannot
+        raw = [data["lower"], data["upper"]] if interval else [data["x"]]
+        lo = np.minimum.reduce([np.nanmin(v, axis=axes[:-1]) for v in raw])
+        hi = np.maximum.reduce([np.nanmax(v, axis=axes[:-1]) for v in raw])
+        fine = (lo > -(2.0**20)) & (hi < 2.0**20) & (hi - lo > 2.0**-20)
+        if loc_scale:
+            fine &= np.maximum(np.abs(lo), np.abs(hi)) <= 2.0**20 * (hi - lo)
+        else:  # (the largest value sets the scale; small ones are no sign of an extreme one)
+            fine = (hi < 2.0**20) & (hi > 2.0**-20)
+        if np.all(fine):
+            return None
+        pos = (
+            np.stack([data["lower"], data["upper"]], axis=-1).astype(float)
+            if interval
+            else data["x"].astype(float)[..., None]
+        )
+        keep = np.ones(lead + (n,), bool) if mask is None else np.asarray(mask, bool)
+        valid = np.isfinite(pos) & keep[..., None]
+        if not loc_scale:
+            valid &= pos > 0
+        masked = np.where(valid, pos, np.nan)
+        lo = np.nanmin(masked, axis=axes)
+        hi = np.nanmax(masked, axis=axes)
+        big = np.maximum(np.abs(lo), np.abs(hi))
+        if loc_scale:
+            width = hi - lo
+            need = (width > 0) & ((big > 2.0**20 * width) | (width > 2.0**20) | (width < 2.0**-20))
+        else:
+            need = (hi > 2.0**20) | (hi < 2.0**-20)
+        need &= np.isfinite(lo) & np.isfinite(hi)
+        if not np.any(need):
+            return None
         if loc_scale:
             c = np.nanmedian(np.where(valid, pos, np.nan), axis=axes)
             c = np.where(np.isfinite(c), c, 0.0)
@@ -201,7 +226,7 @@ def _standardize(dist: Distribution, data, weights, mask, lead):
     # datasets stay as they are)
     tiny = np.finfo(np.float64).tiny
     sub = ((c != 0) & (np.abs(c) < tiny)) | (s < tiny) | ~np.isfinite(c) | ~np.isfinite(s)
-    c, s = np.where(sub, 0.0, c), np.where(sub, 1.0, s)
+    c, s = np.where(sub | ~need, 0.0, c), np.where(sub | ~need, 1.0, s)
     if np.all(c == 0) and np.all(s == 1):
         return None
     cb, sb = np.reshape(c, lead + (1,)), np.reshape(s, lead + (1,))
@@ -242,16 +267,32 @@ def _data_range(dist: Distribution) -> tuple[float, float, bool]:
     return -np.inf, np.inf, False
 
 
+def _inside_open(x, lo, hi) -> bool:
+    """Every non-NaN value strictly inside ``(lo, hi)`` (two reductions, no temporaries)."""
+    if x.size == 0:
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (all-NaN)
+        x_lo, x_hi = np.nanmin(x), np.nanmax(x)
+    return bool(np.isnan(x_lo) or (x_lo > lo and x_hi < hi))
+
+
 def _outside_support(dist: Distribution, data) -> tuple[np.ndarray, str] | None:
     """The observations of ``data`` (numpy, any leading batch axes) that ``dist`` cannot have
     produced, and why; None when all can. NaN values are left to ``nan_policy``."""
     data = as_data_dict(data)
     if not dist.continuous:
-        x = np.asarray(data["x"], float)
+        x = np.asarray(data["x"])
+        lo, hi = (float(v) for v in dist.support({}))
+        if isinstance(dist, _d.MultinomialDist):
+            hi = np.inf
+        whole = x.dtype.kind in "biu" or bool(np.all(np.floor(x) == x))
+        if whole and x.size and np.min(x) >= lo and np.max(x) <= hi:  # (the common case)
+            return None
+        x = x.astype(float)
         if isinstance(dist, _d.MultinomialDist):
             bad = np.any((x < 0) | (x != np.floor(x)), axis=-1)
             return bad, "data outside the support (counts must be non-negative integers)"
-        lo, hi = (float(v) for v in dist.support({}))
         bad = (x < lo) | (x > hi) | (np.isfinite(x) & (x != np.floor(x)))
         top = "" if np.isinf(hi) else f" to {hi:g}"
         return bad, f"data outside the support (whole numbers from {lo:g}{top})"
@@ -269,15 +310,27 @@ def _outside_support(dist: Distribution, data) -> tuple[np.ndarray, str] | None:
             f"intervals with lower > upper, or outside the support {where} (exact values "
             "outside it, or intervals that miss it)"
         )
-    x = np.asarray(data["x"], float)
+    x = np.asarray(data["x"])
     if "event" in data:
         event = np.asarray(data["event"])
-        bad_event = ~np.isin(event, (0, 1)) & ~np.isnan(event.astype(float))
+        # (the common case in two passes: every event 0 or 1, every value inside the open
+        # support, which holds for censored values too)
+        if event.dtype.kind in "biu":
+            zero_one = np.nanmin(event, initial=0) >= 0 and np.nanmax(event, initial=1) <= 1
+        else:  # (NaN is not 0 or 1: the element-wise check below names it)
+            zero_one = not np.any(event * (1.0 - event))
+        if zero_one and _inside_open(x, lo, hi):
+            return None
+        event = event.astype(float)
+        bad_event = (event != 0) & (event != 1) & ~np.isnan(event)
         exact = event != 0
+    elif _inside_open(x, lo, hi):
+        return None
     else:
         bad_event, exact = np.zeros(x.shape, bool), np.ones(x.shape, bool)
     if bad_event.any():
         return bad_event, "event must be 0 (censored) or 1 (observed)"
+    x = x.astype(float)
     return np.where(exact, outside_exact(x), (x < lo) | (x > hi)), (
         f"data outside the support {where}"
     )
