@@ -41,6 +41,8 @@ TESTS = [
     "tests/test_independent_refs.py",
     "tests/test_glm_reference.py",
     "tests/test_lbfgs.py",
+    "tests/test_solver_cases.py",
+    "tests/test_batch_and_tracing.py",
 ]
 
 

@@ -291,6 +291,20 @@ def test_no_recompilation_on_second_call_same_shapes():
 
 
 # (g) ------------------------------------------------------------------------
+@pytest.mark.parametrize("cov_type", ["robust", "opg"])
+def test_robust_and_opg_with_frequency_weights_equal_replicated_rows(cov_type):
+    # a property of two jaxmle paths: integer frequency weights are replicated observations,
+    # for the scores' outer products as for the estimate (the replicated fits are checked
+    # against statsmodels' HC0 and an independent OPG elsewhere)
+    x = np.random.default_rng(12).gamma(3.0, 2.0, size=40)
+    w = np.random.default_rng(13).integers(1, 4, size=40).astype(float)
+    weighted = jm.fit(NORMAL, jnp.asarray(x), weights=jnp.asarray(w), cov_type=cov_type)
+    replicated = jm.fit(NORMAL, jnp.asarray(np.repeat(x, w.astype(int))), cov_type=cov_type)
+    for k in ("mu", "sigma"):
+        np.testing.assert_allclose(float(weighted.params[k]), float(replicated.params[k]), 1e-12)
+        np.testing.assert_allclose(float(weighted.se[k]), float(replicated.se[k]), rtol=1e-10)
+
+
 def test_robust_close_to_observed_for_correct_model_large_n():
     rng = np.random.default_rng(11)
     x = jnp.asarray(2.0 + 3.0 * rng.standard_normal(50_000))

@@ -12,8 +12,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.optimize as so
-import scipy.special as sp
 import scipy.stats as st
+from _scores import score_loglogistic, score_student_t
 
 import jaxmle as jm
 from jaxmle.distributions import DISTRIBUTIONS, families, fit_dist
@@ -55,24 +55,6 @@ def _score_weibull(x, shape, scale):
     return np.column_stack([1 / shape + y - u * y, shape * (u - 1) / scale])
 
 
-def _score_student_t(x, loc, scale, df):
-    z = (x - loc) / scale
-    w = (df + 1) / (df + z**2)
-    d_df = 0.5 * (
-        sp.digamma((df + 1) / 2)
-        - sp.digamma(df / 2)
-        - 1 / df
-        - np.log1p(z**2 / df)
-        + (df + 1) * z**2 / (df * (df + z**2))
-    )
-    return np.column_stack([w * z / scale, (w * z**2 - 1) / scale, d_df])
-
-
-def _score_loglogistic(x, shape, scale):
-    t = np.tanh(shape * np.log(x / scale) / 2)  # ((x/scale)^c - 1) / ((x/scale)^c + 1)
-    return np.column_stack([1 / shape - np.log(x / scale) * t, shape * t / scale])
-
-
 # family -> (score, parameter names, scipy logpdf(x, *theta), start from scipy's .fit)
 SCORE_FAMILIES = {
     "weibull": (
@@ -82,13 +64,13 @@ SCORE_FAMILIES = {
         lambda x: (lambda e: (e[0], e[2]))(st.weibull_min.fit(x, floc=0)),
     ),
     "student_t": (
-        _score_student_t,
+        score_student_t,
         ("loc", "scale", "df"),
         lambda x, loc, scale, df: st.t.logpdf(x, df, loc, scale),
         lambda x: (lambda e: (e[1], e[2], e[0]))(st.t.fit(x)),
     ),
     "loglogistic": (
-        _score_loglogistic,
+        score_loglogistic,
         ("shape", "scale"),
         lambda x, c, s: st.fisk.logpdf(x, c, scale=s),
         lambda x: (lambda e: (e[0], e[2]))(st.fisk.fit(x, floc=0)),

@@ -10,6 +10,7 @@ import pytest
 import scipy.optimize as so
 import scipy.special as sp
 import scipy.stats as st
+from _scores import score_loglogistic, score_student_t
 
 import jaxmle as jm
 
@@ -28,25 +29,6 @@ def _score_beta(x, a, b):
             np.log1p(-x) - sp.digamma(b) + sp.digamma(a + b),
         ]
     )
-
-
-def _score_student_t(x, loc, scale, df):
-    z = (x - loc) / scale
-    w = (df + 1) / (df + z**2)
-    d_df = 0.5 * (
-        sp.digamma((df + 1) / 2)
-        - sp.digamma(df / 2)
-        - 1 / df
-        - np.log1p(z**2 / df)
-        + (df + 1) * z**2 / (df * (df + z**2))
-    )
-    return np.column_stack([w * z / scale, (w * z**2 - 1) / scale, d_df])
-
-
-def _score_loglogistic(x, shape, scale):
-    y = np.log(x / scale)
-    t = np.tanh(shape * y / 2)  # ((x/scale)^shape - 1) / ((x/scale)^shape + 1)
-    return np.column_stack([1 / shape - y * t, shape * t / scale])
 
 
 def _score_logistic(x, loc, scale):
@@ -81,14 +63,14 @@ CASES = {
     "student_t": (
         lambda r: 1.0 + 2.0 * r.standard_t(2.5, 300),
         lambda x, loc, scale, df: st.t.logpdf(x, df, loc, scale),
-        _score_student_t,
+        score_student_t,
         ("loc", "scale", "df"),
         lambda x: (lambda e: (e[1], e[2], e[0]))(st.t.fit(x)),
     ),
     "loglogistic": (
         lambda r: 2.0 * np.exp(r.logistic(0.0, 1 / 3.0, 300)),
         lambda x, c, s: st.fisk.logpdf(x, c, scale=s),
-        _score_loglogistic,
+        score_loglogistic,
         ("shape", "scale"),
         lambda x: (lambda e: (e[0], e[2]))(st.fisk.fit(x, floc=0)),
     ),
