@@ -78,15 +78,15 @@ def test_pulls_coverage_and_consistency(name):
     assert main.n == case.n and main.B == B and small.B == SMALL_B
     if case.singular:
         # Laplace: the observed information of loc is zero (the log-likelihood is piecewise
-        # linear in it): no fit says CONVERGED, all give NaN SEs. Most end SINGULAR; the
-        # solver's curvature test reads some kinks as a limit (BOUNDARY); about 1% stall on a
-        # kink (a step onto an observation, where the slope jumps) and end MAX_ITER, the
-        # status of a fit that did not converge (which fits do depends on the rounding of
-        # the compiled kernel)
-        ok = [int(jm.Status.SINGULAR), int(jm.Status.BOUNDARY), int(jm.Status.MAX_ITER)]
+        # linear in it): no fit says CONVERGED, all give NaN SEs. The solver's steps across
+        # the kinks at the observations stop making measurable progress (STALLED, most of
+        # them, since a poor undamped step starts the damping), or end flat (SINGULAR), or
+        # its curvature test reads a kink as a limit (BOUNDARY); a few may reach the
+        # iteration limit (which fits do depends on the rounding of the compiled kernel)
+        ok = [int(jm.Status.SINGULAR), int(jm.Status.BOUNDARY), int(jm.Status.STALLED),
+              int(jm.Status.MAX_ITER)]  # fmt: skip
         assert np.all(np.isin(main.status, ok))
         assert np.mean(main.status == int(jm.Status.MAX_ITER)) < 0.03
-        assert np.mean(main.status == int(jm.Status.SINGULAR)) > 0.5
         assert np.all(np.isnan(main.se))
         ratio = small.mae("all") / main.mae("all")
     else:
