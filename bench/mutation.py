@@ -107,13 +107,25 @@ MUTANTS = [
     Mutant(
         "limit probe switched off",
         "jaxmle/fit.py",
-        "    probe = _limit_probe(closed, u, args, model)\n",
-        "    probe = jnp.zeros(u.shape, bool)\n",
+        "        return jnp.zeros(u.shape, bool)\n    idx = np.flatnonzero(probed)\n",
+        "        return jnp.zeros(u.shape, bool)\n    return jnp.zeros(u.shape, bool)\n"
+        "    idx = np.flatnonzero(probed)\n",
     ),
 ]
 
 
+def _copy_project(dest: Path) -> None:
+    """The package, the tests and their configuration, so that nothing of the checkout is on
+    the test run's path (pytest puts its root folder first)."""
+    shutil.copytree(ROOT / "jaxmle", dest / "jaxmle")
+    shutil.copytree(ROOT / "tests", dest / "tests")
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, dest / name)
+
+
 def _apply(copy_root: Path, m: Mutant) -> bool:
+    if not m.old:  # the baseline: no change
+        return True
     path = copy_root / m.path
     text = path.read_text()
     if text.count(m.old) != 1:
@@ -126,14 +138,14 @@ def _run(m: Mutant, python: str, timeout: float) -> tuple[str, str, float]:
     """``(outcome, first failing test, seconds)`` for one mutant."""
     with tempfile.TemporaryDirectory(prefix="jaxmle-mutant-") as tmp:
         copy_root = Path(tmp)
-        shutil.copytree(ROOT / "jaxmle", copy_root / "jaxmle")
+        _copy_project(copy_root)
         if not _apply(copy_root, m):
             return "not applied", "", 0.0
         # run from the copy: Python puts the working folder first on its path, so the copy's
         # jaxmle is the one imported (checked by _check_copy_is_used)
         env = dict(os.environ, PYTHONPATH=str(copy_root), JAXMLE_CACHE_DIR="off")
         cmd = [python, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider",
-               "--rootdir", str(ROOT), *(str(ROOT / t) for t in TESTS)]  # fmt: skip
+               *TESTS]  # fmt: skip
         t0 = time.perf_counter()
         try:
             out = subprocess.run(
@@ -153,13 +165,12 @@ def _run(m: Mutant, python: str, timeout: float) -> tuple[str, str, float]:
 def _check_copy_is_used(python: str) -> None:
     """The tests must import the mutated copy: a copy that raises on import must fail them."""
     with tempfile.TemporaryDirectory(prefix="jaxmle-mutant-") as tmp:
-        shutil.copytree(ROOT / "jaxmle", Path(tmp) / "jaxmle")
+        _copy_project(Path(tmp))
         init = Path(tmp) / "jaxmle" / "__init__.py"
         init.write_text("raise ImportError('mutated copy imported')\n" + init.read_text())
         env = dict(os.environ, PYTHONPATH=tmp)
         out = subprocess.run(
-            [python, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "--rootdir",
-             str(ROOT), str(ROOT / TESTS[0])],
+            [python, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", TESTS[0]],
             cwd=tmp, env=env, capture_output=True, text=True,
         )  # fmt: skip
         if "mutated copy imported" not in out.stdout + out.stderr:
@@ -181,6 +192,12 @@ def main() -> None:
         return
     python = sys.executable
     _check_copy_is_used(python)
+    # the tests must pass on the copy without a fault, or "caught" would mean nothing
+    baseline = Mutant("no fault (baseline)", "jaxmle/__init__.py", "", "")
+    outcome, test, base_secs = _run(baseline, python, opts.timeout)
+    print(f"{outcome:>11}  {base_secs:6.0f} s  {baseline.name}  {test}", flush=True)
+    if outcome != "survived":
+        raise SystemExit(f"the tests fail without a fault ({test}): fix them first")
     rows = []
     for m in MUTANTS:
         outcome, test, secs = _run(m, python, opts.timeout)
@@ -202,6 +219,8 @@ def main() -> None:
         "",
         "Each fault is injected into a copy of the package; the tests "
         f"{', '.join(f'`{t}`' for t in TESTS)} run against it and stop at the first failure.",
+        "",
+        f"Without a fault the tests pass on the copy (baseline, {base_secs:.0f} s).",
         "",
         "| fault | file | outcome | first failing test | seconds |",
         "|---|---|---|---|---:|",

@@ -22,3 +22,14 @@ def score_student_t(x, loc, scale, df):
 def score_loglogistic(x, shape, scale):
     t = np.tanh(shape * np.log(x / scale) / 2)  # ((x/scale)^c - 1) / ((x/scale)^c + 1)
     return np.column_stack([1 / shape - np.log(x / scale) * t, shape * t / scale])
+
+
+def difference_scores(logpdf, x, theta, rel=1e-5):
+    """Per-observation scores (n, p): central differences of a scipy logpdf."""
+    theta = np.asarray(theta, float)
+    cols = []
+    for j in range(theta.size):
+        e = np.zeros(theta.size)
+        e[j] = rel * max(abs(theta[j]), 1.0)
+        cols.append((logpdf(x, *(theta + e)) - logpdf(x, *(theta - e))) / (2 * e[j]))
+    return np.column_stack(cols)

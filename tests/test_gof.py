@@ -278,6 +278,7 @@ def test_format_table(rows):
     assert set(lines[1]) == {"-", " "}
     first = lines[2].split()
     assert first[0] == rows[0]["family"] and first[4] == "0.00" and first[-1] == "CONVERGED"
+    # (the table prints AIC and KS rounded to a few decimals)
     assert float(first[3]) == pytest.approx(rows[0]["aic"], abs=1e-4)
     assert float(first[6]) == pytest.approx(rows[0]["ks"], abs=1e-4)
     with pytest.raises(TypeError, match="list of rows"):

@@ -13,6 +13,7 @@ import pytest
 import scipy.optimize as so
 import scipy.special as sp
 import scipy.stats as st
+from _scores import difference_scores
 
 import jaxmle as jm
 
@@ -53,17 +54,6 @@ def _loglogistic_mle(x):
     sol = so.root(g, [start[0], start[2]], method="hybr", options={"xtol": 1e-14})
     assert np.max(np.abs(g(sol.x))) < 1e-13
     return sol.x
-
-
-def _difference_scores(logpdf, x, theta, rel=1e-5):
-    """Per-observation scores (n, p): central differences of a scipy logpdf."""
-    theta = np.asarray(theta, float)
-    cols = []
-    for j in range(theta.size):
-        e = np.zeros(theta.size)
-        e[j] = rel * max(abs(theta[j]), 1.0)
-        cols.append((logpdf(x, *(theta + e)) - logpdf(x, *(theta - e))) / (2 * e[j]))
-    return np.column_stack(cols)
 
 
 def _difference_hessian(f, theta, rel=2e-3):
@@ -109,7 +99,7 @@ def test_opg_and_robust_covariance_match_difference_scores(family):
     sample, mle, logpdf = COV_CASES[family]
     x = sample(np.random.default_rng(3))
     theta = mle(x)
-    S = _difference_scores(logpdf, x, theta)
+    S = difference_scores(logpdf, x, theta)
     meat = S.T @ S
     H = _difference_hessian(lambda t: np.sum(logpdf(x, *t)), theta)
     bread = np.linalg.inv(-H)

@@ -135,6 +135,7 @@ def test_batched_profile_is_one_call_and_equals_one_at_a_time(weib_x):
     # the deviance crosses the threshold at the interval's ends, and is 0 at the estimate
     for i in range(3):
         dev = np.asarray(prof.deviance[i])
+        # (linear interpolation on a 41-point grid: the deviance is curved between points)
         assert np.interp(lo[i], g[i], dev) == pytest.approx(Q95, rel=0.05)
         assert np.interp(hi[i], g[i], dev) == pytest.approx(Q95, rel=0.05)
         assert np.interp(est[i], g[i], dev) < 0.05
