@@ -505,6 +505,7 @@ def judge_mgh(prob: MGHProblem, x) -> tuple[bool, str]:
 # outcomes
 # ============================================================================
 TOOLS = [
+    "jaxmle trust",
     "jaxmle newton",
     "jaxmle lbfgs",
     "scipy trust-exact",
@@ -535,7 +536,8 @@ class Outcome:
 
 #: what each tool's iteration column counts
 ITER_UNITS = {
-    "jaxmle newton": "Newton iterations (`n_iter`)",
+    "jaxmle trust": "trust-region Newton iterations (`n_iter`)",
+    "jaxmle newton": "damped Newton iterations (`n_iter`)",
     "jaxmle lbfgs": "L-BFGS iterations (`n_iter`)",
     "scipy trust-exact": "iterations (`nit`)",
     "scipy BFGS": "iterations (`nit`)",
@@ -739,7 +741,7 @@ def run_mgh(problems, starts_of, available: set) -> tuple[list[Outcome], dict]:
     for prob in problems:
         t0 = time.perf_counter()
         starts = starts_of(prob)
-        for method in ("newton", "lbfgs"):
+        for method in ("trust", "newton", "lbfgs"):
             outs, comp = run_mgh_jaxmle(prob, starts, method)
             outcomes += outs
             compile_s[f"jaxmle {method}"] += comp
@@ -913,7 +915,7 @@ def _identical_case() -> StatCase:
         {"loc": 3.0, "scale": 1.0}, judge,
         "no maximum exists (scale -> 0): jaxmle not CONVERGED, a peer not reporting "
         "success",
-        jm_newton=lambda: jm.fit_dist("normal", x),
+        jm_newton=lambda **m: jm.fit_dist("normal", x, **m),
     )  # fmt: skip
 
 
@@ -980,7 +982,7 @@ def _nb_case(seed: int, n: int = 50) -> StatCase:
         "loglik within "
         f"{LL_GAP:g} of the maximum (a one-dimensional search in log alpha, the mean's MLE "
         "being ybar; jaxmle: CONVERGED)",
-        jm_newton=lambda: jm.fit_dist("negative_binomial", y),
+        jm_newton=lambda **m: jm.fit_dist("negative_binomial", y, **m),
         statsmodels=sm,
     )  # fmt: skip
 
@@ -1012,7 +1014,7 @@ def _offset_case(loc: float, scale: float, start: str, n: int = 100) -> StatCase
         init, judge,
         "success claimed (CONVERGED), loc = numpy mean to 1e-6 relative and to 0.01 std, "
         "scale = numpy std (ddof 0) to 1e-6 relative",
-        jm_newton=lambda: jm.fit_dist("normal", x, **kw),
+        jm_newton=lambda **m: jm.fit_dist("normal", x, **kw, **m),
     )  # fmt: skip
 
 
@@ -1043,7 +1045,7 @@ def _scale_case(family: str, k: int, base: np.ndarray, refs: dict) -> StatCase:
         judge,
         "success claimed (CONVERGED) and every estimate = the unscaled fit's (jaxmle, "
         "checked against trust-exact) times the scale, to 1e-6 relative",
-        jm_newton=lambda: jm.fit_dist(family, x),
+        jm_newton=lambda **m: jm.fit_dist(family, x, **m),
     )  # fmt: skip
 
 
@@ -1190,8 +1192,8 @@ def run_stat_jaxmle(case: StatCase, method: str) -> tuple[Outcome, float]:
     jd = jax.tree_util.tree_map(jnp.asarray, case.data)
 
     def call():
-        if method == "newton" and case.jm_newton is not None:
-            return jax.block_until_ready(case.jm_newton())
+        if method != "lbfgs" and case.jm_newton is not None:
+            return jax.block_until_ready(case.jm_newton(method=method))
         init = case.init
         return jax.block_until_ready(
             jm.fit(case.model, jd, init=init, method=method, nan_policy="propagate")
@@ -1297,7 +1299,7 @@ def run_stats(cases, available: set) -> tuple[list[Outcome], dict]:
     compile_s = {t: 0.0 for t in TOOLS}
     for case in cases:
         t0 = time.perf_counter()
-        for method in ("newton", "lbfgs"):
+        for method in ("trust", "newton", "lbfgs"):
             o, comp = run_stat_jaxmle(case, method)
             outcomes.append(o)
             compile_s[o.tool] += comp
@@ -1533,8 +1535,9 @@ def report(mgh_out, mgh_comp, stat_out, stat_comp, problems, cases, args, skippe
     )
     L.append(
         "- jaxmle's runs on f\\* = 0 problems that end `MAX_ITER` count the iteration limit "
-        "(100 for newton, 1000 for lbfgs), which weighs on its median: the log-likelihood "
-        "keeps growing as sigma -> 0, so the solver has no stationary point to stop at."
+        "(100 for trust and newton, 1000 for lbfgs), which weighs on its median: the "
+        "log-likelihood keeps growing as sigma -> 0, so the solver has no stationary point to "
+        "stop at."
     )
     L.append(
         "- Iteration units: "
@@ -1542,8 +1545,8 @@ def report(mgh_out, mgh_comp, stat_out, stat_comp, problems, cases, args, skippe
         + "."
     )
     L.append("")
-    fails = [o for o in mgh_out if o.tool == "jaxmle newton" and not o.solved]
-    L.append("### Where jaxmle's default method (newton) is not solved")
+    fails = [o for o in mgh_out if o.tool == "jaxmle trust" and not o.solved]
+    L.append("### Where jaxmle's default method (trust) is not solved")
     L.append("")
     if fails:
         L.append("| Problem | Start | Outcome [iterations] |")
@@ -1578,9 +1581,9 @@ def report(mgh_out, mgh_comp, stat_out, stat_comp, problems, cases, args, skippe
     L.append("")
     L.append(
         "Every tool starts from the same point (the case's `init`, on the model's "
-        "unconstrained scale for the peers). jaxmle newton runs `jm.fit_dist` where the case "
-        "is a family (as a user would), else `jm.fit(model, data, init=...)`; jaxmle lbfgs "
-        "runs `jm.fit(model, data, init=..., method='lbfgs')` on the same model. The scipy "
+        "unconstrained scale for the peers). jaxmle trust and newton run `jm.fit_dist` where "
+        "the case is a family (as a user would), else `jm.fit(model, data, init=...)`; jaxmle "
+        "lbfgs runs `jm.fit(model, data, init=..., method='lbfgs')` on the same model. The scipy "
         "rows minimize the negative log-likelihood of the same jaxmle model in its "
         "unconstrained coordinates (log of a positive parameter) with the JAX gradient "
         "(and Hessian for trust-exact); iminuit runs Migrad on it (`errordef = 0.5`). "
@@ -1602,8 +1605,8 @@ def report(mgh_out, mgh_comp, stat_out, stat_comp, problems, cases, args, skippe
         names = ", ".join(x.name for x in cases if x.group == c.group)
         L.append(f"- **{c.group}** ({names}). Right: {c.rule}.")
     L.append("")
-    fails = [o for o in stat_out if o.tool == "jaxmle newton" and not o.solved]
-    L.append("### Where jaxmle's default method (newton) is not right")
+    fails = [o for o in stat_out if o.tool == "jaxmle trust" and not o.solved]
+    L.append("### Where jaxmle's default method (trust) is not right")
     L.append("")
     if fails:
         L.append("| Case | Dataset | Outcome [iterations] |")
@@ -1640,7 +1643,7 @@ def _boundary_note(outcomes, one: str, many: str) -> list[str]:
     """jaxmle runs that ended BOUNDARY without being right: a status that says the maximum
     lies on the edge of a constraint, where it does not (not counted as a success claim)."""
     L = []
-    for tool in ("jaxmle newton", "jaxmle lbfgs"):
+    for tool in ("jaxmle trust", "jaxmle newton", "jaxmle lbfgs"):
         bad = [
             o for o in outcomes
             if o.tool == tool and not o.solved and o.label.startswith("BOUNDARY")

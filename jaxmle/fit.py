@@ -22,16 +22,16 @@ from ._warnings import warn_float32
 from .constraints import Bounded
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
-from .optimize import lbfgs, minimize_implicit, newton_batch, reuse_at_optimum
+from .optimize import LBFGS, make_solver, minimize_implicit, newton_batch, reuse_at_optimum
 from .results import FitResult, Status
 
 __all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 #: solvers: damped Newton (default) and L-BFGS (for models with many parameters)
-METHODS = ("newton", "lbfgs")
+METHODS = ("trust", "newton", "lbfgs")
 #: default iteration limit per method
-DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
+DEFAULT_MAX_ITER = {"trust": 100, "newton": 100, "lbfgs": 1000}
 
 
 # --------------------------------------------------------------------------
@@ -39,7 +39,7 @@ DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
 # --------------------------------------------------------------------------
 def _kernel(
     data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype,
-    method="newton", compute_se=True,
+    method="trust", compute_se=True,
 ) -> FitResult:  # fmt: skip
     """One dataset: start, solve (differentiably), infer. ``x0``, when given, is ``(u, n_iter)``
     of an earlier pass to resume from."""
@@ -48,11 +48,17 @@ def _kernel(
     # The solver's iterations are not differentiated; the estimate is, by the
     # implicit function theorem (w.r.t. the data, weights and anything the
     # model's loglik closes over).
-    solver = functools.partial(lbfgs, hessian=compute_se) if method == "lbfgs" else None
     u, sol, closed, args = minimize_implicit(
-        _negll(problem), u0, args, solver=solver, max_iter=max_iter, tol=tol, iter0=iter0
+        _negll(problem), u0, args, solver=_solver(method, max_iter, tol, compute_se), iter0=iter0
     )
     return _infer(u, sol, closed, args, problem, cov_type, compute_se)
+
+
+def _solver(method, max_iter, tol, compute_se):
+    """The :class:`~jaxmle.optimize.Solver` that ``method`` names."""
+    if method == "lbfgs":
+        return LBFGS(max_iter=max_iter, tol=tol, hessian=compute_se)
+    return make_solver(method, max_iter, tol)
 
 
 def _negll(problem):
@@ -257,15 +263,15 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
     """A chunk of a batch, fitted at top level (nothing is differentiated): one Newton loop for
     the chunk (:func:`~jaxmle.optimize.newton_batch`), which may end with up to ``allowed``
     members unfinished (status MAX_ITER, resumed by the caller in a smaller bucket)."""
-    if static["method"] != "newton":
+    if static["method"] == "lbfgs":
         return _kernel_batch.plain(data, init, x0, weights, mask, **static)
     problem = Problem(static["model"], static["n"], static["dtype"])
     setup = functools.partial(_setup, problem=problem)
     args, u0, iter0 = jax.vmap(setup)(data, init, x0, weights, mask)
     negll = _negll(problem)
     sol = newton_batch(
-        negll, u0, args, max_iter=static["max_iter"], tol=static["tol"], iter0=iter0,
-        allowed=allowed,
+        negll, u0, args, solver=make_solver(static["method"], static["max_iter"], static["tol"]),
+        iter0=iter0, allowed=allowed,
     )  # fmt: skip
     infer = functools.partial(
         _infer, closed=negll, problem=problem, cov_type=static["cov_type"],
@@ -619,7 +625,7 @@ def fit(
     cov_type: str = "observed",
     max_iter: int | None = None,
     tol: float | None = None,
-    method: str = "newton",
+    method: str = "trust",
     se: bool = True,
     fixed: dict | None = None,
     groups: Any = None,
@@ -814,7 +820,7 @@ def fit_batch(
     cov_type: str = "observed",
     max_iter: int | None = None,
     tol: float | None = None,
-    method: str = "newton",
+    method: str = "trust",
     se: bool = True,
     chunk_size: int | None = None,
     progress: bool | Callable[[int, int], Any] = False,
@@ -994,7 +1000,7 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
     sharding = _sharding(n_dev)
     starts = range(0, B, chunk)
     bar = _progress_bar(progress, len(starts), B)
-    first = min(STRAGGLER_ITER if static["method"] == "newton" else LBFGS_STRAGGLER_ITER, max_iter)
+    first = min(LBFGS_STRAGGLER_ITER if static["method"] == "lbfgs" else STRAGGLER_ITER, max_iter)
     # The first pass of a chunk may leave a smallest bucket's worth of stragglers behind (none
     # in chunks under 64 datasets, where a bucket would save little).
     allowed = np.int32(chunk // 64 if first < max_iter else 0)

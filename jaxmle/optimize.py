@@ -37,12 +37,21 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 from jax import lax
 
 from ._linalg import cholesky_solve, diag, matvec
 
 __all__ = [
     "NewtonResult",
+    "Solver",
+    "TrustRegion",
+    "DampedNewton",
+    "LBFGS",
+    "SOLVERS",
+    "make_solver",
+    "trust_region_step",
+    "steihaug_step",
     "newton",
     "newton_batch",
     "default_tol",
@@ -206,7 +215,7 @@ class _State(NamedTuple):
     f: jax.Array
     g: jax.Array
     H: jax.Array
-    lam: jax.Array
+    damping: jax.Array  # lam (DampedNewton) or the trust radius (TrustRegion)
     step: jax.Array
     decrement: jax.Array
     n_iter: jax.Array
@@ -221,249 +230,209 @@ class _State(NamedTuple):
     c1: jax.Array  # ... and at its end (the boundary probe)
     hess_ok: jax.Array  # every entry of the Hessian at x is finite (H holds zeros for the rest)
     linear: jax.Array  # accepted steps in a row along which f was linear
+    x_lin: jax.Array  # x where that run began
 
 
-def newton(
-    fun: Callable[[jax.Array], jax.Array],
-    x0: jax.Array,
-    *,
-    max_iter: int = 100,
-    tol: float | None = None,
-    iter0: jax.Array | int = 0,
-) -> NewtonResult:
-    """Minimize ``fun`` from ``x0`` by damped Newton with exact derivatives.
+class _Proposal(NamedTuple):
+    """A solver's step at the current point, as the shared iteration reads it."""
 
-    Args:
-        fun: scalar function of a flat vector, pure and traceable.
-        x0: starting point, shape ``(p,)``.
-        max_iter: iteration limit (accepted plus rejected steps).
-        tol: tolerance on half the Newton decrement; default by dtype
-            (:func:`default_tol`).
-        iter0: iterations already taken (when resuming from ``x0``): they count
-            towards ``max_iter`` and ``n_iter``.
+    p: jax.Array  #: the step (damped, or within the trust region)
+    ok: jax.Array  #: the step exists
+    newton: jax.Array  #: the undamped Newton step where H is positive definite (else ``p``)
+    pd: jax.Array  #: H is positive definite
+    conv_dec: jax.Array  #: the decrement the convergence test reads
+    conv_ok: jax.Array  #: whether that test may declare convergence
+    used: jax.Array  #: the damping (or radius) the step used
+    size: jax.Array  #: the step's length in the scaled coordinates
 
-    Returns:
-        A :class:`NewtonResult`.
+
+class Solver:
+    """The solver protocol: what :func:`newton` and :func:`newton_batch` drive.
+
+    A solver minimizes a scalar ``fun(x, *args)`` of one flat vector. Its state is a
+    pytree of arrays; one iteration is a pure function of it, so that a batch runs
+    every member's iteration under ``vmap`` in one loop:
+
+    - ``init(fun, args, x0, iter0)``: the state at the start (``iter0`` iterations
+      already taken, when resuming);
+    - ``plan(state)``: ``(plan, need)``, the first half of an iteration and whether
+      it needs ``extra(plan)``, a second piece of work that a batch skips (by one
+      branch for the whole batch) when no member needs it; ``no_extra(plan)``
+      stands for it then;
+    - ``step(fun, args, state, plan, extra)``: the state after the iteration;
+    - ``terminate(state)``: whether the member is finished (converged, stalled, its
+      start not finite, or out of iterations);
+    - ``postprocess(fun, args, state)``: the :class:`NewtonResult`.
+
+    The implementations are :class:`TrustRegion` (the default), :class:`DampedNewton`
+    and :class:`LBFGS`; :data:`SOLVERS` maps the names ``method=`` takes to them.
 
     Example:
         >>> import jax.numpy as jnp
-        >>> from jaxmle.optimize import newton
-        >>> r = newton(lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0]), jnp.zeros(2))
+        >>> from jaxmle.optimize import TrustRegion
+        >>> s = TrustRegion(max_iter=50)
+        >>> f = lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0])
+        >>> state = s.init(f, (), jnp.zeros(2))
+        >>> while not bool(s.terminate(state)):
+        ...     plan, need = s.plan(state)
+        ...     state = s.step(f, (), state, plan, s.extra(plan) if need else s.no_extra(plan))
+        >>> r = s.postprocess(f, (), state)
         >>> bool(r.converged), round(float(r.x[1]), 6)
         (True, 3.0)
     """
-    x0 = jnp.asarray(x0)
-    init, cond, first, body, finish = _newton_parts(x0.shape[0], x0.dtype, max_iter, tol)
 
-    def step(s):
-        st, need = first(s)
-        return body(s, fun, (), st, lax.cond(need, _second_solve, _no_second_solve, st))
+    #: whether ``plan`` may ask for ``extra`` work (drivers skip the branch otherwise)
+    has_extra: bool = False
+    #: iteration limit (accepted plus rejected steps)
+    max_iter: int
+    #: tolerance of the convergence test (``None``: the solver's default for the dtype)
+    tol: float | None
 
-    state = lax.while_loop(cond, step, init(x0, iter0))
-    return finish(state)
+    def __init__(self, max_iter: int = 100, tol: float | None = None):
+        self.max_iter = int(max_iter)
+        self.tol = tol
 
+    def __repr__(self):
+        return f"{type(self).__name__}(max_iter={self.max_iter}, tol={self.tol})"
 
-def newton_batch(
-    fun: Callable[..., jax.Array],
-    x0: jax.Array,
-    args: tuple,
-    *,
-    max_iter: int = 100,
-    tol: float | None = None,
-    iter0: jax.Array | int = 0,
-    allowed: jax.Array | int = 0,
-    patience: int = 1,
-) -> NewtonResult:
-    """:func:`newton` on a batch: ``fun(x[i], *args_i)`` for each member ``i``, one loop.
+    # solvers are static configuration: equal when their settings are
+    def _key(self):
+        return (type(self), self.max_iter, self.tol)
 
-    The same iterations as ``vmap(newton)``, member by member, with one
-    difference: the loop may stop early, while a few members are unfinished.
-    Once at most ``allowed`` members are still iterating, and none of them has
-    finished for ``patience`` iterations in a row, the loop ends; those members come back
-    neither converged nor stalled (the caller resumes them from ``x``, with
-    ``iter0`` set to their ``n_iter``). Under ``vmap`` a loop runs until its
-    slowest member is done and every member pays for every iteration: a few
-    hard datasets would multiply the cost of the batch.
+    def __eq__(self, other):
+        return isinstance(other, Solver) and self._key() == other._key()
 
-    Args:
-        fun: ``fun(x, *a)``, scalar, for one member.
-        x0: starting points, shape ``(B, p)``.
-        args: per-member arguments, each with a leading axis ``B``.
-        max_iter, tol: as for :func:`newton`.
-        iter0: iterations already taken, per member (or one for all).
-        allowed: how many unfinished members may be left behind (``0``: none).
-        patience: iterations without a member finishing, once at most ``allowed`` remain.
+    def __hash__(self):
+        return hash(self._key())
 
-    Returns:
-        A :class:`NewtonResult` with a leading batch axis on every field.
+    def init(self, fun, args, x0, iter0=0):
+        raise NotImplementedError
 
-    Example:
-        >>> import jax.numpy as jnp
-        >>> from jaxmle.optimize import newton_batch
-        >>> f = lambda x, a: jnp.sum((x - a) ** 2) + jnp.exp(x[0])
-        >>> r = newton_batch(f, jnp.zeros((3, 2)), (jnp.array([1.0, 2.0, 3.0]),))
-        >>> r.converged.tolist(), r.x[:, 1].round(6).tolist()
-        ([True, True, True], [1.0, 2.0, 3.0])
-    """
-    x0 = jnp.asarray(x0)
-    B, p = x0.shape
-    init, cond, first, body, finish = _newton_parts(p, x0.dtype, max_iter, tol)
-    iter0 = jnp.broadcast_to(jnp.asarray(iter0, jnp.int32), (B,))
-    state = jax.vmap(init)(x0, iter0)
+    def plan(self, state):
+        return None, jnp.zeros((), bool)
 
-    def active(s):
-        return jax.vmap(cond)(s)
+    def extra(self, plan):
+        return ()
 
-    def outer_cond(c):
-        s, _, waited = c
-        return jnp.any(active(s)) & (waited < patience)
+    def no_extra(self, plan):
+        return ()
 
-    def outer_body(c):
-        s, count, waited = c
-        on = active(s)
-        st, need = jax.vmap(first)(s)
-        # the second factorization only where some member reads it (a batch-level branch)
-        second = lax.cond(
-            jnp.any(on & need), jax.vmap(_second_solve), jax.vmap(_no_second_solve), st
-        )
-        new = jax.vmap(lambda s_, a, st_, sec: body(s_, fun, a, st_, sec))(s, args, st, second)
-        s = jax.tree_util.tree_map(
-            lambda n, o: jnp.where(jnp.reshape(on, (B,) + (1,) * (n.ndim - 1)), n, o), new, s
-        )
-        left = jnp.sum(active(s), dtype=jnp.int32)
-        # a few members left, none of which finished in this iteration: stragglers
-        stuck = (left <= allowed) & (left >= count)
-        return s, left, jnp.where(stuck, waited + 1, 0).astype(jnp.int32)
+    def step(self, fun, args, state, plan, extra):
+        raise NotImplementedError
 
-    start = (state, jnp.asarray(B, jnp.int32), jnp.zeros((), jnp.int32))
-    state, _, _ = lax.while_loop(outer_cond, outer_body, start)
-    return jax.vmap(finish)(state)
+    def terminate(self, state):
+        raise NotImplementedError
+
+    def postprocess(self, fun, args, state) -> NewtonResult:
+        raise NotImplementedError
 
 
-def _newton_parts(size, dtype, max_iter, tol):
-    """The pieces of :func:`newton`: ``init(x0, iter0)``, ``cond(state)``,
-    ``first(state)`` (the first solve of an iteration and whether the second is needed),
-    ``body(state, fun, args, first_solve, second_solve)`` and ``finish(state)``, for one
-    member, with ``fun(x, *args)``."""
-    eps = jnp.finfo(dtype).eps
-    tol = default_tol(dtype) if tol is None else tol
+def _evaluate(fun, x, args):
+    """``(f, g, H, finite)``: one forward-over-reverse pass gives the Hessian, the gradient
+    and f. Non-finite second derivatives where f and g are finite (0 * inf at an isolated
+    point, such as d2/drho2 of 0 ** rho at rho = 1) carry no curvature information: they are
+    zero in ``H`` (the scaling handles a zero diagonal), so that the step is taken on the
+    rest; ``finite`` says whether there were any. An entry is taken from its mirror where
+    that is finite: forward-over-reverse rows can fail where columns do not."""
 
-    def evaluate(fun, x, args):
-        # one forward-over-reverse pass gives the Hessian, the gradient and f
-        def grad_aux(x):
-            f, g = jax.value_and_grad(fun)(x, *args)
-            return g, (f, g)
+    def grad_aux(x):
+        f, g = jax.value_and_grad(fun)(x, *args)
+        return g, (f, g)
 
-        H, (f, g) = jax.jacfwd(grad_aux, has_aux=True)(x)
-        # Non-finite second derivatives where f and g are finite (0 * inf at an isolated
-        # point, such as d2/drho2 of 0 ** rho at rho = 1) carry no curvature information:
-        # zero, so that the step is taken on the rest (the scaling below handles a zero
-        # diagonal). The Hessian returned at the end is the true one.
-        finite = jnp.isfinite(H)
-        # (an entry is taken from its mirror where that is finite: forward-over-reverse
-        # rows can fail where columns do not)
-        Hs = jnp.where(finite, H, jnp.where(finite.T, H.T, 0.0))
-        return f, g, Hs, jnp.all(finite)
+    H, (f, g) = jax.jacfwd(grad_aux, has_aux=True)(x)
+    finite = jnp.isfinite(H)
+    Hs = jnp.where(finite, H, jnp.where(finite.T, H.T, 0.0))
+    return f, g, Hs, jnp.all(finite)
 
-    def init(x0, iter0=0):
+
+class _NewtonSolver(Solver):
+    """What the two Newton methods share: evaluation (f, g and the exact H at every
+    accepted point), acceptance, convergence on the Newton decrement, the polish step, stall
+    and limit detection. The subclasses differ in the step they propose and in how its
+    damping (or radius) adapts."""
+
+    def _tol(self, dtype):
+        return default_tol(dtype) if self.tol is None else self.tol
+
+    def init(self, fun, args, x0, iter0=0):
         # The loop body holds the only evaluation of f, g and H (its first pass
         # evaluates the start): one copy of the Hessian in the compiled program.
+        dtype, size = x0.dtype, x0.shape[0]
         zero = jnp.zeros((), dtype)
         false = jnp.zeros((), bool)
         return _State(
-            x=x0.astype(dtype), f=zero, g=jnp.zeros((size,), dtype),
-            H=jnp.zeros((size, size), dtype), lam=zero, step=jnp.zeros((size,), dtype),
-            decrement=jnp.asarray(jnp.inf, dtype),
-            n_iter=jnp.asarray(iter0, jnp.int32), converged=false, stalled=false,
-            flat=jnp.zeros((), jnp.int32), done=false, fresh=jnp.ones((), bool), start_ok=false,
-            rejected=false, c0=zero, c1=zero, hess_ok=jnp.ones((), bool),
-            linear=jnp.zeros((), jnp.int32),
+            x=x0, f=zero, g=jnp.zeros((size,), dtype), H=jnp.zeros((size, size), dtype),
+            damping=self._damping0(dtype), step=jnp.zeros((size,), dtype),
+            decrement=jnp.asarray(jnp.inf, dtype), n_iter=jnp.asarray(iter0, jnp.int32),
+            converged=false, stalled=false, flat=jnp.zeros((), jnp.int32), done=false,
+            fresh=jnp.ones((), bool), start_ok=false, rejected=false, c0=zero, c1=zero,
+            hess_ok=jnp.ones((), bool), linear=jnp.zeros((), jnp.int32), x_lin=x0,
         )  # fmt: skip
 
-    def cond(s):
-        return s.fresh | ((~s.done) & (s.n_iter < max_iter))
+    def terminate(self, s):
+        return ~(s.fresh | ((~s.done) & (s.n_iter < self.max_iter)))
 
-    def levels(s):
+    def _levels(self, s):
         """``(noise, small)``: the rounding level of f, and the decrement that counts as
-        converged. Below the rounding level of f, no gain the quadratic model predicts can be
-        measured: that is convergence too."""
+        converged. Below the rounding level of f, no gain the quadratic model predicts can
+        be measured: that is convergence too."""
+        eps = jnp.finfo(s.f.dtype).eps
         noise = 4 * eps * (jnp.abs(s.f) + 1)
-        return noise, jnp.maximum(tol, noise)
+        return noise, jnp.maximum(self._tol(s.f.dtype), noise)
 
-    def first(s):
-        """The first solve of an iteration and whether the second is needed."""
-        st = _first_solve(s.g, s.H, s.lam, s.x)
-        # The undamped step is read after a rejection and on convergence (the polish step):
-        # where the first solve succeeds, `body`'s convergence test is this one.
-        near = (st.lam <= 1.0) & (-0.5 * jnp.dot(s.g, st.q0 / st.d) <= levels(s)[1])
-        need = _needs_second_solve(st, s.rejected | near) & ~s.fresh
-        return st, need
-
-    def body(s, fun, args, st, second):
-        p_fresh, lam_used, ok, p_newton, pd = _combine(st, *second)
-        dec = -jnp.dot(s.g, p_fresh)
-        noise, small = levels(s)
-        # After a step rejected for no measurable gain, the undamped decrement
-        # where H is positive definite, with a margin: near the optimum a
-        # gradient computed through special functions is only accurate to some
-        # rounding, and damping grown by such rejections must not hide
-        # convergence. Otherwise the damped decrement, with little damping.
-        dec_newton = -jnp.dot(s.g, p_newton)
-        stuck = s.rejected & pd & (0.5 * dec_newton <= jnp.maximum(tol, 64 * noise))
-        converged = stuck | (ok & (lam_used <= 1.0) & (0.5 * dec <= small))
+    def step(self, fun, args, s, plan, extra):
+        dtype = s.x.dtype
+        tol = self._tol(dtype)
+        prop = self._propose(s, plan, extra)
+        noise, small = self._levels(s)
+        dec = -jnp.dot(s.g, prop.p)
+        # After a step rejected for no measurable gain, the undamped decrement where H is
+        # positive definite, with a margin: near the optimum a gradient computed through
+        # special functions is only accurate to some rounding, and damping grown by such
+        # rejections must not hide convergence. Otherwise the solver's own test.
+        dec_newton = -jnp.dot(s.g, prop.newton)
+        stuck = s.rejected & prop.pd & (0.5 * dec_newton <= jnp.maximum(tol, 64 * noise))
+        converged = stuck | (prop.conv_ok & (0.5 * prop.conv_dec <= small))
         converged = ~s.fresh & (converged | jnp.all(s.g == 0))
 
         # the polishing step after convergence is the undamped Newton step
-        p = jnp.where(converged, p_newton, p_fresh)
+        p = jnp.where(converged, prop.newton, prop.p)
         p = jnp.where(s.fresh, jnp.zeros_like(p), p)
+        ok = prop.ok
         x_new = s.x + p
-        f_new, g_new, H_new, H_finite = evaluate(fun, x_new, args)
+        f_new, g_new, H_new, H_finite = _evaluate(fun, x_new, args)
         c0 = jnp.dot(p, matvec(s.H, p))  # the curvature along the step at its start
         pred = -(jnp.dot(s.g, p) + 0.5 * c0)
         actual = s.f - f_new
         good = (actual > 1e-4 * pred) | ((pred <= noise) & (actual >= -noise))
-        # On convergence, still take the last Newton step when it does not
-        # worsen f beyond rounding: it squares the remaining error for free.
-        # (or when f's rounding hides the gain but the scaled gradient shrank)
+        # On convergence, still take the last Newton step when it does not worsen f beyond
+        # rounding: it squares the remaining error for free (or when f's rounding hides
+        # the gain but the scaled gradient shrank).
         d = jnp.sqrt(jnp.maximum(jnp.abs(diag(s.H)), jnp.finfo(dtype).tiny))
         shrank = jnp.sum((g_new / d) ** 2) <= jnp.sum((s.g / d) ** 2)
-        # the curvature along the step at its end, sum_ij p_i p_j H_ij (H_new holds zeros for
-        # its non-finite entries; H_finite says whether there were any)
+        # the curvature along the step at its end, sum_ij p_i p_j H_ij (H_new holds zeros
+        # for its non-finite entries; H_finite says whether there were any)
         c1 = jnp.dot(p, matvec(H_new, p))
         finite = _all_finite(f_new, g_new, c1)
         polish = converged & ok & finite & ((actual >= -noise) | (shrank & (actual >= -64 * noise)))
         accept = (ok & ~converged & finite & good) | polish | s.fresh
         ratio = actual / jnp.where(pred > 0, pred, 1.0)
-        lam_next = jnp.where(
-            accept,
-            jnp.where(
-                ratio > 0.75,
-                lam_used * 0.25,
-                # (from no damping at all, a poor step starts it: doubling 0 would leave an
-                # undamped Newton method swinging across a kink)
-                jnp.where(ratio < 0.25, jnp.maximum(lam_used * 2.0, 1e-3), lam_used),
-            ),
-            jnp.maximum(lam_used * 8.0, 1e-3),
-        )
-        # After a rejected step the damping grows to shorten the step to about the
-        # minimum of the quadratic through f, the slope and the rejected value
-        # (t in [0.1, 0.5] of the step; lam ~ 1/t - 1 on the unit-diagonal scale),
-        # and at least eightfold.
+        # after a rejected step, the fraction t of it at the minimum of the quadratic
+        # through f, the slope and the rejected value, in [0.1, 0.5]
         slope = jnp.dot(s.g, p)
         excess = f_new - s.f - slope
         t = -slope / jnp.where(excess > 0, 2 * excess, 1.0)
         t = jnp.where(jnp.isfinite(f_new) & (excess > 0), jnp.clip(t, 0.1, 0.5), 0.1)
-        lam_up = jnp.maximum(jnp.maximum(lam_used * 8.0, 1e-3), (1.0 + lam_used) / t - 1.0)
-        lam_next = jnp.where(accept, lam_next, lam_up)
+        # (where the model predicts a gain below the rounding level of f, the ratio is noise)
+        damping = self._adapt(s, prop, accept, ratio, t, pred <= noise)
 
-        # No measurable progress for several iterations (steps rejected, or
-        # accepted with a change of f below its rounding level, as when
-        # creeping towards a wall where the loglik stops being finite), or a
-        # step too small to change x: stop. The caller decides whether that is
-        # a limit of the support or a failure.
-        # (A rejected trial whose value is finite but worse only says the quadratic
-        # model was off: the damping grows until the step is short enough; it is
-        # not counted, and the step-underflow test below bounds it.)
+        # No measurable progress for several iterations (steps rejected, or accepted with a
+        # change of f below its rounding level, as when creeping towards a wall where the
+        # loglik stops being finite), or a step too small to change x: stop. The caller
+        # decides whether that is a limit of the support or a failure. (A rejected trial
+        # whose value is finite but worse only says the quadratic model was off: the
+        # damping grows until the step is short enough; it is not counted, and the
+        # step-underflow test bounds it.)
         progress = accept & (actual > noise)
         misjudged = ~accept & ~converged & finite
         flat = jnp.where(progress | s.fresh, 0, s.flat + jnp.where(misjudged, 0, 1))
@@ -472,13 +441,17 @@ def _newton_parts(size, dtype, max_iter, tol):
         # slope of the same sign: a scale running to 0 on identical observations, where the
         # loglik is n log(1/scale)), has no maximum that way: after a run of such steps the
         # solver stops, the coordinate flagged as running to a limit (the kink of a Laplace
-        # location has no curvature either, but its slope changes sign).
-        # (linear: the gradient is the same at both ends of the step, to 1e-6, whatever the
-        # Hessian says, which may not be finite there)
+        # location has no curvature either, but its slope changes sign). (linear: the
+        # gradient is the same at both ends of the step, to 1e-6, whatever the Hessian
+        # says, which may not be finite there)
         lin = jnp.all(jnp.abs(g_new - s.g) <= 1e-6 * jnp.abs(s.g))
         linear = jnp.where(progress, jnp.where(lin, s.linear + 1, 0), s.linear)
         linear = jnp.where(s.fresh, 0, linear).astype(jnp.int32)
-        runaway = linear >= _LINEAR_LIMIT
+        x_lin = jnp.where(linear <= 1, s.x, s.x_lin)
+        # (and that has taken some coordinate beyond its own size: a linear stretch of a
+        # quadratic far from its minimum, crossed by short steps, is not a limit)
+        far = jnp.any(jnp.abs(x_new - x_lin) >= jnp.maximum(jnp.abs(x_lin), 1.0))
+        runaway = (linear >= _LINEAR_LIMIT) & far
         stalled = ~converged & (
             (flat >= _FLAT_LIMIT) | (~accept & jnp.all(s.x + p == s.x)) | runaway
         )
@@ -493,7 +466,7 @@ def _newton_parts(size, dtype, max_iter, tol):
             f=pick(f_new, s.f),
             g=pick(g_new, s.g),
             H=pick(H_new, s.H),
-            lam=jnp.where(converged | s.fresh, s.lam, lam_next).astype(dtype),
+            damping=jnp.where(converged | s.fresh, s.damping, damping).astype(dtype),
             step=p,
             decrement=jnp.where(s.fresh, s.decrement, dec),
             n_iter=s.n_iter + jnp.where(converged | s.fresh, 0, 1).astype(jnp.int32),
@@ -510,39 +483,659 @@ def _newton_parts(size, dtype, max_iter, tol):
             c1=jnp.where(H_finite, c1, jnp.nan),
             hess_ok=pick(H_finite, s.hess_ok),
             linear=linear,
+            x_lin=x_lin,
         )
 
-    def finish(s):
+    def postprocess(self, fun, args, s) -> NewtonResult:
         start_ok = s.start_ok
-
-        # Where the decrement vanished only because the curvature vanishes along the
-        # step (the optimum lies at a limit of the coordinates: a probability -> 1,
-        # a coefficient -> infinity under separation), the curvature along the last
-        # step has dropped from its start to its end (by e^-1 for a logistic or
-        # exponential tail; by 0.5 after rounding when the user's loglik takes
-        # log(p) of a p that rounds towards 1).  At an interior optimum the last
-        # step is tiny and the curvature does not change.  The coordinates that
-        # carry the step are the ones at a limit.
+        # Where the decrement vanished only because the curvature vanishes along the step
+        # (the optimum lies at a limit of the coordinates: a probability -> 1, a coefficient
+        # -> infinity under separation), the curvature along the last step has dropped from
+        # its start to its end (by e^-1 for a logistic or exponential tail; by 0.5 after
+        # rounding when the user's loglik takes log(p) of a p that rounds towards 1). At an
+        # interior optimum the last step is tiny and the curvature does not change. The
+        # coordinates that carry the step are the ones at a limit.
         p_final = s.step
         weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(diag(s.H)))
         # (after a run of linear steps: the coordinates that moved)
         moving = s.step != 0
-        divergent = _at_limit(s.c0, s.c1, weight, start_ok) | ((s.linear >= _LINEAR_LIMIT) & moving)
-
+        runaway = (s.linear >= _LINEAR_LIMIT) & s.stalled
+        divergent = _at_limit(s.c0, s.c1, weight, start_ok) | (runaway & moving)
         hess = jnp.where(s.hess_ok, s.H, jnp.nan)
         return NewtonResult(
             x=s.x, value=s.f, grad=s.g, hess=hess, step=p_final, n_iter=s.n_iter,
             converged=s.converged & start_ok, nonfinite=~start_ok, stalled=s.stalled,
-            decrement=s.decrement,
-            divergent=divergent,
+            decrement=s.decrement, divergent=divergent,
         )  # fmt: skip
 
-    return init, cond, first, body, finish
+
+class DampedNewton(_NewtonSolver):
+    """Newton's method with Levenberg-Marquardt damping and Marquardt's scaling.
+
+    Per iteration: scale the Hessian to a unit diagonal (``S = D^-1 H D^-1``), solve
+    ``(S + lam I) q = -D^-1 g`` by Cholesky and step ``D^-1 q``; ``lam`` shrinks after a
+    step whose decrease matches the quadratic model and grows after a rejected one; where
+    ``S + lam I`` is not positive definite, ``lam`` is raised at once to the Gershgorin
+    bound that makes it so (negative curvature is damped away). The cheapest step per
+    iteration (Cholesky factorizations only); :class:`TrustRegion` is more robust where
+    the Hessian is indefinite.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import DampedNewton, newton
+        >>> f = lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0])
+        >>> r = newton(f, jnp.zeros(2), solver=DampedNewton())
+        >>> bool(r.converged), round(float(r.x[1]), 6)
+        (True, 3.0)
+    """
+
+    has_extra = True
+
+    def _damping0(self, dtype):
+        return jnp.zeros((), dtype)
+
+    def plan(self, s):
+        """The first solve of an iteration and whether the second is needed."""
+        st = _first_solve(s.g, s.H, s.damping, s.x)
+        # The undamped step is read after a rejection and on convergence (the polish step):
+        # where the first solve succeeds, `step`'s convergence test is this one.
+        near = (st.lam <= 1.0) & (-0.5 * jnp.dot(s.g, st.q0 / st.d) <= self._levels(s)[1])
+        need = _needs_second_solve(st, s.rejected | near) & ~s.fresh
+        return st, need
+
+    def extra(self, plan):
+        return _second_solve(plan)
+
+    def no_extra(self, plan):
+        return _no_second_solve(plan)
+
+    def _propose(self, s, st, second):
+        p, lam_used, ok, p_newton, pd = _combine(st, *second)
+        dec = -jnp.dot(s.g, p)
+        return _Proposal(
+            p=p, ok=ok, newton=p_newton, pd=pd, conv_dec=dec, conv_ok=ok & (lam_used <= 1.0),
+            used=lam_used, size=jnp.linalg.norm(p * st.d),
+        )  # fmt: skip
+
+    def _adapt(self, s, prop, accept, ratio, t, quiet):
+        lam_used = prop.used
+        lam_next = jnp.where(
+            ratio > 0.75,
+            lam_used * 0.25,
+            # (from no damping at all, a poor step starts it: doubling 0 would leave an
+            # undamped Newton method swinging across a kink)
+            jnp.where(ratio < 0.25, jnp.maximum(lam_used * 2.0, 1e-3), lam_used),
+        )
+        # After a rejected step the damping grows to shorten the step to about the minimum
+        # of the quadratic through f, the slope and the rejected value (lam ~ 1/t - 1 on the
+        # unit-diagonal scale), and at least eightfold.
+        lam_up = jnp.maximum(jnp.maximum(lam_used * 8.0, 1e-3), (1.0 + lam_used) / t - 1.0)
+        return jnp.where(accept, lam_next, lam_up)
+
+
+#: largest number of parameters whose trust-region subproblem is solved exactly (by an
+#: eigendecomposition); above it, by Steihaug's truncated conjugate gradients
+EXACT_MAX = 64
+
+
+def _trust_scale(g, H, x):
+    """The scaling ``D`` of the trust region (Marquardt's, as :class:`DampedNewton`'s):
+    ``sqrt|H_ii|``, or for a coordinate with (nearly) no curvature but a slope,
+    ``sqrt(|g_i| / max(|x_i|, 1))`` (a step of about the coordinate's size). The scaled
+    Hessian has a unit diagonal, so that its eigenvalues resolve a curvature that vanishes
+    on the way to a limit (a coefficient under separation) as well as a large one."""
+    eps = jnp.finfo(g.dtype).eps
+    d2 = jnp.maximum(jnp.abs(diag(H)), jnp.abs(g) / jnp.maximum(jnp.abs(x), 1.0))
+    dmax = jnp.max(d2)
+    d2 = jnp.where(d2 > 0, d2, jnp.where(dmax > 0, eps * dmax, 1.0))
+    return jnp.sqrt(d2)
+
+
+def trust_region_step(S, b, radius, start=None):
+    """The exact minimizer of ``b'q + q'Sq/2`` subject to ``|q| <= radius``.
+
+    By the eigendecomposition ``S = V diag(lam) V'``: the Newton step ``-S^-1 b`` where ``S``
+    is positive definite and the step fits; otherwise ``q(mu) = -(S + mu I)^-1 b`` on the
+    boundary, with ``mu >= max(0, -lam_min)`` the root of the secular equation
+    ``1/|q(mu)| = 1/radius`` (Newton's method from the left, which converges monotonically:
+    Moré and Sorensen 1983); in the *hard case*, where ``b`` has no component along the
+    eigenvector of ``lam_min < 0``, ``q(-lam_min)`` completed to the boundary along that
+    eigenvector (negative curvature used, not damped away).
+
+    A ``radius`` of ``inf`` (the first step) becomes the length of the Newton step where
+    ``S`` is positive definite, ``start`` where it is not.
+
+    Returns ``(q, mu, newton, pd, radius)``: the step, its multiplier, the Newton step (NaN
+    where ``S`` is not positive definite), whether ``S`` is, and the radius used.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import trust_region_step
+        >>> S = jnp.array([[1.0, 0.0], [0.0, -1.0]])
+        >>> q, mu, _, pd, _ = trust_region_step(S, jnp.array([1.0, 0.0]), 2.0)
+        >>> round(float(jnp.linalg.norm(q)), 6), bool(pd)    # the hard case: on the boundary
+        (2.0, False)
+    """
+    dtype = b.dtype
+    eps = jnp.finfo(dtype).eps
+    lam, V = jnp.linalg.eigh(S)
+    c = V.T @ b
+    c2 = c * c
+    lmin = lam[0]
+    top = jnp.maximum(jnp.max(jnp.abs(lam)), jnp.finfo(dtype).tiny)
+    pd = lmin > 100 * eps * top
+    newton = jnp.where(pd, -(V @ (c / lam)), jnp.nan)
+    nsize = jnp.linalg.norm(jnp.where(pd, newton, 0.0))
+    if start is not None:
+        radius = jnp.where(jnp.isfinite(radius), radius, jnp.where(pd, nsize, start))
+    interior = pd & (nsize <= radius)
+    # the secular equation from the left of its root
+    mu_lo = jnp.maximum(-lmin, 0.0)
+    mu0 = mu_lo + 100 * eps * (top + mu_lo)
+
+    def phi(mu):
+        den = lam + mu
+        return jnp.sqrt(jnp.sum(c2 / den**2)), jnp.sum(c2 / den**3)
+
+    def newton_iter(_, mu):
+        ph, s3 = phi(mu)
+        nxt = mu + ph**2 * (ph / radius - 1.0) / jnp.where(s3 > 0, s3, 1.0)
+        nxt = jnp.where(jnp.isfinite(nxt) & (s3 > 0), nxt, mu)
+        return jnp.maximum(nxt, mu0)
+
+    mu = lax.fori_loop(0, 40, newton_iter, mu0)
+    q = -(V @ (c / (lam + mu)))
+    qn2 = jnp.sum(q * q)
+    # the hard case: even at mu0 the step falls short of the boundary
+    short = qn2 < (0.99 * radius) ** 2
+    v = V[:, 0]
+    tau = jnp.sqrt(jnp.maximum(radius**2 - qn2, 0.0))
+    sign = jnp.where(jnp.dot(b, v) > 0, -1.0, 1.0)
+    q = jnp.where(short & ~pd, q + sign * tau * v, q)
+    q = jnp.where(interior, newton, q)
+    mu = jnp.where(interior, 0.0, mu)
+    return q, mu, newton, pd, radius
+
+
+def steihaug_step(S, b, radius, start=None):
+    """Steihaug's truncated conjugate gradients for ``min b'q + q'Sq/2``, ``|q| <= radius``:
+    CG from 0 until it converges, meets negative curvature (then the boundary along that
+    direction) or leaves the region (then the boundary along the last direction). For many
+    parameters: matrix-vector products only. Returns what :func:`trust_region_step` does
+    (the Newton step by CG where ``S`` is positive definite along every direction met; a
+    first ``radius`` of ``inf`` is ``100 start``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import steihaug_step
+        >>> q, *_ = steihaug_step(jnp.eye(3) * 2.0, jnp.array([2.0, 0.0, 0.0]), 10.0)
+        >>> q.tolist()
+        [-1.0, 0.0, 0.0]
+    """
+    dtype = b.dtype
+    eps = jnp.finfo(dtype).eps
+    n = b.shape[0]
+    if start is not None:
+        radius = jnp.where(jnp.isfinite(radius), radius, 100.0 * start)
+    bnorm = jnp.linalg.norm(b)
+    tol = jnp.minimum(0.5, jnp.sqrt(bnorm)) * bnorm + eps
+
+    def to_boundary(z, d):
+        # tau >= 0 with |z + tau d| = radius
+        dd, zd, zz = jnp.dot(d, d), jnp.dot(z, d), jnp.dot(z, z)
+        dd = jnp.where(dd > 0, dd, 1.0)
+        return (-zd + jnp.sqrt(jnp.maximum(zd**2 + dd * (radius**2 - zz), 0.0))) / dd
+
+    def cond(c):
+        _, _, _, k, done, _ = c
+        return (~done) & (k < n + 1)
+
+    def body(c):
+        z, r, d, k, done, curved = c
+        Sd = S @ d
+        dSd = jnp.dot(d, Sd)
+        rr = jnp.dot(r, r)
+        alpha = rr / jnp.where(dSd > 0, dSd, 1.0)
+        z_next = z + alpha * d
+        negative = dSd <= 0
+        outside = jnp.linalg.norm(z_next) >= radius
+        edge = z + to_boundary(z, d) * d
+        r_next = r + alpha * Sd
+        small = jnp.linalg.norm(r_next) <= tol
+        beta = jnp.dot(r_next, r_next) / jnp.where(rr > 0, rr, 1.0)
+        stop = negative | outside
+        z_out = jnp.where(stop, edge, z_next)
+        return (
+            z_out, r_next, -r_next + beta * d, k + 1, stop | small, curved & ~negative,
+        )  # fmt: skip
+
+    z0 = jnp.zeros_like(b)
+    start = (z0, b, -b, jnp.zeros((), jnp.int32), bnorm == 0, jnp.ones((), bool))
+    q, _, _, _, _, curved = lax.while_loop(cond, body, start)
+    inside = jnp.linalg.norm(q) < radius * (1 - 1e-6)
+    pd = curved & inside
+    mu = jnp.where(inside, 0.0, jnp.nan).astype(dtype)
+    return q, mu, jnp.where(pd, q, jnp.nan), pd, radius
+
+
+class TrustRegion(_NewtonSolver):
+    """Newton's method in a trust region, the subproblem solved exactly (the default).
+
+    Per iteration: scale the coordinates by ``D`` (from the Hessian's diagonal, or the
+    gradient where a coordinate has no curvature), and minimize the quadratic model over the
+    region ``|D p| <= radius`` (:func:`trust_region_step`: exact, negative curvature
+    followed to the boundary; :func:`steihaug_step` above :data:`EXACT_MAX` parameters).
+    The radius doubles after a step whose decrease matches the model and that reached the
+    boundary, and shrinks to the minimum of the quadratic through the rejected value after
+    a poor step. The first radius admits the full Newton step where the Hessian is
+    positive definite: on a well-behaved likelihood the iterations are Newton's.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import TrustRegion, newton
+        >>> f = lambda x: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2   # Rosenbrock
+        >>> r = newton(f, jnp.array([-1.2, 1.0]), solver=TrustRegion())
+        >>> bool(r.converged), [round(float(v), 6) for v in r.x]
+        (True, [1.0, 1.0])
+    """
+
+    def _damping0(self, dtype):
+        # no radius yet: the first step sets it
+        return jnp.asarray(jnp.inf, dtype)
+
+    def plan(self, s):
+        return None, jnp.zeros((), bool)
+
+    def _propose(self, s, _plan, _extra):
+        dtype = s.x.dtype
+        d = _trust_scale(s.g, s.H, s.x)
+        S = s.H / (d[:, None] * d[None, :])
+        b = s.g / d
+        # the first radius: the Newton step where H is positive definite, otherwise 1 (in
+        # the scaled coordinates: about a unit change of f along each)
+        solve = steihaug_step if s.x.shape[0] > EXACT_MAX else trust_region_step
+        start = jnp.ones((), dtype)
+        q, mu, qn, pd, radius = solve(S, b, s.damping, start)
+        ok = jnp.all(jnp.isfinite(q))
+        p = jnp.where(ok, q / d, jnp.zeros_like(q))
+        newton = jnp.where(pd, qn / d, p)
+        dec_newton = -jnp.dot(s.g, newton)
+        return _Proposal(
+            p=p, ok=ok, newton=newton, pd=pd, conv_dec=dec_newton, conv_ok=pd,
+            used=radius.astype(dtype), size=jnp.linalg.norm(jnp.where(ok, q, 0.0)),
+        )  # fmt: skip
+
+    def _adapt(self, s, prop, accept, ratio, t, quiet):
+        radius, size = prop.used, prop.size
+        # (an accepted step whose gain is below the rounding level of f says nothing against
+        # the model: the region keeps growing, so that a coordinate running to a limit keeps
+        # taking its Newton steps and the limit test sees the curvature vanish along them)
+        grow = accept & ((ratio > 0.75) | quiet)
+        up = jnp.maximum(radius, 2.0 * size)
+        down = jnp.where(accept, 0.25 * size, t * size)
+        return jnp.where(grow, up, jnp.where(accept & (ratio >= 0.25), radius, down))
+
+
+# --------------------------------------------------------------------------
+# L-BFGS for models with many parameters
+# --------------------------------------------------------------------------
+def lbfgs_default_tol(dtype) -> float:
+    """Tolerance of :func:`lbfgs` on ``max|g| / max(1, |f|)`` for a dtype: ``eps ** (2/3)``
+    (about 3.7e-11 in float64, 2.4e-5 in float32).
+
+    Example:
+        >>> from jaxmle.optimize import lbfgs_default_tol
+        >>> f"{lbfgs_default_tol('float64'):.1e}"
+        '3.7e-11'
+    """
+    return float(jnp.finfo(dtype).eps) ** (2.0 / 3.0)
+
+
+#: iterations without progress after which L-BFGS stops (near the optimum f is flat to
+#: rounding and the gradient decreases only on average, not at every iteration)
+_LBFGS_FLAT_LIMIT = 25
+
+
+class _LbfgsState(NamedTuple):
+    x: jax.Array
+    f: jax.Array
+    g: jax.Array
+    opt: tuple
+    step: jax.Array
+    n_iter: jax.Array
+    best: jax.Array
+    flat: jax.Array
+    converged: jax.Array
+    stalled: jax.Array
+    done: jax.Array
+    start_ok: jax.Array
+
+
+class LBFGS(Solver):
+    """L-BFGS (``optax.lbfgs``, zoom line search), for models with many parameters.
+
+    Where one Hessian (``p`` gradient evaluations) per iteration costs more than the many
+    cheap L-BFGS iterations. Convergence is on the gradient: ``max_i |g_i| <= tol *
+    max(1, |f|)`` (default :func:`lbfgs_default_tol`), a test relative to the size of the
+    objective (the gradient of a sum over ``n`` observations grows with ``n`` as ``f``
+    does). A step that the line search cannot make without increasing ``f`` (or that gives
+    non-finite values), or ``25`` iterations without decrease of ``f`` or a new smallest
+    gradient, stop the loop as stalled.
+
+    With ``hessian=True`` the Hessian is computed once, at the end (for standard errors),
+    and the limit test of the Newton solvers is applied: where the curvature along the
+    final Newton step drops one step further, the coordinates carrying that step are
+    flagged ``divergent`` (a coefficient running to infinity); and a stalled run whose
+    Newton decrement ``g^T H^-1 g / 2`` is below :func:`default_tol` (or the rounding level
+    of ``f``) counts as converged. With ``hessian=False`` nothing of size ``p x p`` is
+    formed: ``hess`` and ``decrement`` are NaN, and the limit test runs along the last
+    L-BFGS step instead, with two Hessian-vector products.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import LBFGS, newton
+        >>> f = lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0])
+        >>> r = newton(f, jnp.zeros(2), solver=LBFGS())
+        >>> bool(r.converged), round(float(r.x[1]), 5)
+        (True, 3.0)
+    """
+
+    def __init__(
+        self, max_iter: int = 1000, tol: float | None = None, memory_size: int = 10,
+        hessian: bool = True,
+    ):  # fmt: skip
+        super().__init__(max_iter, tol)
+        self.memory_size = int(memory_size)
+        self.hessian = bool(hessian)
+
+    def _key(self):
+        return (*super()._key(), self.memory_size, self.hessian)
+
+    def _opt(self):
+        return optax.lbfgs(memory_size=self.memory_size)
+
+    def _tol(self, dtype):
+        return lbfgs_default_tol(dtype) if self.tol is None else self.tol
+
+    def _small(self, f, g):
+        return jnp.max(jnp.abs(g)) <= self._tol(g.dtype) * jnp.maximum(1.0, jnp.abs(f))
+
+    def init(self, fun, args, x0, iter0=0):
+        dtype = x0.dtype
+        opt0 = self._opt().init(x0)
+        # The start's value and gradient (the state holds none yet). Inside the loop they
+        # come from the line search's state: a value_and_grad_from_state call there would
+        # be a lax.cond, which vmap turns into computing both branches.
+        f0, g0 = optax.value_and_grad_from_state(lambda x: fun(x, *args))(x0, state=opt0)
+        f0, g0 = jnp.asarray(f0, dtype), jnp.asarray(g0, dtype)
+        start_ok = _all_finite(f0, g0)
+        conv0 = start_ok & self._small(f0, g0)
+        return _LbfgsState(
+            x=x0, f=f0, g=g0, opt=opt0, step=jnp.zeros_like(x0),
+            n_iter=jnp.asarray(iter0, jnp.int32), best=jnp.max(jnp.abs(g0)),
+            flat=jnp.zeros((), jnp.int32), converged=conv0, stalled=jnp.zeros((), bool),
+            done=conv0 | ~start_ok, start_ok=start_ok,
+        )  # fmt: skip
+
+    def terminate(self, s):
+        return s.done | (s.n_iter >= self.max_iter)
+
+    def step(self, fun, args, s, plan, extra):
+        dtype = s.x.dtype
+        eps = jnp.finfo(dtype).eps
+        fn = lambda x: fun(x, *args)  # noqa: E731
+        upd, opt_new = self._opt().update(s.g, s.opt, s.x, value=s.f, grad=s.g, value_fn=fn)
+        x_new = s.x + upd
+        f_new = jnp.asarray(optax.tree.get(opt_new, "value"), dtype)
+        g_new = jnp.asarray(optax.tree.get(opt_new, "grad"), dtype)
+        noise = 4 * eps * (jnp.abs(s.f) + 1)
+        accept = _all_finite(f_new, g_new) & (f_new <= s.f + noise)
+        gmax = jnp.max(jnp.abs(g_new))
+        progress = accept & ((f_new < s.f - noise) | (gmax < 0.9 * s.best))
+        flat = jnp.where(progress, 0, s.flat + 1).astype(jnp.int32)
+
+        def pick(new, old):
+            return jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, old)
+
+        x, f, g, opt_state = pick((x_new, f_new, g_new, opt_new), (s.x, s.f, s.g, s.opt))
+        converged = accept & self._small(f, g)
+        # a rejected step would be proposed again from the same state: stop
+        stalled = ~converged & (~accept | (flat >= _LBFGS_FLAT_LIMIT))
+        return _LbfgsState(
+            x=x, f=f, g=g, opt=opt_state, step=jnp.where(accept, upd, s.step),
+            n_iter=s.n_iter + 1, best=jnp.where(accept, jnp.minimum(s.best, gmax), s.best),
+            flat=flat, converged=converged, stalled=stalled, done=converged | stalled,
+            start_ok=s.start_ok,
+        )  # fmt: skip
+
+    def postprocess(self, fun, args, s) -> NewtonResult:
+        dtype = s.x.dtype
+        eps = jnp.finfo(dtype).eps
+        fn = lambda x: fun(x, *args)  # noqa: E731
+        p = s.x.shape[0]
+        start_ok = s.start_ok
+        if self.hessian:
+            H = jax.hessian(fn)(s.x)
+            # the Newton step at the end, and the limit test of the Newton solvers
+            step = -_scaled_solve(H, s.g)
+            solved = jnp.all(jnp.isfinite(step))  # H positive definite
+            step = jnp.where(solved, step, jnp.zeros_like(step))
+            decrement = -jnp.dot(s.g, step)
+            _, hvp_next = jax.jvp(jax.grad(fn), (s.x + step,), (step,))
+            c0 = jnp.dot(step, matvec(H, step))
+            weight = jnp.abs(step) * jnp.sqrt(jnp.abs(diag(H)))
+            divergent = _at_limit(c0, jnp.dot(step, hvp_next), weight, start_ok)
+            noise = 4 * eps * (jnp.abs(s.f) + 1)
+            flat_optimum = solved & (c0 > 0)
+            flat_optimum = flat_optimum & (
+                0.5 * decrement <= jnp.maximum(default_tol(dtype), noise)
+            )
+            converged = s.converged | (s.stalled & flat_optimum)
+        else:
+            # the same limit test along the last quasi-Newton step, by two Hessian-vector
+            # products
+            H = jnp.full((p, p), jnp.nan, dtype)
+            step, decrement = s.step, jnp.asarray(jnp.nan, dtype)
+            _, hvp_here = jax.jvp(jax.grad(fn), (s.x,), (step,))
+            _, hvp_next = jax.jvp(jax.grad(fn), (s.x + step,), (step,))
+            c0, c1 = jnp.dot(step, hvp_here), jnp.dot(step, hvp_next)
+            divergent = _at_limit(c0, c1, jnp.abs(step), start_ok)
+            converged = s.converged
+        return NewtonResult(
+            x=s.x, value=s.f, grad=s.g, hess=H, step=step, n_iter=s.n_iter,
+            converged=converged & start_ok, nonfinite=~start_ok, stalled=s.stalled & ~converged,
+            decrement=decrement, divergent=divergent,
+        )  # fmt: skip
+
+
+#: the solvers ``method=`` names
+SOLVERS = {"trust": TrustRegion, "newton": DampedNewton, "lbfgs": LBFGS}
+
+
+def make_solver(solver=None, max_iter: int | None = None, tol: float | None = None) -> Solver:
+    """A :class:`Solver` from a name in :data:`SOLVERS` (``None``: ``"trust"``) with its
+    settings, or a solver given as is (its settings its own).
+
+    Example:
+        >>> from jaxmle.optimize import make_solver
+        >>> make_solver("newton", max_iter=50)
+        DampedNewton(max_iter=50, tol=None)
+    """
+    if isinstance(solver, Solver):
+        if max_iter is not None or tol is not None:
+            raise ValueError("give max_iter and tol to the solver object, not beside it")
+        return solver
+    name = "trust" if solver is None else solver
+    if name not in SOLVERS:
+        raise ValueError(f"solver must be one of {tuple(SOLVERS)} or a Solver, got {name!r}")
+    kwargs = {} if max_iter is None else {"max_iter": max_iter}
+    return SOLVERS[name](tol=tol, **kwargs)
+
+
+def _iterate(solver, fun, args, state):
+    plan, need = solver.plan(state)
+    if solver.has_extra:
+        extra = lax.cond(need, solver.extra, solver.no_extra, plan)
+    else:
+        extra = solver.no_extra(plan)
+    return solver.step(fun, args, state, plan, extra)
+
+
+def newton(
+    fun: Callable[[jax.Array], jax.Array],
+    x0: jax.Array,
+    *,
+    solver: Solver | str | None = None,
+    max_iter: int | None = None,
+    tol: float | None = None,
+    iter0: jax.Array | int = 0,
+) -> NewtonResult:
+    """Minimize ``fun`` from ``x0``: drive a :class:`Solver` (by default :class:`TrustRegion`,
+    Newton's method with the exact gradient and Hessian) in one ``lax.while_loop``.
+
+    Args:
+        fun: scalar function of a flat vector, pure and traceable.
+        x0: starting point, shape ``(p,)``.
+        solver: a :class:`Solver`, or its name in :data:`SOLVERS` (default ``"trust"``).
+        max_iter: iteration limit (accepted plus rejected steps) of a named solver
+            (default: the solver's, 100 for the Newton methods).
+        tol: tolerance of a named solver's convergence test; default by dtype
+            (:func:`default_tol`: half the Newton decrement).
+        iter0: iterations already taken (when resuming from ``x0``): they count
+            towards ``max_iter`` and ``n_iter``.
+
+    Returns:
+        A :class:`NewtonResult`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import newton
+        >>> r = newton(lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0]), jnp.zeros(2))
+        >>> bool(r.converged), round(float(r.x[1]), 6)
+        (True, 3.0)
+    """
+    solver = make_solver(solver, max_iter, tol)
+    x0 = jnp.asarray(x0)
+    wrapped = lambda x: fun(x)  # noqa: E731  (the protocol's fun(x, *args), args = ())
+    state = solver.init(wrapped, (), x0, iter0)
+    state = lax.while_loop(
+        lambda s: ~solver.terminate(s), lambda s: _iterate(solver, wrapped, (), s), state
+    )
+    return solver.postprocess(wrapped, (), state)
+
+
+def newton_batch(
+    fun: Callable[..., jax.Array],
+    x0: jax.Array,
+    args: tuple,
+    *,
+    solver: Solver | str | None = None,
+    max_iter: int | None = None,
+    tol: float | None = None,
+    iter0: jax.Array | int = 0,
+    allowed: jax.Array | int = 0,
+    patience: int = 1,
+) -> NewtonResult:
+    """:func:`newton` on a batch: ``fun(x[i], *args_i)`` for each member ``i``, one loop.
+
+    The same iterations as ``vmap(newton)``, member by member, with one
+    difference: the loop may stop early, while a few members are unfinished.
+    Once at most ``allowed`` members are still iterating, and none of them has
+    finished for ``patience`` iterations in a row, the loop ends; those members come back
+    neither converged nor stalled (the caller resumes them from ``x``, with
+    ``iter0`` set to their ``n_iter``). Under ``vmap`` a loop runs until its
+    slowest member is done and every member pays for every iteration: a few
+    hard datasets would multiply the cost of the batch. A solver's ``extra`` work
+    (:class:`Solver`) runs only in iterations where some member needs it.
+
+    Args:
+        fun: ``fun(x, *a)``, scalar, for one member.
+        x0: starting points, shape ``(B, p)``.
+        args: per-member arguments, each with a leading axis ``B``.
+        solver, max_iter, tol: as for :func:`newton`.
+        iter0: iterations already taken, per member (or one for all).
+        allowed: how many unfinished members may be left behind (``0``: none).
+        patience: iterations without a member finishing, once at most ``allowed`` remain.
+
+    Returns:
+        A :class:`NewtonResult` with a leading batch axis on every field.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import newton_batch
+        >>> f = lambda x, a: jnp.sum((x - a) ** 2) + jnp.exp(x[0])
+        >>> r = newton_batch(f, jnp.zeros((3, 2)), (jnp.array([1.0, 2.0, 3.0]),))
+        >>> r.converged.tolist(), r.x[:, 1].round(6).tolist()
+        ([True, True, True], [1.0, 2.0, 3.0])
+    """
+    solver = make_solver(solver, max_iter, tol)
+    x0 = jnp.asarray(x0)
+    B = x0.shape[0]
+    iter0 = jnp.broadcast_to(jnp.asarray(iter0, jnp.int32), (B,))
+    state = jax.vmap(lambda x, a, i: solver.init(fun, a, x, i))(x0, args, iter0)
+
+    def active(s):
+        return ~jax.vmap(solver.terminate)(s)
+
+    def outer_cond(c):
+        s, _, waited = c
+        return jnp.any(active(s)) & (waited < patience)
+
+    def outer_body(c):
+        s, count, waited = c
+        on = active(s)
+        plan, need = jax.vmap(solver.plan)(s)
+        # the extra work only where some member needs it (a batch-level branch)
+        if solver.has_extra:
+            extra = lax.cond(
+                jnp.any(on & need), jax.vmap(solver.extra), jax.vmap(solver.no_extra), plan
+            )
+        else:
+            extra = solver.no_extra(plan)
+        new = jax.vmap(lambda s_, a, pl, ex: solver.step(fun, a, s_, pl, ex), (0, 0, 0, 0))(
+            s, args, plan, extra
+        )
+        s = jax.tree_util.tree_map(
+            lambda n, o: jnp.where(jnp.reshape(on, (B,) + (1,) * (n.ndim - 1)), n, o), new, s
+        )
+        left = jnp.sum(active(s), dtype=jnp.int32)
+        # a few members left, none of which finished in this iteration: stragglers
+        stuck = (left <= allowed) & (left >= count)
+        return s, left, jnp.where(stuck, waited + 1, 0).astype(jnp.int32)
+
+    start = (state, jnp.asarray(B, jnp.int32), jnp.zeros((), jnp.int32))
+    state, _, _ = lax.while_loop(outer_cond, outer_body, start)
+    return jax.vmap(lambda s, a: solver.postprocess(fun, a, s))(state, args)
+
+
+def lbfgs(
+    fun: Callable[[jax.Array], jax.Array],
+    x0: jax.Array,
+    *,
+    max_iter: int = 1000,
+    tol: float | None = None,
+    memory_size: int = 10,
+    hessian: bool = True,
+    iter0: jax.Array | int = 0,
+) -> NewtonResult:
+    """Minimize ``fun`` from ``x0`` by :class:`LBFGS` (shorthand for :func:`newton` with
+    that solver).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import lbfgs
+        >>> r = lbfgs(lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0]), jnp.zeros(2))
+        >>> bool(r.converged), round(float(r.x[1]), 5)
+        (True, 3.0)
+    """
+    solver = LBFGS(max_iter=max_iter, tol=tol, memory_size=memory_size, hessian=hessian)
+    return newton(fun, x0, solver=solver, iter0=iter0)
 
 
 def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):
-    """Minimize ``objective(x, *args)`` by :func:`newton` (or ``solver``, e.g.
-    :func:`lbfgs`), differentiable through the optimum.
+    """Minimize ``objective(x, *args)`` by :func:`newton` with ``solver`` (a :class:`Solver`
+    or its name; ``solver_options`` go to :func:`newton`), differentiable through the
+    optimum.
 
     The solver runs on stopped gradients (its iterations are never
     differentiated); the minimizer it returns gets derivatives with respect to
@@ -570,8 +1163,9 @@ def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):
     closed, consts = jax.closure_convert(lambda x, *a: objective(x, *a), x0, *args)
     all_args = (*args, *consts)
     frozen = lax.stop_gradient(all_args)
-    solver = newton if solver is None else solver
-    sol = solver(lambda x: closed(x, *frozen), lax.stop_gradient(x0), **solver_options)
+    sol = newton(
+        lambda x: closed(x, *frozen), lax.stop_gradient(x0), solver=solver, **solver_options
+    )
     x_star = _implicit(closed, sol.x, sol.converged, *all_args)
     return x_star, sol, closed, all_args
 
@@ -623,180 +1217,3 @@ def _implicit_jvp(closed, primals, tangents):
     x_dot = -_scaled_solve(jax.hessian(closed)(x_star, *all_args), mixed)
     x_dot = jnp.where(ok, x_dot, jnp.nan)
     return x_star, x_dot
-
-
-# --------------------------------------------------------------------------
-# L-BFGS for models with many parameters
-# --------------------------------------------------------------------------
-def lbfgs_default_tol(dtype) -> float:
-    """Tolerance of :func:`lbfgs` on ``max|g| / max(1, |f|)`` for a dtype: ``eps ** (2/3)``
-    (about 3.7e-11 in float64, 2.4e-5 in float32).
-
-    Example:
-        >>> from jaxmle.optimize import lbfgs_default_tol
-        >>> f"{lbfgs_default_tol('float64'):.1e}"
-        '3.7e-11'
-    """
-    return float(jnp.finfo(dtype).eps) ** (2.0 / 3.0)
-
-
-#: iterations without progress after which L-BFGS stops (near the optimum f is flat to
-#: rounding and the gradient decreases only on average, not at every iteration)
-_LBFGS_FLAT_LIMIT = 25
-
-
-class _LbfgsState(NamedTuple):
-    x: jax.Array
-    f: jax.Array
-    g: jax.Array
-    opt: tuple
-    step: jax.Array
-    n_iter: jax.Array
-    best: jax.Array
-    flat: jax.Array
-    converged: jax.Array
-    stalled: jax.Array
-    done: jax.Array
-
-
-def lbfgs(
-    fun: Callable[[jax.Array], jax.Array],
-    x0: jax.Array,
-    *,
-    max_iter: int = 1000,
-    tol: float | None = None,
-    memory_size: int = 10,
-    hessian: bool = True,
-    iter0: jax.Array | int = 0,
-) -> NewtonResult:
-    """Minimize ``fun`` from ``x0`` by L-BFGS (``optax.lbfgs``, zoom line search).
-
-    For models with many parameters, where one Hessian (``p`` gradient
-    evaluations) per iteration costs more than the many cheap L-BFGS
-    iterations. A pure ``lax.while_loop``; under ``vmap`` converged members
-    stop moving.
-
-    Convergence is on the gradient: ``max_i |g_i| <= tol * max(1, |f|)``, a
-    test relative to the size of the objective (the gradient of a sum over
-    ``n`` observations grows with ``n`` as ``f`` does). A step that the line
-    search cannot make without increasing ``f`` (or that gives non-finite
-    values), or ``25`` iterations without decrease of ``f`` or a new smallest
-    gradient, stop the loop as stalled.
-
-    With ``hessian=True`` the Hessian is computed once, at the end (for
-    standard errors), and the limit test of :func:`newton` is applied: where
-    the curvature along the final Newton step drops one step further, the
-    coordinates carrying that step are flagged ``divergent`` (a coefficient
-    running to infinity); and a stalled run whose Newton decrement
-    ``g^T H^-1 g / 2`` is below :func:`default_tol` (or the rounding level of
-    ``f``) counts as converged, as in :func:`newton`. With ``hessian=False``
-    nothing of size ``p x p`` is formed: ``hess`` and ``decrement`` are NaN,
-    and the limit test runs along the last L-BFGS step instead, with two
-    Hessian-vector products.
-
-    Args:
-        fun: scalar function of a flat vector, pure and traceable.
-        x0: starting point, shape ``(p,)``.
-        max_iter: iteration limit (each iteration runs one line search).
-        tol: relative gradient tolerance; default by dtype
-            (:func:`lbfgs_default_tol`).
-        memory_size: number of curvature pairs L-BFGS keeps.
-        hessian: compute the Hessian at the end.
-        iter0: iterations already taken (resuming), as for :func:`newton`.
-
-    Returns:
-        A :class:`NewtonResult` with the same fields as :func:`newton`'s.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> from jaxmle.optimize import lbfgs
-        >>> r = lbfgs(lambda x: jnp.sum((x - 3.0) ** 2) + jnp.exp(x[0]), jnp.zeros(2))
-        >>> bool(r.converged), round(float(r.x[1]), 5)
-        (True, 3.0)
-    """
-    import optax
-
-    x0 = jnp.asarray(x0)
-    dtype = x0.dtype
-    eps = jnp.finfo(dtype).eps
-    tol = lbfgs_default_tol(dtype) if tol is None else tol
-    opt = optax.lbfgs(memory_size=memory_size)
-    opt0 = opt.init(x0)
-    # The start's value and gradient (the state holds none yet). Inside the loop
-    # they come from the line search's state: a value_and_grad_from_state call
-    # there would be a lax.cond, which vmap turns into computing both branches.
-    f0, g0 = optax.value_and_grad_from_state(fun)(x0, state=opt0)
-    f0, g0 = jnp.asarray(f0, dtype), jnp.asarray(g0, dtype)
-    start_ok = _all_finite(f0, g0)
-
-    def small(f, g):
-        return jnp.max(jnp.abs(g)) <= tol * jnp.maximum(1.0, jnp.abs(f))
-
-    conv0 = start_ok & small(f0, g0)
-    state = _LbfgsState(
-        x=x0, f=f0, g=g0, opt=opt0, step=jnp.zeros_like(x0), n_iter=jnp.asarray(iter0, jnp.int32),
-        best=jnp.max(jnp.abs(g0)), flat=jnp.zeros((), jnp.int32), converged=conv0,
-        stalled=jnp.zeros((), bool), done=conv0 | ~start_ok,
-    )  # fmt: skip
-
-    def cond(s):
-        return (~s.done) & (s.n_iter < max_iter)
-
-    def body(s):
-        upd, opt_new = opt.update(s.g, s.opt, s.x, value=s.f, grad=s.g, value_fn=fun)
-        x_new = s.x + upd
-        f_new = jnp.asarray(optax.tree.get(opt_new, "value"), dtype)
-        g_new = jnp.asarray(optax.tree.get(opt_new, "grad"), dtype)
-        noise = 4 * eps * (jnp.abs(s.f) + 1)
-        accept = _all_finite(f_new, g_new) & (f_new <= s.f + noise)
-        gmax = jnp.max(jnp.abs(g_new))
-        progress = accept & ((f_new < s.f - noise) | (gmax < 0.9 * s.best))
-        flat = jnp.where(progress, 0, s.flat + 1).astype(jnp.int32)
-
-        def pick(new, old):
-            return jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, old)
-
-        x, f, g, opt_state = pick((x_new, f_new, g_new, opt_new), (s.x, s.f, s.g, s.opt))
-        converged = accept & small(f, g)
-        # a rejected step would be proposed again from the same state: stop
-        stalled = ~converged & (~accept | (flat >= _LBFGS_FLAT_LIMIT))
-        return _LbfgsState(
-            x=x, f=f, g=g, opt=opt_state, step=jnp.where(accept, upd, s.step),
-            n_iter=s.n_iter + 1, best=jnp.where(accept, jnp.minimum(s.best, gmax), s.best),
-            flat=flat, converged=converged, stalled=stalled, done=converged | stalled,
-        )  # fmt: skip
-
-    s = lax.while_loop(cond, body, state)
-
-    p = x0.shape[0]
-    if hessian:
-        H = jax.hessian(fun)(s.x)
-        # the Newton step at the end, and the limit test of `newton`
-        step = -_scaled_solve(H, s.g)
-        solved = jnp.all(jnp.isfinite(step))  # H positive definite
-        step = jnp.where(solved, step, jnp.zeros_like(step))
-        decrement = -jnp.dot(s.g, step)
-        _, hvp_next = jax.jvp(jax.grad(fun), (s.x + step,), (step,))
-        c0 = jnp.dot(step, matvec(H, step))
-        weight = jnp.abs(step) * jnp.sqrt(jnp.abs(diag(H)))
-        divergent = _at_limit(c0, jnp.dot(step, hvp_next), weight, start_ok)
-        noise = 4 * eps * (jnp.abs(s.f) + 1)
-        flat_optimum = solved & (c0 > 0)
-        flat_optimum = flat_optimum & (0.5 * decrement <= jnp.maximum(default_tol(dtype), noise))
-        converged = s.converged | (s.stalled & flat_optimum)
-    else:
-        # the same limit test along the last quasi-Newton step, by two
-        # Hessian-vector products
-        H = jnp.full((p, p), jnp.nan, dtype)
-        step, decrement = s.step, jnp.asarray(jnp.nan, dtype)
-        _, hvp_here = jax.jvp(jax.grad(fun), (s.x,), (step,))
-        _, hvp_next = jax.jvp(jax.grad(fun), (s.x + step,), (step,))
-        c0, c1 = jnp.dot(step, hvp_here), jnp.dot(step, hvp_next)
-        divergent = _at_limit(c0, c1, jnp.abs(step), start_ok)
-        converged = s.converged
-
-    return NewtonResult(
-        x=s.x, value=s.f, grad=s.g, hess=H, step=step, n_iter=s.n_iter,
-        converged=converged & start_ok, nonfinite=~start_ok, stalled=s.stalled & ~converged,
-        decrement=decrement, divergent=divergent,
-    )  # fmt: skip
