@@ -28,7 +28,8 @@ from .results import FitResult, Status
 __all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
 
 NAN_POLICIES = ("raise", "omit", "propagate")
-#: solvers: damped Newton (default) and L-BFGS (for models with many parameters)
+#: solvers (:data:`jaxmle.optimize.SOLVERS`): trust-region Newton (default), damped Newton and
+#: L-BFGS (for models with many parameters)
 METHODS = ("trust", "newton", "lbfgs")
 #: default iteration limit per method
 DEFAULT_MAX_ITER = {"trust": 100, "newton": 100, "lbfgs": 1000}
@@ -632,8 +633,9 @@ def fit(
 ) -> FitResult:
     """Fit a model to one dataset by maximum likelihood.
 
-    Maximizes ``sum_i w_i loglik_i`` over the unconstrained coordinates by a
-    damped Newton method with the exact gradient and Hessian, then reports the
+    Maximizes ``sum_i w_i loglik_i`` over the unconstrained coordinates by
+    Newton's method in a trust region with the exact gradient and Hessian (see
+    :mod:`jaxmle.optimize`), then reports the
     estimates, standard errors from the observed information (delta method into
     the constrained space), and a :class:`~jaxmle.Status`.
 
@@ -654,22 +656,24 @@ def fit(
             or ``"cluster"`` (cluster-robust, with ``groups=``; statsmodels'
             CRV1 with its small-sample factor ``G/(G-1) (N-1)/(N-K)``).
         max_iter: iteration limit of the solver; by default 100 for
-            ``"newton"`` and 1000 for ``"lbfgs"``.
-        tol: for ``"newton"``, tolerance on half the Newton decrement, in
+            ``"trust"`` and ``"newton"`` and 1000 for ``"lbfgs"``.
+        tol: for ``"trust"`` and ``"newton"``, tolerance on half the Newton decrement, in
             log-likelihood units, by default 1e-15 in float64 and 1e-6 in
             float32; for ``"lbfgs"``, on ``max|gradient| / max(1, |loglik|)``,
             by default about 3.7e-11 in float64 and 2.4e-5 in float32.
-        method: ``"newton"`` (default: damped Newton with the exact Hessian,
-            few iterations) or ``"lbfgs"`` (``optax.lbfgs`` with a zoom line
-            search: no Hessian per iteration, for models with hundreds of
-            parameters or more; the Hessian is formed once at the end for the
-            standard errors).
+        method: ``"trust"`` (default: Newton with the exact Hessian in a trust
+            region whose subproblem is solved exactly, few iterations),
+            ``"newton"`` (Levenberg-Marquardt damped Newton: negative curvature
+            damped away, one Cholesky factorization per step) or ``"lbfgs"``
+            (``optax.lbfgs`` with a zoom line search: no Hessian per iteration,
+            for models with hundreds of parameters or more; the Hessian is
+            formed once at the end for the standard errors).
         se: compute the information matrix and standard errors. With
             ``se=False`` no ``p x p`` matrix is formed; ``se``, ``cov`` and
             ``cov_free`` are NaN and the status cannot be ``SINGULAR``.
             ``BOUNDARY`` is still found at the edge of a constraint; a
             coefficient running to infinity (separation) is then found by
-            ``"newton"``, but by ``"lbfgs"`` only when its last step shows the
+            ``"trust"`` and ``"newton"``, but by ``"lbfgs"`` only when its last step shows the
             curvature vanishing. Estimates stay differentiable.
         fixed: hold parameters at values, dict name -> value: a parameter
             name (the whole parameter) or a flattened component name such as

@@ -1,29 +1,32 @@
-"""The solver: a safeguarded Newton method as a pure ``lax.while_loop``.
+"""The solvers: Newton's method with exact derivatives, as a pure ``lax.while_loop``.
 
-Nothing statistical lives here: :func:`newton` minimizes a scalar function of
-one flat vector with its exact gradient and Hessian and says why it stopped.
+Nothing statistical lives here: :func:`newton` minimizes a scalar function of one
+flat vector and says why it stopped. A solver is an implementation of the
+:class:`Solver` protocol (``init``, ``plan``/``extra``, ``step``, ``terminate``,
+``postprocess``); :func:`newton` and :func:`newton_batch` drive any of them.
 
-The method, per iteration:
+- :class:`TrustRegion` (the default, ``method="trust"``): per iteration, scale the
+  coordinates by ``D = sqrt|diag H|`` (Marquardt's scaling: the step is invariant to
+  the units of each coordinate, which lets a Longley-like design whose ``X'X`` has
+  condition number 1e19 converge) and minimize the quadratic model over
+  ``|D p| <= radius`` exactly (:func:`trust_region_step`, an eigendecomposition;
+  :func:`steihaug_step` above :data:`EXACT_MAX` parameters). Negative curvature is
+  followed to the boundary of the region.
+- :class:`DampedNewton` (``method="newton"``): solve ``(S + lam I) q = -D^-1 g`` by
+  Cholesky, ``lam`` a Levenberg-Marquardt damping raised at once to the Gershgorin
+  bound where ``S + lam I`` is not positive definite.
+- :class:`LBFGS` (``method="lbfgs"``): ``optax.lbfgs``, for many parameters.
 
-1. Scale the Hessian by its diagonal, ``S = D^-1 H D^-1`` with
-   ``D = sqrt(|diag H|)`` (Marquardt's scaling): the step is then invariant to
-   the units of each coordinate, which is what lets a Longley-like design whose
-   ``X'X`` has condition number 1e19 converge.
-2. Solve ``(S + lam I) q = -D^-1 g`` by Cholesky. ``lam`` is a
-   Levenberg-Marquardt damping that adapts like a trust region: it shrinks after
-   a step whose actual decrease matches the quadratic model and grows after a
-   rejected step. When ``S + lam I`` is not positive definite, ``lam`` is raised
-   at once to the Gershgorin bound that makes it so.
-3. Accept the step when it decreases ``f`` (ratio of actual to predicted
-   decrease above 1e-4, or both below the rounding level of ``f``) and the new
-   value, gradient and Hessian are finite; otherwise stay and raise ``lam``.
-
-Convergence is the Newton decrement ``g^T (H + lam D^2)^-1 g / 2 <= tol`` with
-little damping (or below the rounding level ``4 eps (|f| + 1)`` of ``f``): it
-is invariant to affine changes of the coordinates and is measured in units of
-the objective (log-likelihood units), so one tolerance per dtype serves every
-model. The last Newton step is still taken (when it
-does not worsen ``f`` beyond rounding), which squares the remaining error.
+The Newton solvers share the rest: a step is accepted when it decreases ``f`` (ratio
+of actual to predicted decrease above 1e-4, or both below the rounding level of
+``f``) and the new value, gradient and Hessian are finite. Convergence is the Newton
+decrement ``g^T H^-1 g / 2 <= tol`` with ``H`` positive definite (or below the
+rounding level ``4 eps (|f| + 1)`` of ``f``): it is invariant to affine changes of
+the coordinates and is measured in units of the objective (log-likelihood units),
+so one tolerance per dtype serves every model. The last Newton step is still taken
+(when it does not worsen ``f`` beyond rounding), which squares the remaining error.
+The solver stops as stalled after 8 iterations without measurable progress, when no
+step changes ``x`` any more, or after a run of linear steps (a limit).
 
 Under ``vmap`` each member carries its own ``done`` flag and stops moving once
 converged; the loop runs until the slowest member is done.
@@ -718,6 +721,16 @@ def steihaug_step(S, b, radius, start=None):
     return q, mu, jnp.where(pd, q, jnp.nan), pd, radius
 
 
+class _TrustPlan(NamedTuple):
+    d: jax.Array  #: the scaling
+    S: jax.Array  #: the Hessian scaled to a unit diagonal
+    b: jax.Array  #: the scaled gradient
+    qn: jax.Array  #: the scaled Newton step (NaN where S is not positive definite)
+    pd: jax.Array  #: S is positive definite
+    radius: jax.Array  #: the radius of this step
+    interior: jax.Array  #: the Newton step is the answer
+
+
 class TrustRegion(_NewtonSolver):
     """Newton's method in a trust region, the subproblem solved exactly (the default).
 
@@ -725,10 +738,12 @@ class TrustRegion(_NewtonSolver):
     gradient where a coordinate has no curvature), and minimize the quadratic model over the
     region ``|D p| <= radius`` (:func:`trust_region_step`: exact, negative curvature
     followed to the boundary; :func:`steihaug_step` above :data:`EXACT_MAX` parameters).
-    The radius doubles after a step whose decrease matches the model and that reached the
-    boundary, and shrinks to the minimum of the quadratic through the rejected value after
-    a poor step. The first radius admits the full Newton step where the Hessian is
-    positive definite: on a well-behaved likelihood the iterations are Newton's.
+    The Newton step comes from a Cholesky factorization; the exact subproblem is solved
+    only where it is not the answer (in a batch: in iterations where some member needs
+    it). The radius doubles after a step whose decrease matches the model, and shrinks to
+    the minimum of the quadratic through the rejected value after a poor step. The first
+    radius admits the full Newton step where the Hessian is positive definite: on a
+    well-behaved likelihood the iterations are Newton's.
 
     Example:
         >>> import jax.numpy as jnp
@@ -743,26 +758,44 @@ class TrustRegion(_NewtonSolver):
         # no radius yet: the first step sets it
         return jnp.asarray(jnp.inf, dtype)
 
-    def plan(self, s):
-        return None, jnp.zeros((), bool)
+    has_extra = True
 
-    def _propose(self, s, _plan, _extra):
+    def plan(self, s):
+        """The scaled model, its Newton step by Cholesky, and the radius; the exact
+        subproblem (the extra work) is needed only where that step is not the answer (the
+        Hessian not positive definite, or the step outside the region)."""
         dtype = s.x.dtype
         d = _trust_scale(s.g, s.H, s.x)
         S = s.H / (d[:, None] * d[None, :])
         b = s.g / d
+        qn, pd = _spd_solve(S, -b)
+        nsize = jnp.linalg.norm(jnp.where(pd, qn, 0.0))
         # the first radius: the Newton step where H is positive definite, otherwise 1 (in
         # the scaled coordinates: about a unit change of f along each)
-        solve = steihaug_step if s.x.shape[0] > EXACT_MAX else trust_region_step
-        start = jnp.ones((), dtype)
-        q, mu, qn, pd, radius = solve(S, b, s.damping, start)
+        radius = jnp.where(jnp.isfinite(s.damping), s.damping, jnp.where(pd, nsize, 1.0))
+        interior = pd & (nsize <= radius)
+        plan = _TrustPlan(d, S, b, jnp.where(pd, qn, jnp.nan), pd, radius.astype(dtype), interior)
+        return plan, ~interior & ~s.fresh
+
+    def extra(self, plan):
+        solve = steihaug_step if plan.b.shape[0] > EXACT_MAX else trust_region_step
+        q, *_ = solve(plan.S, plan.b, plan.radius)
+        return q
+
+    def no_extra(self, plan):
+        return jnp.full_like(plan.b, jnp.nan)
+
+    def _propose(self, s, plan, q_exact):
+        dtype = s.x.dtype
+        d, pd = plan.d, plan.pd
+        q = jnp.where(plan.interior, plan.qn, q_exact)
         ok = jnp.all(jnp.isfinite(q))
         p = jnp.where(ok, q / d, jnp.zeros_like(q))
-        newton = jnp.where(pd, qn / d, p)
+        newton = jnp.where(pd, plan.qn / d, p)
         dec_newton = -jnp.dot(s.g, newton)
         return _Proposal(
             p=p, ok=ok, newton=newton, pd=pd, conv_dec=dec_newton, conv_ok=pd,
-            used=radius.astype(dtype), size=jnp.linalg.norm(jnp.where(ok, q, 0.0)),
+            used=plan.radius, size=jnp.linalg.norm(jnp.where(ok, q, 0.0)).astype(dtype),
         )  # fmt: skip
 
     def _adapt(self, s, prop, accept, ratio, t, quiet):

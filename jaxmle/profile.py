@@ -16,8 +16,8 @@ call, ``vmap`` over datasets, components and the two sides):
   ``Positive``, ``Bounded``, ``UnitInterval``), and ``logit(p_j)`` for a
   component ``p_j`` of a ``Simplex(k)``, whose other components are then
   ``(1 - p_j) softmax([z, 0])`` with ``k - 2`` free coordinates ``z``;
-* the other coordinates are re-optimized by the same damped Newton method as
-  the fit (:func:`jaxmle.optimize.newton`), warm-started from the last point
+* the other coordinates are re-optimized by the same trust-region Newton method
+  as the fit (:func:`jaxmle.optimize.newton`), warm-started from the last point
   inside the interval;
 * each end solves ``sqrt(2 (l_hat - l_p(t))) = sqrt(chi2_1(level))`` by an
   Illinois (safeguarded false-position) iteration on ``t``, after a secant

@@ -211,7 +211,14 @@ def test_fit_matches_reference_and_batch_matches_single_fits(name):
     laplace = name == "laplace"  # piecewise linear in loc: no curvature, NaN SEs (documented)
     for i, single in enumerate(singles):
         one = batch[i]
-        assert int(one.status) == int(single.status)
+        if laplace:
+            # no curvature in loc: never CONVERGED; which non-answer (the steps across the
+            # kinks stop making progress, or the information is singular where they stop)
+            # depends on the rounding path, which a batch and a single fit need not share
+            no_answer = {jm.Status.STALLED, jm.Status.SINGULAR, jm.Status.BOUNDARY}
+            assert {int(one.status), int(single.status)} <= no_answer
+        else:
+            assert int(one.status) == int(single.status)
         if not laplace:
             assert int(single.status) == jm.Status.CONVERGED, (i, jm.Status(int(single.status)))
         assert float(one.nobs) == float(single.nobs) == (N_RAGGED if i == B - 1 else N)

@@ -7,10 +7,10 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxmle as jm
-import jaxmle.optimize as OPT
-from jaxmle.optimize import newton, newton_batch
+from jaxmle.optimize import LBFGS, DampedNewton, TrustRegion, newton, newton_batch
 
 FIT = sys.modules["jaxmle.fit"]
 NORMAL = jm.Model(
@@ -102,34 +102,53 @@ def test_default_chunks_are_even_and_few_sizes():
     assert chunk(1001, 400, n_dev=4) % 4 == 0
 
 
-def test_newton_batch_equals_newton_where_members_need_damping(monkeypatch):
-    """Members whose steps are damped, rejected or taken on an indefinite Hessian need the
-    second factorization, which the solvers compute only where it is read (the batch: in
-    iterations where some member reads it). Each member takes exactly the steps it takes with
-    the second factorization computed every time, alone or in the batch."""
+class _AlwaysExtra(DampedNewton):
+    """The damped Newton solver asking for its extra work (the second factorization) at every
+    iteration, through the protocol's ``plan``."""
 
+    def plan(self, state):
+        plan, _ = super().plan(state)
+        return plan, jnp.ones((), bool)
+
+
+def _rosenbrocks():
     def f(x, a):  # Rosenbrock valleys of several steepnesses, and a convex member
         return (1.0 - x[0]) ** 2 + a * (x[1] - x[0] ** 2) ** 2 + 0.1 * jnp.cosh(x[1])
 
     a = jnp.array([1.0, 10.0, 100.0, 0.0])
     x0 = jnp.array([[-1.2, 1.0], [-1.2, 1.0], [0.5, -2.0], [3.0, 3.0]])
-    needed = []
+    return f, a, x0
 
-    def run():
-        batch = newton_batch(f, x0, (a,))
-        return batch, [newton(lambda x, ai=a[i]: f(x, ai), x0[i]) for i in range(4)]
 
-    real = OPT._needs_second_solve
-    monkeypatch.setattr(
-        OPT, "_needs_second_solve", lambda st, want: needed.append(1) or real(st, want)
-    )
-    batch, one = run()
-    monkeypatch.setattr(OPT, "_needs_second_solve", lambda st, want: jnp.ones((), bool))
-    always, always_one = run()
-    assert needed  # (the predicate was traced: the skipping path ran)
+def _batch_and_singles(solver):
+    f, a, x0 = _rosenbrocks()
+    batch = newton_batch(f, x0, (a,), solver=solver)
+    return batch, [newton(lambda x, ai=a[i]: f(x, ai), x0[i], solver=solver) for i in range(4)]
+
+
+def test_newton_batch_equals_newton_where_members_need_damping():
+    """Members whose steps are damped, rejected or taken on an indefinite Hessian need the
+    second factorization, which the damped solver computes only where it is read (the batch:
+    in iterations where some member reads it). Each member takes exactly the steps it takes
+    with the second factorization computed every time, alone or in the batch."""
+    batch, one = _batch_and_singles(DampedNewton())
+    always, always_one = _batch_and_singles(_AlwaysExtra())
     for i in range(4):
         assert bool(one[i].converged) and bool(batch.converged[i])
         assert int(batch.n_iter[i]) == int(one[i].n_iter) == int(always.n_iter[i])
         np.testing.assert_array_equal(batch.x[i], one[i].x)
         np.testing.assert_array_equal(batch.x[i], always.x[i])
         np.testing.assert_array_equal(one[i].x, always_one[i].x)
+
+
+@pytest.mark.parametrize("solver", [TrustRegion(), LBFGS()], ids=repr)
+def test_newton_batch_equals_newton_for_every_solver(solver):
+    """The batch driver takes each member through the same iterations as the single one."""
+    batch, one = _batch_and_singles(solver)
+    for i in range(4):
+        assert bool(one[i].converged) and bool(batch.converged[i])
+        assert int(batch.n_iter[i]) == int(one[i].n_iter)
+        np.testing.assert_allclose(batch.x[i], one[i].x, rtol=1e-13, atol=1e-13)
+        # a stationary point (the gradient from jax.grad, independent of the solver's)
+        f, a, _ = _rosenbrocks()
+        assert float(jnp.max(jnp.abs(jax.grad(f)(one[i].x, a[i])))) < 1e-6
