@@ -55,6 +55,7 @@ __all__ = [
     "make_solver",
     "trust_region_step",
     "steihaug_step",
+    "damped_step",
     "newton",
     "newton_batch",
     "default_tol",
@@ -201,13 +202,23 @@ def _combine(st: _Solve, qb, okb):
     return p, lam_used, ok, newton_step, okn
 
 
-def _damped_step(g, H, lam, x=None):
-    """Solve (S + lam I) q = -D^-1 g with Marquardt scaling; fall back to a safe lam.
+def damped_step(g, H, lam, x=None):
+    """:class:`DampedNewton`'s step: solve ``(S + lam I) q = -D^-1 g`` with Marquardt's scaling
+    (``S = D^-1 H D^-1``, ``D`` from ``|diag H|``, or from the gradient over the size of
+    ``x`` where a coordinate has no curvature), falling back to a safe ``lam`` (Gershgorin)
+    where ``S + lam I`` is not positive definite.
 
     Returns ``(p, lam_used, ok, newton_step, pd)``: the step (``D^-1 q``), the damping it
     used, whether it exists, the undamped Newton step (the step itself where ``H`` is not
-    positive definite) and whether ``H`` is. Both factorizations are computed; the solver
-    skips the second where no member reads it.
+    positive definite) and whether ``H`` is. Both factorizations are computed here; the
+    solver skips the second where no member reads it.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jaxmle.optimize import damped_step
+        >>> p, lam, ok, newton, pd = damped_step(jnp.array([2.0, 0.0]), jnp.eye(2) * 2.0, 0.0)
+        >>> p.tolist(), bool(pd)
+        ([-1.0, 0.0], True)
     """
     st = _first_solve(g, H, lam, x)
     return _combine(st, *_second_solve(st))
@@ -775,7 +786,15 @@ class TrustRegion(_NewtonSolver):
         radius = jnp.where(jnp.isfinite(s.damping), s.damping, jnp.where(pd, nsize, 1.0))
         interior = pd & (nsize <= radius)
         plan = _TrustPlan(d, S, b, jnp.where(pd, qn, jnp.nan), pd, radius.astype(dtype), interior)
-        return plan, ~interior & ~s.fresh
+        # (nor where `step` declares convergence and takes the Newton step: after a step
+        # rejected near the optimum for the rounding of f, the region is smaller than it)
+        noise, small = self._levels(s)
+        half_dec = -0.5 * jnp.dot(b, jnp.where(pd, qn, 0.0))
+        tol = self._tol(dtype)
+        converging = pd & (
+            (half_dec <= small) | (s.rejected & (half_dec <= jnp.maximum(tol, 64 * noise)))
+        )
+        return plan, ~interior & ~s.fresh & ~converging
 
     def extra(self, plan):
         solve = steihaug_step if plan.b.shape[0] > EXACT_MAX else trust_region_step

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jaxmle._linalg import cholesky_solve, diag, matmul, matvec
-from jaxmle.optimize import _damped_step, newton
+from jaxmle.optimize import DampedNewton, damped_step, newton
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def _reference_step(g, H, lam):
 @pytest.mark.parametrize("lam", [0.0, 0.5])
 def test_step_on_a_positive_definite_hessian(rng, lam):
     H, g = _spd(rng, 4), rng.normal(size=4)
-    p, lam_used, ok, newton, pd = jax.jit(_damped_step)(jnp.asarray(g), jnp.asarray(H), lam)
+    p, lam_used, ok, newton, pd = jax.jit(damped_step)(jnp.asarray(g), jnp.asarray(H), lam)
     assert bool(ok) and bool(pd) and float(lam_used) == lam
     np.testing.assert_allclose(p, _reference_step(g, H, lam), rtol=1e-12)
     np.testing.assert_allclose(newton, np.linalg.solve(H, -g), rtol=1e-12)
@@ -69,7 +69,7 @@ def test_step_on_a_positive_definite_hessian(rng, lam):
 def test_indefinite_hessian_without_damping_takes_the_gershgorin_step():
     H = np.array([[2.0, 3.0, 0.0], [3.0, 2.0, 0.5], [0.0, 0.5, 1.0]])  # eigenvalues -1.1, ...
     g = np.array([1.0, -2.0, 0.5])
-    p, lam_used, ok, newton, pd = jax.jit(_damped_step)(jnp.asarray(g), jnp.asarray(H), 0.0)
+    p, lam_used, ok, newton, pd = jax.jit(damped_step)(jnp.asarray(g), jnp.asarray(H), 0.0)
     assert bool(ok) and not bool(pd)
     lam_safe = float(lam_used)
     d = np.sqrt(np.diag(H))
@@ -83,7 +83,7 @@ def test_indefinite_hessian_without_damping_takes_the_gershgorin_step():
 def test_indefinite_hessian_with_damping_takes_the_scaled_gradient_step():
     H = np.array([[1.0, 3.0], [3.0, 1.0]])  # S + 0.1 I is indefinite too
     g = np.array([1.0, 2.0])
-    p, lam_used, ok, newton, pd = jax.jit(_damped_step)(jnp.asarray(g), jnp.asarray(H), 0.1)
+    p, lam_used, ok, newton, pd = jax.jit(damped_step)(jnp.asarray(g), jnp.asarray(H), 0.1)
     assert bool(ok) and not bool(pd)
     lam_safe = float(lam_used)
     # the scale: sqrt(max(|H_ii|, |g_i| / max(|x_i|, 1))) at x = 0, i.e. sqrt([1, 2]); S is H
@@ -101,28 +101,32 @@ def test_indefinite_hessian_with_damping_takes_the_scaled_gradient_step():
 @pytest.mark.parametrize("want_newton", [False, True])
 @pytest.mark.parametrize("kind", ["definite", "indefinite"])
 def test_second_factorization_is_skipped_only_where_nothing_reads_it(rng, lam, want_newton, kind):
-    from jaxmle.optimize import _combine, _first_solve, _needs_second_solve, _no_second_solve
-
+    """Through the protocol: ``plan`` says whether the step needs ``extra`` (the second
+    factorization); where it does not, the step taken with ``no_extra`` is the full one."""
     indefinite = np.array([[1.0, 3.0, 0.0], [3.0, 1.0, 0.2], [0.0, 0.2, 2.0]])
     H = _spd(rng, 3) if kind == "definite" else indefinite
     g = rng.normal(size=3)
-    full = jax.jit(_damped_step)(jnp.asarray(g), jnp.asarray(H), lam)
-    st = _first_solve(jnp.asarray(g), jnp.asarray(H), jnp.asarray(lam))
-    need = bool(_needs_second_solve(st, jnp.asarray(want_newton)))
+    full = jax.jit(damped_step)(jnp.asarray(g), jnp.asarray(H), lam)
+    solver = DampedNewton()
+    f = lambda x: jnp.sum(x**2)  # noqa: E731  (only the step is compared)
+    state = solver.init(f, (), jnp.zeros(3))._replace(
+        g=jnp.asarray(g), H=jnp.asarray(H), damping=jnp.asarray(lam), fresh=jnp.asarray(False),
+        start_ok=jnp.asarray(True), rejected=jnp.asarray(want_newton),
+    )  # fmt: skip
+    plan, need = solver.plan(state)
     # the second solve is needed for the safe step (lam = 0, H indefinite) and for the
-    # undamped step where it is wanted (lam > 0, H positive definite)
+    # undamped step where it is wanted (lam > 0, H positive definite: after a rejection)
     expected = (lam == 0.0 and kind == "indefinite") or (
         lam > 0 and kind == "definite" and want_newton
     )
-    assert need == expected
+    assert bool(need) == expected
+    stepped = solver.step(f, (), state, plan, solver.extra(plan))
+    np.testing.assert_allclose(stepped.step, full[0], rtol=1e-14)  # (jit against eager)
     if need:
         return
-    p, lam_used, ok, newton, pd = _combine(st, *_no_second_solve(st))
-    np.testing.assert_allclose(p, full[0], rtol=1e-14)  # (jit against eager: rounding)
-    assert float(lam_used) == float(full[1]) and bool(ok) == bool(full[2])
-    if want_newton or lam == 0.0:
-        np.testing.assert_allclose(newton, full[3], rtol=1e-14)
-        assert bool(pd) == bool(full[4])
+    skipped = solver.step(f, (), state, plan, solver.no_extra(plan))
+    np.testing.assert_array_equal(skipped.step, stepped.step)
+    np.testing.assert_array_equal(skipped.damping, stepped.damping)
 
 
 def _true_hessian_or_nan(f, r):
