@@ -605,6 +605,27 @@ def _trust_scale(g, H, x):
     return jnp.sqrt(d2)
 
 
+#: Newton iterations on the secular equation (from the left of the root, where it is concave:
+#: monotone, and quadratic near the root; the step need only reach the boundary to a few
+#: digits)
+_SECULAR_ITER = 12
+
+
+def _eigh(S):
+    """``(lam, V)``, the eigenvalues of a symmetric ``S`` in ascending order and the
+    eigenvectors as columns; for ``2 x 2`` in closed form (a rotation by
+    ``atan2(2 s12, s11 - s22) / 2``), which XLA fuses under ``vmap`` where a batch of LAPACK
+    calls would be one call per matrix."""
+    if S.shape[-1] != 2:
+        return jnp.linalg.eigh(S)
+    a, b, c = S[0, 0], 0.5 * (S[0, 1] + S[1, 0]), S[1, 1]
+    theta = 0.5 * jnp.arctan2(2.0 * b, a - c)
+    cs, sn = jnp.cos(theta), jnp.sin(theta)
+    big = a * cs * cs + 2.0 * b * sn * cs + c * sn * sn
+    small = a * sn * sn - 2.0 * b * sn * cs + c * cs * cs
+    return jnp.stack([small, big]), jnp.array([[-sn, cs], [cs, sn]])
+
+
 def trust_region_step(S, b, radius, start=None):
     """The exact minimizer of ``b'q + q'Sq/2`` subject to ``|q| <= radius``.
 
@@ -632,7 +653,7 @@ def trust_region_step(S, b, radius, start=None):
     """
     dtype = b.dtype
     eps = jnp.finfo(dtype).eps
-    lam, V = jnp.linalg.eigh(S)
+    lam, V = _eigh(S)
     c = V.T @ b
     c2 = c * c
     lmin = lam[0]
@@ -657,7 +678,7 @@ def trust_region_step(S, b, radius, start=None):
         nxt = jnp.where(jnp.isfinite(nxt) & (s3 > 0), nxt, mu)
         return jnp.maximum(nxt, mu0)
 
-    mu = lax.fori_loop(0, 40, newton_iter, mu0)
+    mu = lax.fori_loop(0, _SECULAR_ITER, newton_iter, mu0)
     q = -(V @ (c / (lam + mu)))
     qn2 = jnp.sum(q * q)
     # the hard case: even at mu0 the step falls short of the boundary
@@ -781,9 +802,13 @@ class TrustRegion(_NewtonSolver):
         b = s.g / d
         qn, pd = _spd_solve(S, -b)
         nsize = jnp.linalg.norm(jnp.where(pd, qn, 0.0))
-        # the first radius: the Newton step where H is positive definite, otherwise 1 (in
-        # the scaled coordinates: about a unit change of f along each)
-        radius = jnp.where(jnp.isfinite(s.damping), s.damping, jnp.where(pd, nsize, 1.0))
+        # the first radius: the Newton step where H is positive definite, otherwise the
+        # Cauchy step (the minimum of the model along the gradient; the gradient's length
+        # where the curvature along it is not positive), at least 1 in the scaled coordinates
+        bb, bSb = jnp.dot(b, b), jnp.dot(b, matvec(S, b))
+        cauchy = jnp.where(bSb > 0, bb * jnp.sqrt(bb) / jnp.where(bSb > 0, bSb, 1.0), jnp.sqrt(bb))
+        start = jnp.maximum(jnp.where(jnp.isfinite(cauchy), cauchy, 1.0), 1.0)
+        radius = jnp.where(jnp.isfinite(s.damping), s.damping, jnp.where(pd, nsize, start))
         interior = pd & (nsize <= radius)
         plan = _TrustPlan(d, S, b, jnp.where(pd, qn, jnp.nan), pd, radius.astype(dtype), interior)
         # (nor where `step` declares convergence and takes the Newton step: after a step
@@ -1076,6 +1101,34 @@ def newton(
     return solver.postprocess(wrapped, (), state)
 
 
+def _batch_extra(solver, plan, need, few):
+    """``solver.extra`` for the members of a batch that ``need`` it, ``no_extra`` for the
+    others: skipped where none does; where at most ``few`` do, computed on those gathered
+    into a batch of ``few`` (a handful of hard members then costs a handful of solves, not a
+    batch of them); otherwise on the whole batch."""
+    B = need.shape[0]
+    count = jnp.sum(need)
+
+    def none(plan):
+        return jax.vmap(solver.no_extra)(plan)
+
+    def gathered(plan):
+        idx = jnp.nonzero(need, size=few, fill_value=0)[0]
+        sub = jax.vmap(solver.extra)(jax.tree_util.tree_map(lambda a: a[idx], plan))
+        full = none(plan)
+        # (padding indices repeat member 0, which is written last, with its own value)
+        real = jnp.arange(few) < count
+        return jax.tree_util.tree_map(
+            lambda f, s_: f.at[jnp.where(real, idx, B)].set(s_, mode="drop"), full, sub
+        )
+
+    def every(plan):
+        return jax.vmap(solver.extra)(plan)
+
+    branch = jnp.where(count == 0, 0, jnp.where(count <= few, 1, 2))
+    return lax.switch(branch, [none, gathered, every], plan)
+
+
 def newton_batch(
     fun: Callable[..., jax.Array],
     x0: jax.Array,
@@ -1137,11 +1190,10 @@ def newton_batch(
         s, count, waited = c
         on = active(s)
         plan, need = jax.vmap(solver.plan)(s)
-        # the extra work only where some member needs it (a batch-level branch)
+        # the extra work only where some member needs it (a batch-level branch): none, a
+        # few members gathered into a small batch of their own, or the whole batch
         if solver.has_extra:
-            extra = lax.cond(
-                jnp.any(on & need), jax.vmap(solver.extra), jax.vmap(solver.no_extra), plan
-            )
+            extra = _batch_extra(solver, plan, on & need, max(B // 32, 1))
         else:
             extra = solver.no_extra(plan)
         new = jax.vmap(lambda s_, a, pl, ex: solver.step(fun, a, s_, pl, ex), (0, 0, 0, 0))(

@@ -152,3 +152,24 @@ def test_newton_batch_equals_newton_for_every_solver(solver):
         # a stationary point (the gradient from jax.grad, independent of the solver's)
         f, a, _ = _rosenbrocks()
         assert float(jnp.max(jnp.abs(jax.grad(f)(one[i].x, a[i])))) < 1e-6
+
+
+@pytest.mark.parametrize("solver", [TrustRegion(), DampedNewton()], ids=repr)
+def test_extra_work_for_a_few_members_gathered_equals_the_singles(solver):
+    """In a batch of 96 where a few members start at an indefinite Hessian (the exact
+    subproblem, or the second factorization, computed for those few only, gathered into a
+    small batch) and the rest are convex, every member takes the steps it takes alone."""
+    f, a4, x04 = _rosenbrocks()
+    reps = 24
+    a = jnp.tile(a4, reps)
+    x0 = jnp.tile(x04, (reps, 1))
+    # most members start at the convex member's start: few need the extra work at a time
+    hard = jnp.arange(4 * reps) % 16 < 3  # 18 of 96: the whole batch at first, then a few
+    x0 = jnp.where(hard[:, None], x0, jnp.array([3.0, 3.0]))
+    a = jnp.where(hard, a, 0.0)
+    batch = newton_batch(f, x0, (a,), solver=solver)
+    for i in sorted({*np.flatnonzero(np.asarray(hard)).tolist(), 5, 50, 95}):
+        one = newton(lambda x, ai=a[i]: f(x, ai), x0[i], solver=solver)
+        assert bool(one.converged) and bool(batch.converged[i])
+        assert int(batch.n_iter[i]) == int(one.n_iter)
+        np.testing.assert_allclose(batch.x[i], one.x, rtol=1e-13, atol=1e-13)
