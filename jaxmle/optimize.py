@@ -686,7 +686,10 @@ def trust_region_step(S, b, radius, start=None):
     v = V[:, 0]
     tau = jnp.sqrt(jnp.maximum(radius**2 - qn2, 0.0))
     sign = jnp.where(jnp.dot(b, v) > 0, -1.0, 1.0)
-    q = jnp.where(short & ~pd, q + sign * tau * v, q)
+    # (only along negative curvature: along a zero eigenvalue, a direction the model does not
+    # see, as a parameter identified only through a sum, the step stays the shortest one)
+    negative = lmin < -100 * eps * top
+    q = jnp.where(short & negative, q + sign * tau * v, q)
     q = jnp.where(interior, newton, q)
     mu = jnp.where(interior, 0.0, mu)
     return q, mu, newton, pd, radius
@@ -760,7 +763,7 @@ class _TrustPlan(NamedTuple):
     qn: jax.Array  #: the scaled Newton step (NaN where S is not positive definite)
     pd: jax.Array  #: S is positive definite
     radius: jax.Array  #: the radius of this step
-    interior: jax.Array  #: the Newton step is the answer
+    interior: jax.Array  #: the Newton step is the answer (inside the region, or converging)
 
 
 class TrustRegion(_NewtonSolver):
@@ -810,7 +813,6 @@ class TrustRegion(_NewtonSolver):
         start = jnp.maximum(jnp.where(jnp.isfinite(cauchy), cauchy, 1.0), 1.0)
         radius = jnp.where(jnp.isfinite(s.damping), s.damping, jnp.where(pd, nsize, start))
         interior = pd & (nsize <= radius)
-        plan = _TrustPlan(d, S, b, jnp.where(pd, qn, jnp.nan), pd, radius.astype(dtype), interior)
         # (nor where `step` declares convergence and takes the Newton step: after a step
         # rejected near the optimum for the rounding of f, the region is smaller than it)
         noise, small = self._levels(s)
@@ -819,26 +821,34 @@ class TrustRegion(_NewtonSolver):
         converging = pd & (
             (half_dec <= small) | (s.rejected & (half_dec <= jnp.maximum(tol, 64 * noise)))
         )
-        return plan, ~interior & ~s.fresh & ~converging
+        # (the Newton step is the answer inside the region, and where `step` converges)
+        newton_only = interior | converging
+        qn = jnp.where(pd, qn, jnp.nan)
+        plan = _TrustPlan(d, S, b, qn, pd, radius.astype(dtype), newton_only)
+        return plan, ~newton_only & ~s.fresh
 
     def extra(self, plan):
         solve = steihaug_step if plan.b.shape[0] > EXACT_MAX else trust_region_step
-        q, *_ = solve(plan.S, plan.b, plan.radius)
-        return q
+        q, mu, *_ = solve(plan.S, plan.b, plan.radius)
+        return q, mu
 
     def no_extra(self, plan):
-        return jnp.full_like(plan.b, jnp.nan)
+        return jnp.full_like(plan.b, jnp.nan), jnp.full_like(plan.radius, jnp.nan)
 
-    def _propose(self, s, plan, q_exact):
+    def _propose(self, s, plan, exact):
         dtype = s.x.dtype
         d, pd = plan.d, plan.pd
+        q_exact, mu = exact
         q = jnp.where(plan.interior, plan.qn, q_exact)
         ok = jnp.all(jnp.isfinite(q))
         p = jnp.where(ok, q / d, jnp.zeros_like(q))
         newton = jnp.where(pd, plan.qn / d, p)
-        dec_newton = -jnp.dot(s.g, newton)
+        # the decrement of the Newton step; where H is only semidefinite (a parameter
+        # identified through a sum), that of the step, when it is hardly damped
+        conv_dec = -jnp.dot(s.g, newton)
+        conv_ok = pd | (ok & (mu <= 1.0))
         return _Proposal(
-            p=p, ok=ok, newton=newton, pd=pd, conv_dec=dec_newton, conv_ok=pd,
+            p=p, ok=ok, newton=newton, pd=pd, conv_dec=conv_dec, conv_ok=conv_ok,
             used=plan.radius, size=jnp.linalg.norm(jnp.where(ok, q, 0.0)).astype(dtype),
         )  # fmt: skip
 
