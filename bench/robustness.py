@@ -785,7 +785,7 @@ class StatCase:
     init: dict  # constrained starting values, every parameter
     judge: Callable[[dict, float, bool, str | None], Verdict]
     rule: str  # the rule, one line, for the report
-    jm_newton: Callable[[], Any] | None = None  # the jaxmle call when not jm.fit(model, ...)
+    jm_call: Callable[..., Any] | None = None  # jaxmle call (method=...) if not jm.fit(model, ...)
     statsmodels: Callable[[], tuple[dict, float, bool, float]] | None = None
     fit_kwargs: dict = field(default_factory=dict)
 
@@ -915,7 +915,7 @@ def _identical_case() -> StatCase:
         {"loc": 3.0, "scale": 1.0}, judge,
         "no maximum exists (scale -> 0): jaxmle not CONVERGED, a peer not reporting "
         "success",
-        jm_newton=lambda **m: jm.fit_dist("normal", x, **m),
+        jm_call=lambda **m: jm.fit_dist("normal", x, **m),
     )  # fmt: skip
 
 
@@ -982,7 +982,7 @@ def _nb_case(seed: int, n: int = 50) -> StatCase:
         "loglik within "
         f"{LL_GAP:g} of the maximum (a one-dimensional search in log alpha, the mean's MLE "
         "being ybar; jaxmle: CONVERGED)",
-        jm_newton=lambda **m: jm.fit_dist("negative_binomial", y, **m),
+        jm_call=lambda **m: jm.fit_dist("negative_binomial", y, **m),
         statsmodels=sm,
     )  # fmt: skip
 
@@ -1014,7 +1014,7 @@ def _offset_case(loc: float, scale: float, start: str, n: int = 100) -> StatCase
         init, judge,
         "success claimed (CONVERGED), loc = numpy mean to 1e-6 relative and to 0.01 std, "
         "scale = numpy std (ddof 0) to 1e-6 relative",
-        jm_newton=lambda **m: jm.fit_dist("normal", x, **kw, **m),
+        jm_call=lambda **m: jm.fit_dist("normal", x, **kw, **m),
     )  # fmt: skip
 
 
@@ -1045,7 +1045,7 @@ def _scale_case(family: str, k: int, base: np.ndarray, refs: dict) -> StatCase:
         judge,
         "success claimed (CONVERGED) and every estimate = the unscaled fit's (jaxmle, "
         "checked against trust-exact) times the scale, to 1e-6 relative",
-        jm_newton=lambda **m: jm.fit_dist(family, x, **m),
+        jm_call=lambda **m: jm.fit_dist(family, x, **m),
     )  # fmt: skip
 
 
@@ -1192,8 +1192,8 @@ def run_stat_jaxmle(case: StatCase, method: str) -> tuple[Outcome, float]:
     jd = jax.tree_util.tree_map(jnp.asarray, case.data)
 
     def call():
-        if method != "lbfgs" and case.jm_newton is not None:
-            return jax.block_until_ready(case.jm_newton(method=method))
+        if method != "lbfgs" and case.jm_call is not None:
+            return jax.block_until_ready(case.jm_call(method=method))
         init = case.init
         return jax.block_until_ready(
             jm.fit(case.model, jd, init=init, method=method, nan_policy="propagate")

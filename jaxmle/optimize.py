@@ -136,22 +136,28 @@ def _spd_solve(A, b):
     return q, jnp.all(jnp.isfinite(q)) & jnp.all(piv**2 > 100 * eps)
 
 
+def _scale(g, H, x):
+    """Marquardt's scaling ``D = sqrt|diag H|`` of both Newton solvers (the scaled Hessian
+    has a unit diagonal: steps invariant to the units of each coordinate, and eigenvalues
+    that resolve a curvature vanishing on the way to a limit as well as a large one). A
+    coordinate with (nearly) no curvature but a slope, as a block of the Hessian that is
+    exactly zero at the start, takes its scale from the gradient over the coordinate's size
+    (both in the units of a curvature), so that a step moves it by about its size (or one
+    unit) at most, rather than by ``g / (eps max|H_ii|)``; one with neither, a floor
+    relative to the others."""
+    eps = jnp.finfo(g.dtype).eps
+    d2 = jnp.maximum(jnp.abs(diag(H)), jnp.abs(g) / jnp.maximum(jnp.abs(x), 1.0))
+    dmax = jnp.max(d2)
+    d2 = jnp.where(d2 > 0, d2, jnp.where(dmax > 0, eps * dmax, 1.0))
+    return jnp.sqrt(d2)
+
+
 def _first_solve(g, H, lam, x=None) -> _Solve:
     """Scale ``H`` by its diagonal and solve ``(S + lam I) q = -D^-1 g`` (``x``: the point,
     whose size scales a coordinate without curvature; zero by default)."""
     x = jnp.zeros_like(g) if x is None else x
     dtype = g.dtype
-    eps = jnp.finfo(dtype).eps
-    d2 = jnp.abs(diag(H))
-    # A coordinate with (nearly) no curvature but a slope, as a block of the Hessian that is
-    # exactly zero at the start: its scale from the gradient over the coordinate's size
-    # (both in the units of a curvature), so that a damped step moves it by about its size
-    # (or one unit) at most, rather than by g / (eps max|H_ii|).
-    d2 = jnp.maximum(d2, jnp.abs(g) / jnp.maximum(jnp.abs(x), 1.0))
-    # (a coordinate with neither: a floor relative to the others)
-    dmax = jnp.max(d2)
-    d2 = jnp.where(d2 > 0, d2, jnp.where(dmax > 0, eps * dmax, 1.0))
-    d = jnp.sqrt(d2)
+    d = _scale(g, H, x)
     S = H / (d[:, None] * d[None, :])
     rhs = -g / d
     # Gershgorin: S + lam I is positive definite once lam > max_i (sum_j!=i |S_ij| - S_ii).
@@ -394,19 +400,23 @@ class _NewtonSolver(Solver):
         noise = 4 * eps * (jnp.abs(s.f) + 1)
         return noise, jnp.maximum(self._tol(s.f.dtype), noise)
 
+    def _newton_converges(self, s, pd, half_dec):
+        """Whether the Newton step (``H`` positive definite, half its decrement
+        ``half_dec``) ends the iterations: the decrement below the tolerance, or after a step
+        rejected for no measurable gain, below it with a margin (near the optimum a gradient
+        computed through special functions is only accurate to some rounding, and damping
+        grown by such rejections must not hide convergence)."""
+        noise, small = self._levels(s)
+        margin = jnp.maximum(self._tol(s.x.dtype), 64 * noise)
+        return pd & ((half_dec <= small) | (s.rejected & (half_dec <= margin)))
+
     def step(self, fun, args, s, plan, extra):
         dtype = s.x.dtype
-        tol = self._tol(dtype)
         prop = self._propose(s, plan, extra)
         noise, small = self._levels(s)
         dec = -jnp.dot(s.g, prop.p)
-        # After a step rejected for no measurable gain, the undamped decrement where H is
-        # positive definite, with a margin: near the optimum a gradient computed through
-        # special functions is only accurate to some rounding, and damping grown by such
-        # rejections must not hide convergence. Otherwise the solver's own test.
-        dec_newton = -jnp.dot(s.g, prop.newton)
-        stuck = s.rejected & prop.pd & (0.5 * dec_newton <= jnp.maximum(tol, 64 * noise))
-        converged = stuck | (prop.conv_ok & (0.5 * prop.conv_dec <= small))
+        newton_done = self._newton_converges(s, prop.pd, -0.5 * jnp.dot(s.g, prop.newton))
+        converged = newton_done | (prop.conv_ok & (0.5 * prop.conv_dec <= small))
         converged = ~s.fresh & (converged | jnp.all(s.g == 0))
 
         # the polishing step after convergence is the undamped Newton step
@@ -592,19 +602,6 @@ class DampedNewton(_NewtonSolver):
 EXACT_MAX = 64
 
 
-def _trust_scale(g, H, x):
-    """The scaling ``D`` of the trust region (Marquardt's, as :class:`DampedNewton`'s):
-    ``sqrt|H_ii|``, or for a coordinate with (nearly) no curvature but a slope,
-    ``sqrt(|g_i| / max(|x_i|, 1))`` (a step of about the coordinate's size). The scaled
-    Hessian has a unit diagonal, so that its eigenvalues resolve a curvature that vanishes
-    on the way to a limit (a coefficient under separation) as well as a large one."""
-    eps = jnp.finfo(g.dtype).eps
-    d2 = jnp.maximum(jnp.abs(diag(H)), jnp.abs(g) / jnp.maximum(jnp.abs(x), 1.0))
-    dmax = jnp.max(d2)
-    d2 = jnp.where(d2 > 0, d2, jnp.where(dmax > 0, eps * dmax, 1.0))
-    return jnp.sqrt(d2)
-
-
 #: Newton iterations on the secular equation (from the left of the root, where it is concave:
 #: monotone, and quadratic near the root; the step need only reach the boundary to a few
 #: digits)
@@ -626,7 +623,7 @@ def _eigh(S):
     return jnp.stack([small, big]), jnp.array([[-sn, cs], [cs, sn]])
 
 
-def trust_region_step(S, b, radius, start=None):
+def trust_region_step(S, b, radius):
     """The exact minimizer of ``b'q + q'Sq/2`` subject to ``|q| <= radius``.
 
     By the eigendecomposition ``S = V diag(lam) V'``: the Newton step ``-S^-1 b`` where ``S``
@@ -637,17 +634,14 @@ def trust_region_step(S, b, radius, start=None):
     eigenvector of ``lam_min < 0``, ``q(-lam_min)`` completed to the boundary along that
     eigenvector (negative curvature used, not damped away).
 
-    A ``radius`` of ``inf`` (the first step) becomes the length of the Newton step where
-    ``S`` is positive definite, ``start`` where it is not.
-
-    Returns ``(q, mu, newton, pd, radius)``: the step, its multiplier, the Newton step (NaN
-    where ``S`` is not positive definite), whether ``S`` is, and the radius used.
+    Returns ``(q, mu, newton, pd)``: the step, its multiplier, the Newton step (NaN where
+    ``S`` is not positive definite) and whether ``S`` is.
 
     Example:
         >>> import jax.numpy as jnp
         >>> from jaxmle.optimize import trust_region_step
         >>> S = jnp.array([[1.0, 0.0], [0.0, -1.0]])
-        >>> q, mu, _, pd, _ = trust_region_step(S, jnp.array([1.0, 0.0]), 2.0)
+        >>> q, mu, _, pd = trust_region_step(S, jnp.array([1.0, 0.0]), 2.0)
         >>> round(float(jnp.linalg.norm(q)), 6), bool(pd)    # the hard case: on the boundary
         (2.0, False)
     """
@@ -655,15 +649,15 @@ def trust_region_step(S, b, radius, start=None):
     eps = jnp.finfo(dtype).eps
     lam, V = _eigh(S)
     c = V.T @ b
+    # (components of b at its rounding level are not resolved: zero, not amplified by a
+    # small lam + mu along a direction b does not have)
+    c = jnp.where(jnp.abs(c) <= 10 * eps * jnp.linalg.norm(b), 0.0, c)
     c2 = c * c
     lmin = lam[0]
     top = jnp.maximum(jnp.max(jnp.abs(lam)), jnp.finfo(dtype).tiny)
     pd = lmin > 100 * eps * top
     newton = jnp.where(pd, -(V @ (c / lam)), jnp.nan)
-    nsize = jnp.linalg.norm(jnp.where(pd, newton, 0.0))
-    if start is not None:
-        radius = jnp.where(jnp.isfinite(radius), radius, jnp.where(pd, nsize, start))
-    interior = pd & (nsize <= radius)
+    interior = pd & (jnp.linalg.norm(jnp.where(pd, newton, 0.0)) <= radius)
     # the secular equation from the left of its root
     mu_lo = jnp.maximum(-lmin, 0.0)
     mu0 = mu_lo + 100 * eps * (top + mu_lo)
@@ -692,16 +686,15 @@ def trust_region_step(S, b, radius, start=None):
     q = jnp.where(short & negative, q + sign * tau * v, q)
     q = jnp.where(interior, newton, q)
     mu = jnp.where(interior, 0.0, mu)
-    return q, mu, newton, pd, radius
+    return q, mu, newton, pd
 
 
-def steihaug_step(S, b, radius, start=None):
+def steihaug_step(S, b, radius):
     """Steihaug's truncated conjugate gradients for ``min b'q + q'Sq/2``, ``|q| <= radius``:
     CG from 0 until it converges, meets negative curvature (then the boundary along that
     direction) or leaves the region (then the boundary along the last direction). For many
     parameters: matrix-vector products only. Returns what :func:`trust_region_step` does
-    (the Newton step by CG where ``S`` is positive definite along every direction met; a
-    first ``radius`` of ``inf`` is ``100 start``).
+    (the Newton step by CG where ``S`` is positive definite along every direction met).
 
     Example:
         >>> import jax.numpy as jnp
@@ -713,8 +706,6 @@ def steihaug_step(S, b, radius, start=None):
     dtype = b.dtype
     eps = jnp.finfo(dtype).eps
     n = b.shape[0]
-    if start is not None:
-        radius = jnp.where(jnp.isfinite(radius), radius, 100.0 * start)
     bnorm = jnp.linalg.norm(b)
     tol = jnp.minimum(0.5, jnp.sqrt(bnorm)) * bnorm + eps
 
@@ -753,7 +744,7 @@ def steihaug_step(S, b, radius, start=None):
     inside = jnp.linalg.norm(q) < radius * (1 - 1e-6)
     pd = curved & inside
     mu = jnp.where(inside, 0.0, jnp.nan).astype(dtype)
-    return q, mu, jnp.where(pd, q, jnp.nan), pd, radius
+    return q, mu, jnp.where(pd, q, jnp.nan), pd
 
 
 class _TrustPlan(NamedTuple):
@@ -763,7 +754,7 @@ class _TrustPlan(NamedTuple):
     qn: jax.Array  #: the scaled Newton step (NaN where S is not positive definite)
     pd: jax.Array  #: S is positive definite
     radius: jax.Array  #: the radius of this step
-    interior: jax.Array  #: the Newton step is the answer (inside the region, or converging)
+    newton_only: jax.Array  #: the Newton step is the answer (inside the region, or converging)
 
 
 class TrustRegion(_NewtonSolver):
@@ -800,7 +791,7 @@ class TrustRegion(_NewtonSolver):
         subproblem (the extra work) is needed only where that step is not the answer (the
         Hessian not positive definite, or the step outside the region)."""
         dtype = s.x.dtype
-        d = _trust_scale(s.g, s.H, s.x)
+        d = _scale(s.g, s.H, s.x)
         S = s.H / (d[:, None] * d[None, :])
         b = s.g / d
         qn, pd = _spd_solve(S, -b)
@@ -813,15 +804,10 @@ class TrustRegion(_NewtonSolver):
         start = jnp.maximum(jnp.where(jnp.isfinite(cauchy), cauchy, 1.0), 1.0)
         radius = jnp.where(jnp.isfinite(s.damping), s.damping, jnp.where(pd, nsize, start))
         interior = pd & (nsize <= radius)
-        # (nor where `step` declares convergence and takes the Newton step: after a step
-        # rejected near the optimum for the rounding of f, the region is smaller than it)
-        noise, small = self._levels(s)
-        half_dec = -0.5 * jnp.dot(b, jnp.where(pd, qn, 0.0))
-        tol = self._tol(dtype)
-        converging = pd & (
-            (half_dec <= small) | (s.rejected & (half_dec <= jnp.maximum(tol, 64 * noise)))
-        )
-        # (the Newton step is the answer inside the region, and where `step` converges)
+        # The Newton step is the answer inside the region, and where `step` declares
+        # convergence (after a step rejected near the optimum for the rounding of f, the
+        # region is smaller than the Newton step, which is then taken as the polish).
+        converging = self._newton_converges(s, pd, -0.5 * jnp.dot(b, jnp.where(pd, qn, 0.0)))
         newton_only = interior | converging
         qn = jnp.where(pd, qn, jnp.nan)
         plan = _TrustPlan(d, S, b, qn, pd, radius.astype(dtype), newton_only)
@@ -839,7 +825,7 @@ class TrustRegion(_NewtonSolver):
         dtype = s.x.dtype
         d, pd = plan.d, plan.pd
         q_exact, mu = exact
-        q = jnp.where(plan.interior, plan.qn, q_exact)
+        q = jnp.where(plan.newton_only, plan.qn, q_exact)
         ok = jnp.all(jnp.isfinite(q))
         p = jnp.where(ok, q / d, jnp.zeros_like(q))
         newton = jnp.where(pd, plan.qn / d, p)
@@ -1103,12 +1089,12 @@ def newton(
     """
     solver = make_solver(solver, max_iter, tol)
     x0 = jnp.asarray(x0)
-    wrapped = lambda x: fun(x)  # noqa: E731  (the protocol's fun(x, *args), args = ())
-    state = solver.init(wrapped, (), x0, iter0)
+    # (the protocol's fun(x, *args) with args = ())
+    state = solver.init(fun, (), x0, iter0)
     state = lax.while_loop(
-        lambda s: ~solver.terminate(s), lambda s: _iterate(solver, wrapped, (), s), state
+        lambda s: ~solver.terminate(s), lambda s: _iterate(solver, fun, (), s), state
     )
-    return solver.postprocess(wrapped, (), state)
+    return solver.postprocess(fun, (), state)
 
 
 def _batch_extra(solver, plan, need, few):

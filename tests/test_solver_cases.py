@@ -207,8 +207,8 @@ def test_max_iter_only_at_the_limit():
         jm.fit_dist("negative_binomial", np.random.default_rng(0).poisson(3.0, 200)),
     ]
     for method in ("trust", "newton", "lbfgs"):
-        for res in [jm.fit(NORMAL, x, init={"mu": 100.0, "sigma": 0.5}, max_iter=3, method=method)]:
-            assert _status(res) is S.MAX_ITER and int(res.n_iter) == 3
+        res = jm.fit(NORMAL, x, init={"mu": 100.0, "sigma": 0.5}, max_iter=3, method=method)
+        assert _status(res) is S.MAX_ITER and int(res.n_iter) == 3
     for res in fits:
         # MAX_ITER only at the limit; a run stopped earlier has another name
         if _status(res) is S.MAX_ITER:

@@ -58,10 +58,10 @@ def _check_optimality(S, b, radius, q, mu):
 def test_trust_region_step_is_the_global_minimizer(rng, kind, radius, p):
     S = _sym(rng, p, 0.5, 4.0) if kind == "definite" else _sym(rng, p, -2.0, 3.0)
     b = rng.normal(size=p)
-    q, mu, newton_step, pd, used = jax.jit(trust_region_step)(
+    q, mu, newton_step, pd = jax.jit(trust_region_step)(
         jnp.asarray(S), jnp.asarray(b), jnp.asarray(radius)
     )
-    assert bool(pd) == (kind == "definite") and float(used) == radius
+    assert bool(pd) == (kind == "definite")
     _check_optimality(S, b, radius, q, mu)
     if kind == "definite":
         np.testing.assert_allclose(newton_step, np.linalg.solve(S, -b), rtol=1e-10)
@@ -78,7 +78,7 @@ def test_trust_region_step_in_the_hard_case():
     # -(S + 2 I)^-1 b completed to the boundary along that eigenvector
     S = np.diag([-2.0, 1.0, 3.0])
     b = np.array([0.0, 1.0, 1.0])
-    q, mu, _, pd, _ = trust_region_step(jnp.asarray(S), jnp.asarray(b), 2.0)
+    q, mu, _, pd = trust_region_step(jnp.asarray(S), jnp.asarray(b), 2.0)
     assert not bool(pd)
     np.testing.assert_allclose(float(mu), 2.0, rtol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(q), 2.0, rtol=1e-10)
@@ -86,24 +86,55 @@ def test_trust_region_step_in_the_hard_case():
     assert abs(float(q[0])) > 1.9  # negative curvature used, not damped away
 
 
-def test_first_radius_admits_the_newton_step(rng):
-    S = _sym(rng, 3, 1.0, 2.0)
-    b = rng.normal(size=3) * 100
-    q, mu, newton_step, pd, used = trust_region_step(jnp.asarray(S), jnp.asarray(b), jnp.inf, 1.0)
-    assert bool(pd) and float(mu) == 0.0
-    np.testing.assert_allclose(q, np.linalg.solve(S, -b), rtol=1e-10)
-    np.testing.assert_allclose(float(used), np.linalg.norm(np.linalg.solve(S, -b)), rtol=1e-12)
-    # where S is indefinite the first radius is `start`
-    _, _, _, pd, used = trust_region_step(
-        jnp.diag(jnp.array([-1.0, 1.0])), jnp.ones(2), jnp.inf, 3.0
+def test_along_a_zero_eigenvalue_the_step_stays_the_shortest():
+    # a parameter identified only through a sum: S singular, b orthogonal to its null
+    # direction (1, -1); nothing is gained along that direction, so the step does not wander
+    # along it to the boundary: it is the minimum-norm solution of S q = -b
+    S = np.array([[1.0, 1.0], [1.0, 1.0]])
+    b = np.array([1.0, 1.0])
+    q, mu, _, pd = trust_region_step(jnp.asarray(S), jnp.asarray(b), 10.0)
+    assert not bool(pd)
+    np.testing.assert_allclose(q, [-0.5, -0.5], rtol=1e-10)
+    assert float(mu) < 1e-10
+
+
+def _plan_at(H, g, x):
+    solver = TrustRegion()
+    state = solver.init(lambda v: jnp.sum(v**2), (), jnp.asarray(x))._replace(
+        g=jnp.asarray(g), H=jnp.asarray(H), fresh=jnp.asarray(False)
     )
-    assert not bool(pd) and float(used) == 3.0
+    return solver.plan(state)
+
+
+def test_first_radius(rng):
+    # positive definite: the Newton step, in the scaled coordinates, is the first radius
+    H = _sym(rng, 3, 1.0, 2.0)
+    g = rng.normal(size=3) * 100
+    # (x large: the scale is sqrt|H_ii|, the gradient over |x| being smaller)
+    plan, need = _plan_at(H, g, np.full(3, 1e3))
+    d = np.sqrt(np.diag(H))
+    np.testing.assert_allclose(float(plan.radius), np.linalg.norm(d * np.linalg.solve(H, -g)))
+    assert bool(plan.newton_only) and not bool(need)
+    # indefinite: the Cauchy step (the minimum of the model along the gradient), at least 1
+    H = np.array([[2.0, 3.0], [3.0, 2.0]])
+    g = np.array([40.0, -10.0])
+    plan, need = _plan_at(H, g, np.full(2, 1e3))
+    b = g / np.sqrt(2.0)
+    S = H / 2.0
+    assert b @ S @ b > 0
+    np.testing.assert_allclose(float(plan.radius), np.linalg.norm(b) ** 3 / (b @ S @ b))
+    assert bool(need) and not bool(plan.pd)
+    # no positive curvature along the gradient: the gradient's length
+    g = np.array([10.0, -10.0])
+    plan, _ = _plan_at(H, g, np.full(2, 1e3))
+    assert (g / np.sqrt(2.0)) @ S @ (g / np.sqrt(2.0)) < 0
+    np.testing.assert_allclose(float(plan.radius), np.linalg.norm(g / np.sqrt(2.0)))
 
 
 def test_steihaug_step(rng):
     S = _sym(rng, 5, 0.5, 4.0)
     b = rng.normal(size=5)
-    q, mu, newton_step, pd, _ = steihaug_step(jnp.asarray(S), jnp.asarray(b), 100.0)
+    q, mu, newton_step, pd = steihaug_step(jnp.asarray(S), jnp.asarray(b), 100.0)
     assert bool(pd) and float(mu) == 0.0
     # inside: an inexact Newton step, to the forcing tolerance min(0.5, sqrt|b|) |b|
     nb = np.linalg.norm(b)
@@ -119,7 +150,7 @@ def test_steihaug_step(rng):
     assert _model(S, b, np.asarray(q)) <= _model(S, b, cauchy) + 1e-15
     # negative curvature: to the boundary
     Sn = _sym(rng, 5, -2.0, 3.0)
-    q, _, _, pd, _ = steihaug_step(jnp.asarray(Sn), jnp.asarray(b), 2.0)
+    q, _, _, pd = steihaug_step(jnp.asarray(Sn), jnp.asarray(b), 2.0)
     np.testing.assert_allclose(np.linalg.norm(q), 2.0, rtol=1e-10)
     assert _model(Sn, b, np.asarray(q)) < 0
 

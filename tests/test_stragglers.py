@@ -145,12 +145,12 @@ def test_newton_batch_equals_newton_where_members_need_damping():
 def test_newton_batch_equals_newton_for_every_solver(solver):
     """The batch driver takes each member through the same iterations as the single one."""
     batch, one = _batch_and_singles(solver)
+    f, a, _ = _rosenbrocks()
     for i in range(4):
         assert bool(one[i].converged) and bool(batch.converged[i])
         assert int(batch.n_iter[i]) == int(one[i].n_iter)
         np.testing.assert_allclose(batch.x[i], one[i].x, rtol=1e-13, atol=1e-13)
         # a stationary point (the gradient from jax.grad, independent of the solver's)
-        f, a, _ = _rosenbrocks()
         assert float(jnp.max(jnp.abs(jax.grad(f)(one[i].x, a[i])))) < 1e-6
 
 
