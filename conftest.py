@@ -5,13 +5,25 @@ temporary directory made for this test run and removed at its end (all
 pytest-xdist workers of the run share it): a kernel compiled by one worker, or
 by an earlier test module, is loaded instead of compiled again. Set
 JAXMLE_TEST_CACHE=0 to turn this off.
+
+XLA compiles the test run's programs without its LLVM optimizations
+(``--xla_backend_optimization_level=0``, appended to ``XLA_FLAGS``): most of
+the suite's time is the compilation of hundreds of small fit kernels, each run
+a few times on small data, and this halves it. The semantics of the programs
+are the same; only the machine code is less optimized. Set
+JAXMLE_TEST_OPTIMIZE=1 to compile as users do.
 """
 
 import os
 import shutil
 import tempfile
 
-import jax
+if os.environ.get("JAXMLE_TEST_OPTIMIZE", "0") != "1":
+    _flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in _flags:
+        os.environ["XLA_FLAGS"] = (_flags + " --xla_backend_optimization_level=0").strip()
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
