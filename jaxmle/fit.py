@@ -655,7 +655,7 @@ def fit(
             (sandwich, statsmodels' HC0), ``"opg"`` (outer product of scores)
             or ``"cluster"`` (cluster-robust, with ``groups=``; statsmodels'
             CRV1 with its small-sample factor ``G/(G-1) (N-1)/(N-K)``).
-        max_iter: iteration limit of the solver; by default 100 for
+        max_iter: iteration limit of the solver; by default 300 for
             ``"trust"`` and ``"newton"`` and 1000 for ``"lbfgs"``.
         tol: for ``"trust"`` and ``"newton"``, tolerance on half the Newton decrement, in
             log-likelihood units, by default 1e-15 in float64 and 1e-6 in

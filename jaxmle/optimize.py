@@ -146,9 +146,10 @@ def _scale(g, H, x):
     unit) at most, rather than by ``g / (eps max|H_ii|)``; one with neither, a floor
     relative to the others."""
     eps = jnp.finfo(g.dtype).eps
-    d2 = jnp.maximum(jnp.abs(diag(H)), jnp.abs(g) / jnp.maximum(jnp.abs(x), 1.0))
+    size = jnp.maximum(jnp.abs(x), 1.0)
+    d2 = jnp.maximum(jnp.abs(diag(H)), jnp.abs(g) / size)
     dmax = jnp.max(d2)
-    d2 = jnp.where(d2 > 0, d2, jnp.where(dmax > 0, eps * dmax, 1.0))
+    d2 = jnp.where(d2 > eps * dmax, d2, jnp.maximum(d2, 1.0 / size**2))
     return jnp.sqrt(d2)
 
 
@@ -308,7 +309,7 @@ class Solver:
     #: tolerance of the convergence test (``None``: the solver's default for the dtype)
     tol: float | None
 
-    def __init__(self, max_iter: int = 100, tol: float | None = None):
+    def __init__(self, max_iter: int = 300, tol: float | None = None):
         self.max_iter = int(max_iter)
         self.tol = tol
 
@@ -1071,7 +1072,7 @@ def newton(
         x0: starting point, shape ``(p,)``.
         solver: a :class:`Solver`, or its name in :data:`SOLVERS` (default ``"trust"``).
         max_iter: iteration limit (accepted plus rejected steps) of a named solver
-            (default: the solver's, 100 for the Newton methods).
+            (default: the solver's, 300 for the Newton methods).
         tol: tolerance of a named solver's convergence test; default by dtype
             (:func:`default_tol`: half the Newton decrement).
         iter0: iterations already taken (when resuming from ``x0``): they count
