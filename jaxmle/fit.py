@@ -31,8 +31,8 @@ NAN_POLICIES = ("raise", "omit", "propagate")
 #: solvers (:data:`jaxmle.optimize.SOLVERS`): trust-region Newton (default), damped Newton and
 #: L-BFGS (for models with many parameters)
 METHODS = ("trust", "newton", "lbfgs")
-#: default iteration limit per method
-DEFAULT_MAX_ITER = {"trust": 100, "newton": 100, "lbfgs": 1000}
+#: default iteration limit per method: the solver's own
+DEFAULT_MAX_ITER = {name: make_solver(name).max_iter for name in METHODS}
 
 
 # --------------------------------------------------------------------------
