@@ -108,9 +108,12 @@ def test_identical_observations():
     assert _status(fam) is S.BOUNDARY
     assert float(fam.params["loc"]) == 3.0
     assert math.isnan(float(fam.se["scale"])) and math.isnan(float(fam.se["loc"]))
-    user = jm.fit(NORMAL, jnp.asarray(x))
-    assert _status(user) is not S.CONVERGED  # (it used to be CONVERGED with sigma = 1e-15)
-    assert math.isnan(float(user.se["sigma"]))
+    for method in ("trust", "newton", "lbfgs"):
+        user = jm.fit(NORMAL, jnp.asarray(x), method=method)
+        # (it used to be CONVERGED with sigma = 1e-15): sigma runs to 0
+        assert _status(user) is S.BOUNDARY, method
+        assert float(user.params["mu"]) == 3.0 and float(user.params["sigma"]) < 1e-15
+        assert math.isnan(float(user.se["sigma"]))
 
 
 @pytest.mark.parametrize("seed", range(6))
