@@ -89,7 +89,11 @@ def _setup(data, init, x0, weights, mask, problem):
 
 
 #: how far (in unconstrained units) the limit probe looks towards each end of a bounded
-#: parameter: e^30 ~ 1e13 times a positive parameter, a probability within 1e-13 of an end
+#: parameter: e^30 ~ 1e13 times a positive parameter, a probability within 1e-13 of an end;
+#: from a coordinate already further out than that, back to 0 on the inner side (a
+#: dispersion at 1e-38 is probed at 1 and at 1e-51: the likelihood's flatness near the
+#: limit, below the rounding of the loglik at 1e-38 times 1e13, is then not mistaken for an
+#: interior maximum)
 PROBE_DISTANCE = 30.0
 
 
@@ -113,13 +117,18 @@ def _limit_probe(closed, u, args, model):
     if probed is None:
         return jnp.zeros(u.shape, bool)
     idx = np.flatnonzero(probed)
+    u, args = lax.stop_gradient(u), lax.stop_gradient(args)
     # (the last row evaluates u itself, by the same computation as the probes: the solver's
     # value comes from its derivative pass, whose rounding differs)
-    steps = np.zeros((2 * idx.size + 1, u.size))
-    steps[np.arange(idx.size), idx] = PROBE_DISTANCE
-    steps[idx.size + np.arange(idx.size), idx] = -PROBE_DISTANCE
-    u, args = lax.stop_gradient(u), lax.stop_gradient(args)
-    f = jax.vmap(lambda v: closed(v, *args))(u + jnp.asarray(steps, u.dtype))
+    # (towards 0 as far as the coordinate is from it; away from 0 the usual distance, where
+    # a dispersion of 1e-38 times e^-76 may no longer be computable)
+    ui = u[idx]
+    up = jnp.where(ui < 0, jnp.maximum(PROBE_DISTANCE, -ui), PROBE_DISTANCE)
+    down = jnp.where(ui > 0, jnp.maximum(PROBE_DISTANCE, ui), PROBE_DISTANCE)
+    rows = np.arange(idx.size)
+    steps = jnp.zeros((2 * idx.size + 1, u.size), u.dtype)
+    steps = steps.at[rows, idx].set(up).at[idx.size + rows, idx].set(-down)
+    f = jax.vmap(lambda v: closed(v, *args))(u + steps)
     f, f0 = f[:-1], f[-1]
     # (a sum over many observations is rounded to more than eps |f|)
     level = f0 + 64 * jnp.finfo(u.dtype).eps * (jnp.abs(f0) + 1)

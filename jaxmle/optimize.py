@@ -249,7 +249,8 @@ class _State(NamedTuple):
     rejected: jax.Array  # the last trial point was not accepted
     c0: jax.Array  # curvature along the last step, at its start ...
     c1: jax.Array  # ... and at its end (the boundary probe)
-    hess_ok: jax.Array  # every entry of the Hessian at x is finite (H holds zeros for the rest)
+    H_known: jax.Array  # (p, p): the entries of the Hessian at x that are finite (H holds
+    # zeros for the rest)
     linear: jax.Array  # accepted steps in a row along which f was linear
     x_lin: jax.Array  # x where that run began
 
@@ -349,12 +350,13 @@ class Solver:
 
 
 def _evaluate(fun, x, args):
-    """``(f, g, H, finite)``: one forward-over-reverse pass gives the Hessian, the gradient
+    """``(f, g, H, known)``: one forward-over-reverse pass gives the Hessian, the gradient
     and f. Non-finite second derivatives where f and g are finite (0 * inf at an isolated
     point, such as d2/drho2 of 0 ** rho at rho = 1) carry no curvature information: they are
     zero in ``H`` (the scaling handles a zero diagonal), so that the step is taken on the
-    rest; ``finite`` says whether there were any. An entry is taken from its mirror where
-    that is finite: forward-over-reverse rows can fail where columns do not."""
+    rest; ``known`` (p x p) says which entries are finite. An entry is taken from its mirror
+    where that is finite: forward-over-reverse rows can fail where columns do not (the
+    negative binomial's at alpha -> 0)."""
 
     def grad_aux(x):
         f, g = jax.value_and_grad(fun)(x, *args)
@@ -362,8 +364,9 @@ def _evaluate(fun, x, args):
 
     H, (f, g) = jax.jacfwd(grad_aux, has_aux=True)(x)
     finite = jnp.isfinite(H)
+    known = finite | finite.T
     Hs = jnp.where(finite, H, jnp.where(finite.T, H.T, 0.0))
-    return f, g, Hs, jnp.all(finite)
+    return f, g, Hs, known
 
 
 class _NewtonSolver(Solver):
@@ -387,7 +390,7 @@ class _NewtonSolver(Solver):
             decrement=jnp.asarray(jnp.inf, dtype), n_iter=jnp.asarray(iter0, jnp.int32),
             converged=false, stalled=false, flat=jnp.zeros((), jnp.int32), done=false,
             fresh=jnp.ones((), bool), start_ok=false, rejected=false, c0=zero, c1=zero,
-            hess_ok=jnp.ones((), bool), linear=jnp.zeros((), jnp.int32), x_lin=x0,
+            H_known=jnp.ones((size, size), bool), linear=jnp.zeros((), jnp.int32), x_lin=x0,
         )  # fmt: skip
 
     def terminate(self, s):
@@ -425,7 +428,8 @@ class _NewtonSolver(Solver):
         p = jnp.where(s.fresh, jnp.zeros_like(p), p)
         ok = prop.ok
         x_new = s.x + p
-        f_new, g_new, H_new, H_finite = _evaluate(fun, x_new, args)
+        f_new, g_new, H_new, H_known = _evaluate(fun, x_new, args)
+        H_finite = jnp.all(H_known)
         c0 = jnp.dot(p, matvec(s.H, p))  # the curvature along the step at its start
         pred = -(jnp.dot(s.g, p) + 0.5 * c0)
         actual = s.f - f_new
@@ -502,11 +506,11 @@ class _NewtonSolver(Solver):
             fresh=jnp.zeros((), bool),
             start_ok=start_ok,
             rejected=~accept & ~s.fresh,
-            c0=jnp.where(s.hess_ok, c0, jnp.nan),
+            c0=jnp.where(jnp.all(s.H_known), c0, jnp.nan),
             # (the boundary test reads the curvature at the end of a step only where the
             # Hessian there is known)
             c1=jnp.where(H_finite, c1, jnp.nan),
-            hess_ok=pick(H_finite, s.hess_ok),
+            H_known=pick(H_known, s.H_known),
             linear=linear,
             x_lin=x_lin,
         )
@@ -519,14 +523,18 @@ class _NewtonSolver(Solver):
         # its start to its end (by e^-1 for a logistic or exponential tail; by 0.5 after
         # rounding when the user's loglik takes log(p) of a p that rounds towards 1). At an
         # interior optimum the last step is tiny and the curvature does not change. The
-        # coordinates that carry the step are the ones at a limit.
+        # coordinates that carry the step are the ones at a limit, where they moved beyond
+        # the rounding of their size (a coefficient that moves by 1e-12 beside a dispersion
+        # running to 0 carries no step, however well it is determined).
         p_final = s.step
-        weight = jnp.abs(p_final) * jnp.sqrt(jnp.abs(diag(s.H)))
+        size = jnp.maximum(jnp.abs(s.x), 1.0)
+        moved = jnp.abs(p_final) > jnp.sqrt(jnp.finfo(s.x.dtype).eps) * size
+        weight = jnp.where(moved, jnp.abs(p_final) * jnp.sqrt(jnp.abs(diag(s.H))), 0.0)
         # (after a run of linear steps: the coordinates that moved)
         moving = s.step != 0
         runaway = (s.linear >= _LINEAR_LIMIT) & s.stalled
         divergent = _at_limit(s.c0, s.c1, weight, start_ok) | (runaway & moving)
-        hess = jnp.where(s.hess_ok, s.H, jnp.nan)
+        hess = jnp.where(s.H_known, s.H, jnp.nan)  # (NaN only where an entry is unknown)
         return NewtonResult(
             x=s.x, value=s.f, grad=s.g, hess=hess, step=p_final, n_iter=s.n_iter,
             converged=s.converged & start_ok, nonfinite=~start_ok, stalled=s.stalled,

@@ -134,6 +134,26 @@ def test_negative_binomial_near_poisson(seed):
         assert _status(res) is S.CONVERGED
 
 
+def test_negative_binomial_regression_on_under_dispersed_counts_is_the_poisson():
+    # binomial counts (variance below the mean): the NB2 regression's maximum is at alpha = 0,
+    # the Poisson regression (statsmodels' GLM, the reference), whatever rounding level the
+    # solver leaves alpha at (1e-38 and 1e-137 were once CONVERGED and SINGULAR)
+    import statsmodels.api as sm
+
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        X = np.column_stack([np.ones(200), rng.normal(size=(200, 2))])
+        mean = np.exp(X @ np.array([0.7, 0.4, -0.5]))
+        y = rng.binomial(20, np.minimum(mean / 20, 0.99)).astype(float)
+        res = jm.fit(jm.models.NegativeBinomialRegression(3), {"X": X, "y": y})
+        ref = sm.GLM(y, X, family=sm.families.Poisson()).fit(tol=1e-12)
+        assert _status(res) is S.BOUNDARY, seed
+        assert float(res.params["alpha"]) < 1e-6 and math.isnan(float(res.se["alpha"]))
+        np.testing.assert_allclose(res.params["beta"], ref.params, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(res.se["beta"], ref.bse, rtol=1e-4)
+        assert float(res.loglik) <= ref.llf + 1e-9
+
+
 def test_negative_binomial_loglik_tends_to_the_poisson():
     from jaxmle.distributions import NegativeBinomialDist
 
