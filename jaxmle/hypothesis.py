@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,10 @@ import numpy as np
 
 from ._compile import tuned_jit
 from ._problem import problem_of
+from ._warnings import InferenceWarning
 from .constraints import Simplex
+from .inference import f_sf, scaled_cholesky_inverse
+from .model import NoExpectedInformation
 
 __all__ = [
     "HypothesisTest",
@@ -56,6 +60,14 @@ class HypothesisTest(NamedTuple):
     statistic: jax.Array
     df: int
     pvalue: jax.Array
+    #: whether the information matrix of the statistic was positive definite (score and
+    #: Wald tests; None where nothing was checked)
+    info_ok: Any = None
+    #: the denominator degrees of freedom of an F reference distribution (a Wald test on a
+    #: fit with ``df_resid``: cluster-robust, or the linear model's df correction), or None
+    df_denom: Any = None
+    #: how the p-value was obtained, where it is not the plain chi2 (a boundary mixture)
+    note: str = ""
 
 
 def chi2_sf(x, df):
@@ -161,7 +173,11 @@ def wald_test(res, R, r=None) -> HypothesisTest:
 
     ``W = (R theta - r)' (R cov R')^-1 (R theta - r) ~ chi2_q``, ``q`` the rows
     of ``R``, ``theta`` and ``cov`` the fit's (in :attr:`~jaxmle.FitResult.param_names`
-    order, natural space).
+    order, natural space). For a fit with
+    :attr:`~jaxmle.FitResult.df_resid` (cluster-robust: ``G - 1``; the linear
+    model with ``df_correction=True``: ``n - p``) the p-value is
+    ``P(F_{q, df_resid} > W / q)`` (for ``q = 1`` the two-sided t test), as
+    statsmodels with ``use_t`` and Stata report it; ``df_denom`` says so.
 
     Args:
         res: a fit (single or batch).
@@ -193,7 +209,12 @@ def wald_test(res, R, r=None) -> HypothesisTest:
     V = Rj @ res.cov @ Rj.T
     stat = jnp.einsum("...i,...i->...", diff, jnp.linalg.solve(V, diff[..., None])[..., 0])
     q = R.shape[0]
-    return HypothesisTest(stat, q, chi2_sf(stat, q))
+    if res.df_resid is None:
+        return HypothesisTest(stat, q, chi2_sf(stat, q))
+    # t (q = 1) and F references: W / q ~ F(q, df_resid)
+    note = f"F({q}, df_resid) reference: W / {q} ~ F"
+    return HypothesisTest(stat, q, f_sf(stat / q, q, res.df_resid), df_denom=res.df_resid,
+                          note=note)  # fmt: skip
 
 
 def _natural_free(model, params):
@@ -218,40 +239,75 @@ def _from_natural(model, v):
     return out
 
 
-def _score_one(params, data, weights, mask, *, problem):
+def _score_one(params, data, weights, mask, *, problem, information):
     data, weights, mask = problem.prepare(data, weights, mask)
     model = problem.model
 
+    def full(v):
+        return _from_natural(model, v)
+
     def ll(v):
-        return problem.loglik(_from_natural(model, v), data, weights, mask)
+        return problem.loglik(full(v), data, weights, mask)
 
     v = _natural_free(model, params)
     g = jax.grad(ll)(v)
-    H = -jax.hessian(ll)(v)
-    return g @ jnp.linalg.solve(H, g)
+    if information == "expected":
+        w = jnp.where(mask, weights, 0.0) if problem.n is not None else weights
+        J = jax.jacfwd(lambda t: model.flatten(full(t)))(v)
+        info = J.T @ model.expected_info(full(v), data, w) @ J
+    elif information == "opg":
+        scores = jax.jacfwd(lambda t: problem.terms(full(t), data, mask))(v)
+        info = (scores * weights[:, None]).T @ scores
+    else:
+        info = -jax.hessian(ll)(v)
+    inv, ok = scaled_cholesky_inverse(info)
+    stat = jnp.maximum(g @ inv @ g, 0.0)  # (a rounding below 0 of a positive form)
+    return jnp.where(ok, stat, jnp.nan), ok
 
 
-@tuned_jit(static_argnames=("problem", "batched"))
-def _score_jit(u, data, weights, mask, *, problem, batched):
-    fn = functools.partial(_score_one, problem=problem)
+@tuned_jit(static_argnames=("problem", "information", "batched"))
+def _score_jit(u, data, weights, mask, *, problem, information, batched):
+    fn = functools.partial(_score_one, problem=problem, information=information)
     return jax.vmap(fn)(u, data, weights, mask) if batched else fn(u, data, weights, mask)
 
 
-def score_test(null_res) -> HypothesisTest:
+#: the information matrices of :func:`score_test`
+SCORE_INFORMATION = ("auto", "expected", "observed", "opg")
+
+
+def score_test(null_res, *, information: str = "auto") -> HypothesisTest:
     """Score (Rao, Lagrange-multiplier) test of the restriction of a null fit with ``fixed=``.
 
     The full model (all parameters free) is evaluated at the null estimate:
-    ``S = g' I^-1 g`` with ``g`` its score and ``I`` its observed information
+    ``S = g' I^-1 g`` with ``g`` its score and ``I`` an information matrix
     there, both on the natural scale of the parameters (the values
     themselves; a ``Simplex(k)`` by its first ``k - 1`` components);
     ``S ~ chi2_df`` with ``df`` the number of free coordinates fixed. Only
     the null model is fitted.
 
+    Which information (``information=``):
+
+    * ``"auto"`` (default): the expected (Fisher) information where the
+      model has it in closed form (the families, uncensored, and the
+      regression models: Rao's test as R's ``anova(..., test="Rao")`` computes
+      it for a GLM), else the observed information;
+    * ``"expected"``, ``"observed"``: that one;
+    * ``"opg"``: the outer product of the per-observation scores (always
+      positive semi-definite; the LM test's OPG form).
+
+    The observed information of the full model at the null estimate need not be
+    positive definite (far from the alternative's maximum it is often
+    indefinite). A test whose information matrix is not positive definite is
+    NaN, never negative, with ``info_ok`` False and an
+    :class:`~jaxmle.InferenceWarning`.
+
     Args:
         null_res: a fit with ``fixed=`` (single or batch), with its data.
+        information: ``"auto"``, ``"expected"``, ``"observed"`` or ``"opg"``.
 
     Returns:
-        A :class:`HypothesisTest`.
+        A :class:`HypothesisTest` (``info_ok``: whether the information was
+        positive definite).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -263,21 +319,52 @@ def score_test(null_res) -> HypothesisTest:
         >>> t = jm.score_test(jm.fit(model, x, fixed={"rate": 0.5}))   # n (1 - rate * mean)^2
         >>> t.df, round(float(t.statistic), 6)
         (1, 3.0)
+        >>> x = jnp.array([0.3, 1.9, 0.8, 1.4, 2.2, 1.1])   # normal, mu = 0: n mean^2 / mean(x^2)
+        >>> t = jm.score_test(jm.fit(jm.families.Normal(), x, fixed={"loc": 0.0}))
+        >>> round(float(t.statistic), 4), bool(t.info_ok)
+        (4.8004, True)
     """
     if not null_res.fixed:
         raise ValueError(
             "score_test needs a null fit with fixed= (e.g. jm.fit(model, data, "
             "fixed={'beta[2]': 0.0})): the restriction is what is tested"
         )
+    if information not in SCORE_INFORMATION:
+        raise ValueError(f"information must be one of {SCORE_INFORMATION}, got {information!r}")
     model = null_res.model
     df = model.free_size - null_res.n_params
     stripped = dataclasses.replace(null_res, fixed=(), fixed_values=None)
     problem, data, weights, mask, _, _ = problem_of(stripped, "score_test")
-    stat = _score_jit(
-        null_res.params, data, weights, mask, problem=problem,
-        batched=bool(null_res.batch_shape),
-    )  # fmt: skip
-    return HypothesisTest(stat, df, chi2_sf(stat, df))
+    if information == "expected" and model.expected_info is None:
+        raise ValueError(
+            f"score_test: the model {model.name!r} has no expected information in closed form; "
+            "use information='observed' or 'opg'"
+        )
+    if information == "opg" and problem.n is None:
+        raise ValueError("information='opg' needs per-observation log-likelihood terms")
+
+    def run(kind):
+        return _score_jit(
+            null_res.params, data, weights, mask, problem=problem, information=kind,
+            batched=bool(null_res.batch_shape),
+        )  # fmt: skip
+
+    if information == "auto":
+        try:
+            stat, ok = run("expected" if model.expected_info is not None else "observed")
+        except NoExpectedInformation:  # (censored data: the observed information)
+            stat, ok = run("observed")
+    else:
+        stat, ok = run(information)
+    if not isinstance(ok, jax.core.Tracer) and not np.all(np.asarray(ok)):
+        warnings.warn(
+            "score_test: the information matrix at the null estimate is not positive "
+            "definite, and the statistic is NaN (where info_ok is False); use "
+            "information='opg', the expected information of a family model, or lr_test",
+            InferenceWarning,
+            stacklevel=2,
+        )
+    return HypothesisTest(stat, df, chi2_sf(stat, df), info_ok=ok)
 
 
 class Comparison(NamedTuple):

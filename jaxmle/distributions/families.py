@@ -30,17 +30,20 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..fit import NAN_POLICIES, fit, fit_batch
-from ..model import Model
+from ..model import Model, NoExpectedInformation
 from . import continuous as _c
 from . import discrete as _d
 from .base import Distribution, as_data_dict
 from .censoring import censored_loglik
+from .fisher import fisher_info, has_fisher
 
 __all__ = [
     "Bernoulli",
@@ -134,7 +137,20 @@ def model_for(dist: Distribution) -> Model:
         model.standardize = functools.partial(_standardize, dist)
     if isinstance(dist, _d.MultinomialDist):
         model.min_nobs = 1  # one row of counts is many trials
+    if has_fisher(dist):
+        model.expected_info = functools.partial(_expected_info, dist)
     return model
+
+
+def _expected_info(dist: Distribution, params, data, weights):
+    """The family's expected information of ``sum(weights)`` uncensored observations."""
+    if isinstance(data, Mapping) and set(data) - {"x"}:
+        raise NoExpectedInformation(
+            f"information='expected': the expected information of censored or truncated data "
+            f"(here {sorted(set(data) - {'x'})}) depends on the censoring, which the model does "
+            "not describe; use information='observed'"
+        )
+    return jnp.sum(weights) * fisher_info(dist, params)
 
 
 def _standard_form(dist: Distribution):
