@@ -15,6 +15,12 @@ the same constraint. Fixing ``m`` components of a ``Simplex(k)`` to values
 ``c`` leaves the other ``k - m`` as ``(1 - sum c)`` times a ``Simplex(k - m)``
 (when one component is left, it is determined: ``1 - sum c``).
 
+A fixed value must be inside the parameter's support or on a finite end of a
+``Bounded`` one (``Positive`` at 0, ``UnitInterval`` at 0 or 1): a null on the
+boundary of the parameter space, for :func:`jaxmle.lr_test` and
+:func:`jaxmle.score_test` (the log-likelihood must be finite there, as the
+negative binomial's at ``alpha = 0``, the Poisson).
+
 The reduced fit is mapped back to the full parameters: fixed components report
 their value with standard error 0 (iminuit's convention) and zero rows in
 ``cov``; :attr:`jaxmle.FitResult.n_params` counts the free coordinates only,
@@ -46,11 +52,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._compile import tuned_jit
-from .constraints import Simplex
+from .constraints import Bounded, Simplex
 from .covariance import adjust_covariance, check_options
 from .model import Model
 
-__all__ = ["Reduction", "reduction", "normalize_fixed", "fixed_free_size"]
+__all__ = ["Reduction", "reduction", "normalize_fixed", "fixed_free_size", "on_edge"]
 
 
 def _component_index(model: Model) -> dict[str, tuple[str, int]]:
@@ -342,12 +348,30 @@ def _check_support(key, c, idx, stack):
                 "1 so that the others can be positive"
             )
         return
-    inside = np.broadcast_to(c.check(host), host.shape)
+    inside = np.broadcast_to(c.check(host), host.shape) | on_edge(c, host)
     if not np.all(inside):
         raise ValueError(
             f"fixed value for parameter {key!r} is outside its constraint: it must be "
             f"{c.describe()}, got {host[~inside].ravel()[:5].tolist()}"
         )
+
+
+def on_edge(c, values) -> np.ndarray:
+    """Elementwise: is a fixed value on a finite end of a ``Bounded`` constraint (a variance or
+    an overdispersion of 0, a probability of 0 or 1)? Such a value is a null on the boundary of
+    the parameter space, which :func:`jaxmle.lr_test` and :func:`jaxmle.score_test` take into
+    account.
+
+    Example:
+        >>> import jaxmle as jm
+        >>> from jaxmle.fixed import on_edge
+        >>> on_edge(jm.Positive(), [0.0, 1.0]).tolist(), on_edge(jm.Real(), 0.0).tolist()
+        ([True, False], False)
+    """
+    v = np.asarray(values, dtype=float)
+    if not isinstance(c, Bounded):
+        return np.zeros(v.shape, bool)
+    return (np.isfinite(c.low) & (v == c.low)) | (np.isfinite(c.high) & (v == c.high))
 
 
 def expand_result(red_res, values, red: Reduction):

@@ -277,3 +277,122 @@ def test_score_and_lr_statistics_are_never_negative(seed, n, mu0, info):
     assert float(lr.statistic) >= 0.0
     fam = jm.score_test(jm.fit(jm.families.Normal(), x, fixed={"loc": mu0}))
     assert float(fam.statistic) >= 0.0 and bool(fam.info_ok)
+
+
+# -- summary() rows ------------------------------------------------------------------------
+def _row(table, name):
+    (line,) = [s for s in table.splitlines() if s.startswith(name + " ")]
+    return line.split()
+
+
+def test_summary_weibull_shape_tested_on_the_log_scale_as_survreg():
+    ref = REF["weibull_aft"]
+    X = np.column_stack([np.ones(len(ref["x"])), ref["x"]])
+    data = {"X": X, "t": np.asarray(ref["time"]), "event": np.asarray(ref["event"])}
+    res = jm.fit(jm.models.WeibullAFT(2), data)
+    np.testing.assert_allclose(np.asarray(res.params["beta"]), ref["coef"], rtol=1e-7)
+    assert -math.log(float(res.params["shape"])) == pytest.approx(ref["log_scale"], rel=1e-7)
+    table = res.summary(null={"shape": 1.0})
+    # survreg's Log(scale) row: log(sigma) = -log(shape), the same |z| and p
+    z = float(_row(table, "shape")[3].rstrip("*"))
+    assert z == pytest.approx(-ref["z_log_scale"], abs=1e-3)
+    assert float(_row(table, "shape")[4]) == pytest.approx(ref["p_log_scale"], rel=1e-2)
+    assert "H0: shape = 1" in table
+    # by default no test of the shape (0 is outside its support), the coefficients against 0
+    plain = res.summary()
+    assert len(_row(plain, "shape")) == 5  # name, estimate, se, interval
+    assert "no test for shape" in plain
+    assert len(_row(plain, "beta[1]")) == 7
+    with pytest.raises(ValueError, match="not inside its support"):
+        res.summary(null={"shape": 0.0})
+    with pytest.raises(ValueError, match="unknown parameter"):
+        res.summary(null={"rate": 1.0})
+
+
+def test_summary_marks_fixed_parameters():
+    x = jnp.array([0.3, 1.9, 0.8, 1.4, 2.2, 1.1])
+    table = jm.fit(NORMAL, x, fixed={"sigma": 1.0}).summary()
+    assert _row(table, "sigma") == ["sigma", "1", "fixed"]  # no SE, z, p or interval
+    assert "fixed (not estimated): sigma" in table
+    mu = _row(table, "mu")
+    assert float(mu[3]) == pytest.approx(float(np.mean(x)) * math.sqrt(6), abs=1e-3)
+
+
+def test_summary_never_tests_outside_the_support():
+    rng = np.random.default_rng(4)
+    fits = [
+        jm.fit(jm.families.Gamma(), rng.gamma(2.0, size=30)),
+        jm.fit(jm.families.Beta(), rng.beta(2.0, 3.0, size=30)),
+        jm.fit(jm.families.Categorical(3), rng.integers(0, 3, size=40)),
+        jm.fit(jm.families.Bernoulli(), rng.integers(0, 2, size=20).astype(float)),
+    ]
+    for res in fits:
+        table = res.summary()
+        for name in res.param_names:  # all positive, bounded or simplex: no z, no p
+            assert len(_row(table, name)) == 5, table
+        assert "no test for" in table
+
+
+# -- boundary-aware tests ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def nb_data():
+    rng = np.random.default_rng(5)
+    n = 80
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    mu = np.exp(0.5 + 0.4 * X[:, 1])
+    y = rng.negative_binomial(2, 2 / (2 + mu)).astype(float)
+    return {"X": X, "y": y}
+
+
+def test_overdispersion_zero_is_a_boundary_null(nb_data):
+    model = jm.models.NegativeBinomialRegression(2)
+    alt = jm.fit(model, nb_data)
+    null = jm.fit(model, nb_data, fixed={"alpha": 0.0})  # the Poisson, on the boundary
+    pois = jm.fit(jm.models.PoissonRegression(2), nb_data)
+    assert float(null.loglik) == pytest.approx(float(pois.loglik), rel=1e-12)
+    np.testing.assert_allclose(null.params["beta"], pois.params["beta"], rtol=1e-8)
+    lr = jm.lr_test(null, alt)  # detected: half the chi2_1 p-value
+    stat = 2 * (float(alt.loglik) - float(pois.loglik))
+    assert float(lr.statistic) == pytest.approx(stat, rel=1e-10)
+    assert float(lr.pvalue) == pytest.approx(0.5 * stats.chi2.sf(stat, 1), rel=1e-8)
+    assert "boundary" in lr.note and "alpha" in lr.note
+    # a Poisson fit as the null: not recognizable; boundary=True says it
+    lr2 = jm.lr_test(pois, alt, boundary=True)
+    assert float(lr2.pvalue) == pytest.approx(float(lr.pvalue), rel=1e-8)
+    assert float(jm.lr_test(pois, alt).pvalue) == pytest.approx(stats.chi2.sf(stat, 1), rel=1e-8)
+    # the score test at alpha = 0: Cameron and Trivedi's, sum((y - mu)^2 - y) / 2 over
+    # sqrt(sum(mu^2) / 2), one-sided
+    mu = np.exp(nb_data["X"] @ np.asarray(pois.params["beta"]))
+    num = np.sum((nb_data["y"] - mu) ** 2 - nb_data["y"]) / 2
+    assert num > 0
+    s = num**2 / np.sum(mu**2 / 2)
+    sc = jm.score_test(null)
+    assert float(sc.statistic) == pytest.approx(s, rel=1e-8)
+    assert float(sc.pvalue) == pytest.approx(0.5 * stats.chi2.sf(s, 1), rel=1e-8)
+    # the Wald test of alpha = 0: the same mixture
+    w = jm.wald_test(alt, "alpha")
+    z2 = float(alt.params["alpha"] / alt.se["alpha"]) ** 2
+    assert float(w.pvalue) == pytest.approx(0.5 * stats.chi2.sf(z2, 1), rel=1e-10)
+    assert "boundary" in w.note
+
+
+def test_score_test_at_the_boundary_is_one_sided():
+    # underdispersed counts: the score for alpha points out of the support, S = 0, p = 1
+    X = np.ones((6, 1))
+    y = np.array([2.0, 3, 2, 3, 2, 3])
+    null = jm.fit(jm.models.NegativeBinomialRegression(1), {"X": X, "y": y}, fixed={"alpha": 0.0})
+    t = jm.score_test(null)
+    assert float(t.statistic) == 0.0 and float(t.pvalue) == 1.0
+
+
+def test_two_boundary_nulls_give_no_silent_answer():
+    model = jm.Model(
+        lambda p, x: jax.scipy.stats.norm.logpdf(x, p["a"] + p["b"], 1.0),
+        {"a": jm.Positive(), "b": jm.Positive()},
+    )
+    x = np.array([0.5, 1.5, 2.0, 1.0])
+    null = jm.fit(model, x, fixed={"a": 0.0, "b": 0.0})
+    alt = jm.fit(model, x, fixed={"b": 0.0})
+    with pytest.warns(jm.InferenceWarning, match="2 parameters on the boundary"):
+        t = jm.lr_test(null, alt, df=2)
+    assert np.isnan(float(t.pvalue)) and "weights depend" in t.note

@@ -272,11 +272,13 @@ def NegativeBinomialRegression(n_features: int) -> Model:
 
     def alpha_information(p, data, weights):
         # alpha's block: the observed information (its expectation is a series), as R's
-        # glm.nb reports for theta = 1 / alpha
+        # glm.nb reports for theta = 1 / alpha; at alpha = 0 (the Poisson, a null on the
+        # boundary) the expected sum(mean^2) / 2 of Cameron and Trivedi's score test
         def total(alpha):
             return jnp.sum(weights * loglik({"beta": p["beta"], "alpha": alpha}, data))
 
-        return -jax.grad(jax.grad(total))(p["alpha"])
+        at_zero = 0.5 * jnp.sum(weights * jnp.exp(_eta(p, data)) ** 2)
+        return jnp.where(p["alpha"] == 0, at_zero, -jax.grad(jax.grad(total))(p["alpha"]))
 
     model = Model(
         loglik,

@@ -3,11 +3,12 @@
 # cluster t tests. Run from the repository root:
 #   Rscript tests/references/inference_conventions.R
 # It writes tests/references/inference_conventions.json (data and values, with the R and
-# package versions). Needs R with the sandwich, lmtest and MASS packages.
+# package versions). Needs R with the sandwich, lmtest, MASS and survival packages.
 suppressPackageStartupMessages({
   library(sandwich)
   library(lmtest)
   library(MASS)
+  library(survival)
 })
 
 num <- function(x) {
@@ -39,6 +40,7 @@ out$provenance <- list(
   sandwich = as.character(packageVersion("sandwich")),
   lmtest = as.character(packageVersion("lmtest")),
   MASS = as.character(packageVersion("MASS")),
+  survival = as.character(packageVersion("survival")),
   script = "tests/references/inference_conventions.R"
 )
 
@@ -85,5 +87,19 @@ y_nb <- rnegbin(nb_n, mu = exp(0.8 + 0.5 * z1), theta = 2)
 nb <- glm.nb(y_nb ~ z1, control = tight)
 out$nb <- list(z1 = z1, y = y_nb, coef = coef(nb), se = sqrt(diag(vcov(nb))),
                theta = nb$theta, se_theta = nb$SE.theta, loglik = as.numeric(logLik(nb)))
+
+# -- Weibull AFT: survreg's test of Log(scale) = 0 (shape 1, the exponential) -------------
+w_n <- 30
+w1 <- round(rnorm(w_n), 6)
+t_true <- rweibull(w_n, shape = 1.3, scale = exp(0.5 + 0.4 * w1))
+cens <- rexp(w_n, 0.15)
+time <- round(pmin(t_true, cens), 6)
+event <- as.numeric(t_true <= cens)
+aft <- survreg(Surv(time, event) ~ w1, dist = "weibull",
+               control = survreg.control(rel.tolerance = 1e-13, maxiter = 100))
+tab <- summary(aft)$table
+out$weibull_aft <- list(x = w1, time = time, event = event, coef = coef(aft),
+                        log_scale = log(aft$scale), z_log_scale = tab["Log(scale)", "z"],
+                        p_log_scale = tab["Log(scale)", "p"])
 
 writeLines(json(out), "tests/references/inference_conventions.json")
