@@ -484,7 +484,7 @@ def score_test(null_res, *, information: str = "auto") -> HypothesisTest:
         >>> x = jnp.array([0.3, 1.9, 0.8, 1.4, 2.2, 1.1])   # normal, mu = 0: n mean^2 / mean(x^2)
         >>> t = jm.score_test(jm.fit(jm.families.Normal(), x, fixed={"loc": 0.0}))
         >>> round(float(t.statistic), 4), bool(t.info_ok)
-        (4.8004, True)
+        (4.8008, True)
     """
     if not null_res.fixed:
         raise ValueError(
