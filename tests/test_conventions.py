@@ -437,3 +437,23 @@ def test_regression_score_and_lr_statistics_are_never_negative(seed, kind, b0, i
     if info == "auto":  # the expected information: positive definite
         assert bool(t.info_ok) or not bool(null.converged)
     assert np.isnan(float(lr.statistic)) or float(lr.statistic) >= 0.0
+
+
+def test_negative_binomial_family_matches_the_intercept_only_regression():
+    x = np.random.default_rng(3).negative_binomial(2, 0.4, size=50).astype(float)
+    fam = jm.families.NegativeBinomial()
+    reg = jm.models.NegativeBinomialRegression(1)
+    data = {"X": np.ones((50, 1)), "y": x}
+    e_fam = jm.fit(fam, x, information="expected")
+    e_reg = jm.fit(reg, data, information="expected")
+    # mean = exp(beta): se(mean) = mean se(beta); alpha's the same
+    mean = float(e_fam.params["mean"])
+    assert float(e_fam.se["mean"]) == pytest.approx(mean * float(e_reg.se["beta"][0]), rel=1e-8)
+    assert float(e_fam.se["alpha"]) == pytest.approx(float(e_reg.se["alpha"]), rel=1e-8)
+    # the overdispersion score test at alpha = 0: sum((x - mean)^2 - x) / 2 over sqrt(n mean^2 / 2)
+    t_fam = jm.score_test(jm.fit(fam, x, fixed={"alpha": 0.0}))
+    t_reg = jm.score_test(jm.fit(reg, data, fixed={"alpha": 0.0}))
+    m = x.mean()
+    s = (np.sum((x - m) ** 2 - x) / 2) ** 2 / (50 * m**2 / 2)
+    assert float(t_fam.statistic) == pytest.approx(s, rel=1e-8)
+    assert float(t_reg.statistic) == pytest.approx(s, rel=1e-8)

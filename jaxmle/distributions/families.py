@@ -139,7 +139,27 @@ def model_for(dist: Distribution) -> Model:
         model.min_nobs = 1  # one row of counts is many trials
     if has_fisher(dist):
         model.expected_info = functools.partial(_expected_info, dist)
+    elif isinstance(dist, _d.NegativeBinomialDist):
+        model.expected_info = functools.partial(_nb_expected_info, dist)
     return model
+
+
+def _nb_expected_info(dist: Distribution, params, data, weights):
+    """The negative binomial's: the mean's expected information ``1 / (mean (1 + alpha mean))``
+    per observation, orthogonal to alpha's, whose block is the observed information (its
+    expectation is a series; ``mean^2 / 2`` per observation at ``alpha = 0``), as the NB2
+    regression's."""
+    x = _discrete_data(dist, data)
+    mu, alpha = params["mean"], params["alpha"]
+
+    def total(a):
+        return jnp.sum(weights * dist.logpdf(x, {"mean": mu, "alpha": a}))
+
+    n = jnp.sum(weights)
+    i_aa = jnp.where(alpha == 0, 0.5 * n * mu**2, -jax.grad(jax.grad(total))(alpha))
+    i_mm = n / (mu * (1.0 + alpha * mu))
+    zero = jnp.zeros_like(i_mm)
+    return jnp.stack([jnp.stack([i_mm, zero]), jnp.stack([zero, i_aa])])
 
 
 def _expected_info(dist: Distribution, params, data, weights):

@@ -3,10 +3,11 @@
 ``fisher_info(dist, params)`` is the information of one observation,
 ``E[-d^2 log f(X) / d theta d theta']``, as a matrix over the family's
 parameters in :attr:`~jaxmle.distributions.Distribution.param_names` order
-(the order of the model's flattened parameters). Families without a closed
-form here (the Student t's is here; the negative binomial's ``alpha`` block,
-the categorical and multinomial are not) give ``None`` from :func:`has_fisher`'s
-test, and their models keep the observed information only.
+(the order of the model's flattened parameters). The categorical and the
+multinomial have none here (``fisher_info`` gives ``None``, :func:`has_fisher`
+``False``), and their models keep the observed information only; the negative
+binomial's ``alpha`` has no closed form either, and its model combines the
+mean's expected information with ``alpha``'s observed one (as R's ``glm.nb``).
 
 The families defined through ``log x`` use the information of the location-scale
 family of ``log x``: the log-normal is the normal's, the Weibull the minimum
