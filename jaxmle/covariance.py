@@ -13,7 +13,7 @@ for the fits that ask for it:
   observation's score by ``1 / (1 - h_i)`` and ``1 / (1 - h_i)^2``, ``h_i`` its leverage
   (:attr:`jaxmle.Model.leverage`, regression models): R's ``sandwich::vcovHC``;
 * ``cov_type="cluster"``: the cluster-robust covariance with ``small_sample="CRV1"``
-  (``G/(G-1) (N-1)/(N-K)``: statsmodels and Stata), ``"G"`` (``G/(G-1)``: R's
+  (``G/(G-1) (N-1)/(N-K)``: statsmodels, Stata's ``regress``), ``"G"`` (``G/(G-1)``: R's
   ``sandwich::vcovCL`` for a ``glm``) or ``"none"``; the result carries ``df_resid = G - 1``
   for t and F reference distributions;
 * ``df_correction=True`` (Gaussian linear model): the coefficients' covariance with the

@@ -695,7 +695,7 @@ def fit(
             ``glm`` reports). The same for a canonical link (logistic,
             Poisson); they differ for probit and the negative binomial.
         small_sample: the factor of ``cov_type="cluster"``: ``"CRV1"``
-            (default: ``G/(G-1) (N-1)/(N-K)``, statsmodels and Stata), ``"G"``
+            (default: ``G/(G-1) (N-1)/(N-K)``, statsmodels, Stata's ``regress``), ``"G"``
             (``G/(G-1)``, R's ``sandwich::vcovCL`` for a ``glm``) or
             ``"none"``. Cluster-robust Wald tests and intervals use t and F
             with ``G - 1`` degrees of freedom (``res.df_resid``).
