@@ -457,3 +457,11 @@ def test_negative_binomial_family_matches_the_intercept_only_regression():
     s = (np.sum((x - m) ** 2 - x) / 2) ** 2 / (50 * m**2 / 2)
     assert float(t_fam.statistic) == pytest.approx(s, rel=1e-8)
     assert float(t_reg.statistic) == pytest.approx(s, rel=1e-8)
+
+
+def test_fit_dist_passes_the_information():
+    x = np.random.default_rng(0).gamma(2.0, size=30)
+    a = jm.fit_dist("gamma", x, information="expected")
+    b = jm.fit(jm.families.Gamma(), {"x": x}, information="expected")
+    assert a.information == "expected"
+    np.testing.assert_allclose(np.asarray(a.cov), np.asarray(b.cov), rtol=1e-10)

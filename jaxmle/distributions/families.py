@@ -684,6 +684,7 @@ def fit_dist(
     max_iter: int | None = None,
     tol: float | None = None,
     method: str = "trust",
+    information: str = "observed",
     **family_options: Any,
 ):
     """Fit a distribution family by maximum likelihood: one dataset, or a batch of them.
@@ -706,7 +707,8 @@ def fit_dist(
             or ``0`` for positive families) left-censored.
         entry: left-truncation times (delayed entry), same shape as the data
             (or a scalar).
-        weights, mask, init, cov_type, max_iter, tol, method: as in :func:`jaxmle.fit`.
+        weights, mask, init, cov_type, max_iter, tol, method, information: as in
+            :func:`jaxmle.fit`.
         nan_policy: ``"raise"``, ``"omit"`` or ``"propagate"`` for NaN values
             (and infinite ones, except infinite censoring bounds, which are
             valid here).
@@ -821,5 +823,5 @@ def fit_dist(
     runner = fit_batch if batch else fit
     return runner(
         model, data, init=init, weights=weights, mask=mask, nan_policy="propagate",
-        cov_type=cov_type, max_iter=max_iter, tol=tol, method=method,
+        cov_type=cov_type, max_iter=max_iter, tol=tol, method=method, information=information,
     )  # fmt: skip
