@@ -9,18 +9,15 @@ model's (the fixed values ride in its data), as in the fit.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._compile import tuned_jit
-from .inference import delta_method
 from .model import Model
 
-__all__ = ["Problem", "problem_of", "cluster_adjust"]
+__all__ = ["Problem", "problem_of"]
 
 
 def _fill_masked(data, mask, n, value=None):
@@ -123,71 +120,3 @@ def problem_of(res, what: str = "this method"):
 
     n = _observation_count(model, one, dtype)
     return Problem(model, n, dtype), data, res.weights, res.mask, red, values
-
-
-# --------------------------------------------------------------------------
-# cluster-robust covariance (applied after the kernel)
-# --------------------------------------------------------------------------
-def _encode_groups(groups, shape):
-    g = np.asarray(groups)
-    if g.shape != shape:
-        raise ValueError(
-            f"groups has shape {g.shape}; expected {shape} (one label per observation)"
-        )
-    if g.ndim == 1:
-        return np.unique(g, return_inverse=True)[1].reshape(shape).astype(np.int32)
-    out = np.empty(shape, np.int32)
-    for i in range(shape[0]):
-        out[i] = np.unique(g[i], return_inverse=True)[1].reshape(shape[1:])
-    return out
-
-
-def _cluster_one(u, cov_free, cov, nobs, data, weights, mask, ids, *, problem, k):
-    model = problem.model
-    data, weights, mask = problem.prepare(data, weights, mask)
-    n = problem.n
-    scores = jax.jacfwd(lambda v: problem.terms_free(v, data, mask))(u)
-    wsc = scores * weights[:, None]
-    sums = jax.ops.segment_sum(wsc, ids, num_segments=n)
-    used = jax.ops.segment_sum((mask & (weights > 0)).astype(u.dtype), ids, num_segments=n) > 0
-    G = jnp.sum(used).astype(u.dtype)
-    meat = sums.T @ sums
-    corr = G / (G - 1.0) * (nobs - 1.0) / (nobs - k)
-    new_free = cov_free @ meat @ cov_free * corr
-    jac = jax.jacfwd(lambda v: model.flatten(model.to_constrained(v)))(u)
-    new = delta_method(jac, new_free)
-    new = jnp.where(jnp.isnan(cov), jnp.nan, new)
-    return new_free, new
-
-
-@tuned_jit(static_argnames=("problem", "k", "batched"))
-def _cluster_jit(u, cov_free, cov, nobs, data, weights, mask, ids, *, problem, k, batched):
-    fn = functools.partial(_cluster_one, problem=problem, k=k)
-    if batched:
-        axes = (0, 0, 0, 0, 0, None if weights is None else 0, None if mask is None else 0, 0)
-        return jax.vmap(fn, in_axes=axes)(u, cov_free, cov, nobs, data, weights, mask, ids)
-    return fn(u, cov_free, cov, nobs, data, weights, mask, ids)
-
-
-def cluster_adjust(res, groups):
-    """Replace the covariance of an ``observed`` fit by the cluster-robust one (CRV1).
-
-    ``V = c H^-1 (sum_g s_g s_g^T) H^-1``, ``s_g`` the summed (weighted)
-    scores of cluster ``g``, with statsmodels' small-sample factor
-    ``c = G/(G-1) * (N-1)/(N-K)`` (``G`` clusters with an observation in
-    the fit, ``N = nobs``, ``K`` free parameters).
-    """
-    problem, data, weights, mask, _, _ = problem_of(res, "cov_type='cluster'")
-    if problem.n is None:
-        raise ValueError(
-            "cov_type='cluster' needs per-observation scores: make loglik return one value per "
-            "observation"
-        )
-    batch = res.batch_shape
-    ids = _encode_groups(groups, batch + (problem.n,))
-    new_free, new = _cluster_jit(
-        res.unconstrained, res.cov_free, res.cov, res.nobs, data, weights, mask, ids,
-        problem=problem, k=float(res.n_params), batched=bool(batch),
-    )  # fmt: skip
-    se = res.model.unflatten(jnp.sqrt(jnp.diagonal(new, axis1=-2, axis2=-1)))
-    return dataclasses.replace(res, cov_free=new_free, cov=new, se=se, cov_type="cluster")

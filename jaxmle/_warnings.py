@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-__all__ = ["Float32Warning", "warn_float32"]
+__all__ = ["Float32Warning", "InferenceWarning", "warn_float32"]
 
 
 class Float32Warning(UserWarning):
@@ -19,6 +19,20 @@ class Float32Warning(UserWarning):
     Example:
         >>> import jaxmle as jm
         >>> issubclass(jm.Float32Warning, UserWarning)
+        True
+    """
+
+
+class InferenceWarning(UserWarning):
+    """A test or a covariance could not be computed as asked, and its value is NaN.
+
+    For example a score test whose information matrix is not positive definite
+    at the null estimate (the observed information of a misspecified or
+    far-off null can be indefinite): the statistic is NaN, never negative.
+
+    Example:
+        >>> import jaxmle as jm
+        >>> issubclass(jm.InferenceWarning, UserWarning)
         True
     """
 

@@ -20,6 +20,7 @@ from ._linalg import diag
 from ._problem import Problem, _fill_masked
 from ._warnings import warn_float32
 from .constraints import Bounded
+from .covariance import needs_adjustment
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
 from .optimize import LBFGS, make_solver, minimize_implicit, newton_batch, reuse_at_optimum
@@ -639,6 +640,9 @@ def fit(
     se: bool = True,
     fixed: dict | None = None,
     groups: Any = None,
+    information: str = "observed",
+    small_sample: str = "CRV1",
+    df_correction: bool = False,
 ) -> FitResult:
     """Fit a model to one dataset by maximum likelihood.
 
@@ -660,10 +664,13 @@ def fit(
         nan_policy: ``"raise"`` (a ``ValueError`` naming the observations),
             ``"omit"`` (mask them out) or ``"propagate"`` (fit anyway; status
             ``NONFINITE``), as in scipy.
-        cov_type: ``"observed"`` (inverse observed information), ``"robust"``
-            (sandwich, statsmodels' HC0), ``"opg"`` (outer product of scores)
-            or ``"cluster"`` (cluster-robust, with ``groups=``; statsmodels'
-            CRV1 with its small-sample factor ``G/(G-1) (N-1)/(N-K)``).
+        cov_type: ``"observed"`` (inverse information), ``"robust"`` or
+            ``"HC0"`` (sandwich, statsmodels' HC0), ``"HC1"`` (HC0 times
+            ``n / (n - k)``), ``"HC2"`` and ``"HC3"`` (scores weighted by the
+            leverages; regression models), as R's ``sandwich::vcovHC``;
+            ``"opg"`` (outer product of scores) or ``"cluster"``
+            (cluster-robust, with ``groups=`` and ``small_sample=``). See
+            :mod:`jaxmle.covariance` and the conventions page of the docs.
         max_iter: iteration limit of the solver; by default 300 for
             ``"trust"`` and ``"newton"`` and 1000 for ``"lbfgs"``.
         tol: for ``"trust"`` and ``"newton"``, tolerance on half the Newton decrement, in
@@ -691,6 +698,20 @@ def fit(
             ``n_params``.
         groups: cluster labels, one per observation, for
             ``cov_type="cluster"``.
+        information: ``"observed"`` (default: the Hessian of the
+            log-likelihood) or ``"expected"`` (the Fisher information in
+            closed form, for the families and the regression models; what R's
+            ``glm`` reports). The same for a canonical link (logistic,
+            Poisson); they differ for probit and the negative binomial.
+        small_sample: the factor of ``cov_type="cluster"``: ``"CRV1"``
+            (default: ``G/(G-1) (N-1)/(N-K)``, statsmodels, Stata's ``regress``), ``"G"``
+            (``G/(G-1)``, R's ``sandwich::vcovCL`` for a ``glm``) or
+            ``"none"``. Cluster-robust Wald tests and intervals use t and F
+            with ``G - 1`` degrees of freedom (``res.df_resid``).
+        df_correction: for :func:`jaxmle.models.LinearRegression`: the
+            coefficients' covariance with the unbiased ``RSS / (n - p)`` and
+            t inference with ``n - p`` degrees of freedom, as
+            ``statsmodels.OLS`` (the estimate of ``sigma`` stays the MLE).
 
     Returns:
         A :class:`~jaxmle.FitResult` (with the data attached, for profile
@@ -708,13 +729,18 @@ def fit(
     """
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
-    if fixed or groups is not None or cov_type == "cluster":
+    if (
+        fixed
+        or groups is not None
+        or needs_adjustment(cov_type, information, small_sample, df_correction)
+    ):
         from .fixed import fit_extended
 
         return fit_extended(
             fit, model, data, fixed=fixed, groups=groups, batch=False, init=init,
             weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
-            max_iter=max_iter, tol=tol, method=method, se=se,
+            max_iter=max_iter, tol=tol, method=method, se=se, information=information,
+            small_sample=small_sample, df_correction=df_correction,
         )  # fmt: skip
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=False)
     fit_data, fit_init, back = _standardized(model, prep, ())
@@ -839,6 +865,9 @@ def fit_batch(
     progress: bool | Callable[[int, int], Any] = False,
     fixed: dict | None = None,
     groups: Any = None,
+    information: str = "observed",
+    small_sample: str = "CRV1",
+    df_correction: bool = False,
 ) -> FitResult:
     """Fit a model to B independent datasets at once (``vmap`` of :func:`fit`).
 
@@ -857,8 +886,9 @@ def fit_batch(
 
     Args:
         model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol,
-        method, se, fixed, groups: as in :func:`fit`, with the leading batch
-            axis (a fixed value is a scalar, or one per dataset).
+        method, se, fixed, groups, information, small_sample, df_correction: as
+            in :func:`fit`, with the leading batch axis (a fixed value is a
+            scalar, or one per dataset).
         chunk_size: datasets per compiled call; by default chosen from the
             size of one dataset (about 2^18 numbers per chunk).
         progress: ``True`` shows a progress bar over the chunks (needs
@@ -890,14 +920,19 @@ def fit_batch(
     """
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
-    if fixed or groups is not None or cov_type == "cluster":
+    if (
+        fixed
+        or groups is not None
+        or needs_adjustment(cov_type, information, small_sample, df_correction)
+    ):
         from .fixed import fit_extended
 
         return fit_extended(
             fit_batch, model, data, fixed=fixed, groups=groups, batch=True, init=init,
             weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
             max_iter=max_iter, tol=tol, method=method, se=se, chunk_size=chunk_size,
-            progress=progress,
+            progress=progress, information=information, small_sample=small_sample,
+            df_correction=df_correction,
         )  # fmt: skip
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=True)
     static = dict(

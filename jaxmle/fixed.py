@@ -15,6 +15,12 @@ the same constraint. Fixing ``m`` components of a ``Simplex(k)`` to values
 ``c`` leaves the other ``k - m`` as ``(1 - sum c)`` times a ``Simplex(k - m)``
 (when one component is left, it is determined: ``1 - sum c``).
 
+A fixed value must be inside the parameter's support or on a finite end of a
+``Bounded`` one (``Positive`` at 0, ``UnitInterval`` at 0 or 1): a null on the
+boundary of the parameter space, for :func:`jaxmle.lr_test` and
+:func:`jaxmle.score_test` (the log-likelihood must be finite there, as the
+negative binomial's at ``alpha = 0``, the Poisson).
+
 The reduced fit is mapped back to the full parameters: fixed components report
 their value with standard error 0 (iminuit's convention) and zero rows in
 ``cov``; :attr:`jaxmle.FitResult.n_params` counts the free coordinates only,
@@ -46,10 +52,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._compile import tuned_jit
-from .constraints import Simplex
+from .constraints import Bounded, Simplex
+from .covariance import adjust_covariance, check_options
 from .model import Model
 
-__all__ = ["Reduction", "reduction", "normalize_fixed", "fixed_free_size"]
+__all__ = ["Reduction", "reduction", "normalize_fixed", "fixed_free_size", "on_edge"]
 
 
 def _component_index(model: Model) -> dict[str, tuple[str, int]]:
@@ -121,6 +128,8 @@ class Reduction:
             if spec
             else None
         )
+        if self.model is not None and full.expected_info is not None:
+            self.model.expected_info = self._expected_info
         # full flat component -> (reduced flat index or -1, fixed slot or -1)
         red_start = {}
         start = 0
@@ -197,6 +206,19 @@ class Reduction:
 
     def _loglik(self, red, data):
         return self.full.loglik(self.expand(red, _squeeze(data["fixed"])), data["data"])
+
+    def _expected_info(self, red, data, weights):
+        """The reduced model's expected information: the full model's, through the
+        Jacobian of the full parameters in the reduced ones."""
+        values = _squeeze(data["fixed"])
+        flat = self.model.flatten(red)
+
+        def full_flat(v):
+            return self.full.flatten(self.expand(self.model.unflatten(v), values))
+
+        J = jax.jacfwd(full_flat)(flat)
+        F = self.full.expected_info(self.expand(red, values), data["data"], weights)
+        return J.T @ F @ J
 
     def _init(self, data):
         given = self.full.init_fn(data["data"])
@@ -326,12 +348,30 @@ def _check_support(key, c, idx, stack):
                 "1 so that the others can be positive"
             )
         return
-    inside = np.broadcast_to(c.check(host), host.shape)
+    inside = np.broadcast_to(c.check(host), host.shape) | on_edge(c, host)
     if not np.all(inside):
         raise ValueError(
             f"fixed value for parameter {key!r} is outside its constraint: it must be "
             f"{c.describe()}, got {host[~inside].ravel()[:5].tolist()}"
         )
+
+
+def on_edge(c, values) -> np.ndarray:
+    """Elementwise: is a fixed value on a finite end of a ``Bounded`` constraint (a variance or
+    an overdispersion of 0, a probability of 0 or 1)? Such a value is a null on the boundary of
+    the parameter space, which :func:`jaxmle.lr_test` and :func:`jaxmle.score_test` take into
+    account.
+
+    Example:
+        >>> import jaxmle as jm
+        >>> from jaxmle.fixed import on_edge
+        >>> on_edge(jm.Positive(), [0.0, 1.0]).tolist(), on_edge(jm.Real(), 0.0).tolist()
+        ([True, False], False)
+    """
+    v = np.asarray(values, dtype=float)
+    if not isinstance(c, Bounded):
+        return np.zeros(v.shape, bool)
+    return (np.isfinite(c.low) & (v == c.low)) | (np.isfinite(c.high) & (v == c.high))
 
 
 def expand_result(red_res, values, red: Reduction):
@@ -385,6 +425,8 @@ def expand_result(red_res, values, red: Reduction):
         info_ok=red_res.info_ok,
         model=full,
         cov_type=red_res.cov_type,
+        df_resid=red_res.df_resid,
+        information=red_res.information,
     )
 
 
@@ -396,24 +438,26 @@ def _expand_jit(red_res, values, red, batched):
     return fn(red_res, values)
 
 
-def fit_extended(runner, model, data, *, fixed, groups, batch, init, cov_type, **options):
-    """``fit`` / ``fit_batch`` with ``fixed=`` or ``cov_type="cluster"``.
+def fit_extended(runner, model, data, *, fixed, groups, batch, init, cov_type,
+                 information="observed", small_sample="CRV1", df_correction=False,
+                 **options):  # fmt: skip
+    """``fit`` / ``fit_batch`` with ``fixed=`` or a covariance that the kernel does not
+    compute (:mod:`jaxmle.covariance`).
 
     With ``fixed``: the reduced model is fitted through ``runner`` and mapped
-    back. With ``cov_type="cluster"``: an ``observed`` fit whose covariance is
-    replaced by the cluster-robust one.
+    back. Otherwise: an ``observed`` fit whose covariance is replaced by the
+    one asked for (cluster-robust, HC1-HC3, expected information, ...).
     """
     from .fit import _as_array, _float_dtype
 
-    if cov_type == "cluster" and groups is None:
-        raise ValueError("cov_type='cluster' needs groups=: one cluster label per observation")
-    if groups is not None and cov_type != "cluster":
-        raise ValueError(f"groups= goes with cov_type='cluster', got cov_type={cov_type!r}")
+    check_options(model, cov_type, information, small_sample, df_correction and not fixed,
+                  groups)  # fmt: skip
     if not fixed:
-        from ._problem import cluster_adjust
-
         res = runner(model, data, init=init, cov_type="observed", **options)
-        return cluster_adjust(res, groups)
+        return adjust_covariance(
+            res, cov_type=cov_type, information=information, groups=groups,
+            small_sample=small_sample, df_correction=df_correction,
+        )  # fmt: skip
     if not isinstance(model, Model):
         raise TypeError(f"expected a jm.Model as first argument, got {type(model).__name__}")
     if data is None:
@@ -436,8 +480,10 @@ def fit_extended(runner, model, data, *, fixed, groups, batch, init, cov_type, *
         red_init = red.reduce_params(model.check_init(init, dtype, lead))
     red_data = {"data": data, "fixed": values}
     red_res = runner(
-        red.model, red_data, init=red_init, cov_type=cov_type, groups=groups, **options
-    )
+        red.model, red_data, init=red_init, cov_type=cov_type, groups=groups,
+        information=information, small_sample=small_sample, df_correction=df_correction,
+        **options,
+    )  # fmt: skip
     res = _expand_jit(
         dataclasses.replace(red_res, data=None, weights=None, mask=None),
         values,

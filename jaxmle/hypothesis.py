@@ -1,17 +1,19 @@
 """Tests between models and of hypotheses on the parameters; information criteria.
 
 * :func:`lr_test`: likelihood-ratio test of nested models,
-  ``2 (l_alt - l_null) ~ chi2_df``; with ``boundary=True`` the null value is on
+  ``2 (l_alt - l_null) ~ chi2_df``; for one parameter whose null value is on
   the edge of the parameter space (a variance, an overdispersion, a mixing
-  weight at 0) and the reference is the 50:50 mixture ``chi2_{df-1} / chi2_df``
-  (chi-bar-squared; Self and Liang 1987).
+  weight at 0: detected from the null's fixed values, or ``boundary=True``) the
+  reference is the 50:50 mixture ``chi2_{df-1} / chi2_df`` (chi-bar-squared;
+  Self and Liang 1987).
 * :func:`wald_test`: ``(R theta - r)' (R cov R')^-1 (R theta - r) ~ chi2_q``
   for linear hypotheses on the (natural-space) parameters, with the fit's
   covariance (so ``cov_type="robust"`` / ``"cluster"`` give robust tests).
 * :func:`score_test` (Rao / Lagrange multiplier): from a null fit with
-  ``fixed=`` only, ``g' I^-1 g`` with the gradient ``g`` and the observed
-  information ``I`` of the full model at the null estimate, on the natural
-  scale of the parameters.
+  ``fixed=`` only, ``g' I^-1 g`` with the gradient ``g`` and the expected
+  information ``I`` of the full model at the null estimate (the observed or
+  the OPG where there is no expected one; NaN where it is not positive
+  definite), on the natural scale of the parameters.
 * :func:`compare`: log-likelihood, parameters, AIC, AICc, BIC, their
   differences and Akaike weights of several fits to the same data.
 
@@ -22,8 +24,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import warnings
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +35,11 @@ import numpy as np
 
 from ._compile import tuned_jit
 from ._problem import problem_of
+from ._warnings import InferenceWarning
 from .constraints import Simplex
+from .fixed import _structure, on_edge
+from .inference import f_sf, scaled_cholesky_inverse
+from .model import NoExpectedInformation
 
 __all__ = [
     "HypothesisTest",
@@ -56,6 +64,14 @@ class HypothesisTest(NamedTuple):
     statistic: jax.Array
     df: int
     pvalue: jax.Array
+    #: whether the information matrix of the statistic was positive definite (score and
+    #: Wald tests; None where nothing was checked)
+    info_ok: Any = None
+    #: the denominator degrees of freedom of an F reference distribution (a Wald test on a
+    #: fit with ``df_resid``: cluster-robust, or the linear model's df correction), or None
+    df_denom: Any = None
+    #: how the p-value was obtained, where it is not the plain chi2 (a boundary mixture)
+    note: str = ""
 
 
 def chi2_sf(x, df):
@@ -81,21 +97,89 @@ def _check_pair(a, b, what):
         raise ValueError(f"{what}: the fits use different numbers of observations ({na} vs {nb})")
 
 
-def lr_test(null_res, alt_res, *, df: int | None = None, boundary: bool = False) -> HypothesisTest:
+def _boundary_nulls(res) -> list[tuple[str, int, int]]:
+    """The fixed components of a null fit on a finite end of their support:
+    ``(name, flat index, +1 at a lower end / -1 at an upper end)``, the same in every
+    dataset of a batch."""
+    if not res.fixed or res.fixed_values is None:
+        return []
+    model = res.model
+    names = res.param_names
+    starts = {key: sl.start for key, sl, _ in model.param_blocks()}
+    out = []
+    for key, idx in _structure(model, res.fixed):
+        values = res.fixed_values[key]
+        if isinstance(values, jax.core.Tracer):
+            return []
+        values = np.asarray(values, dtype=float)[..., 0, :]
+        c = model.spec[key]
+        for i, j in enumerate(idx):
+            edge = on_edge(c, values[..., i])
+            if not np.any(edge):
+                continue
+            if not np.all(edge):
+                raise ValueError(
+                    f"the null value of {names[starts[key] + j]!r} is on the boundary in some "
+                    "datasets of the batch and inside the support in others; test them apart"
+                )
+            low = bool(np.all(values[..., i] == c.low))
+            out.append((names[starts[key] + j], starts[key] + j, 1 if low else -1))
+    return out
+
+
+def _mixture_p(stat, df):
+    """``0.5 P(chi2_{df-1} > x) + 0.5 P(chi2_df > x)``: one parameter on the boundary."""
+    return 0.5 * chi2_sf(stat, df - 1) + 0.5 * chi2_sf(stat, df)
+
+
+def _boundary_note(edges, df) -> str:
+    where = ", ".join(edges)
+    return (
+        f"null on the boundary of the parameter space ({where}): p from the 50:50 mixture of "
+        f"chi2_{df - 1} and chi2_{df} (Self and Liang 1987)"
+    )
+
+
+def _several_note(edges) -> str:
+    return (
+        f"{len(edges)} parameters on the boundary under the null ({', '.join(edges)}): the "
+        "reference is a chi-bar-squared mixture whose weights depend on the information "
+        "matrix; no p-value is given (simulate it with jm.bootstrap of the null, or pass "
+        "boundary=False for the conservative chi2)"
+    )
+
+
+def lr_test(
+    null_res, alt_res, *, df: int | None = None, boundary: bool | None = None
+) -> HypothesisTest:
     """Likelihood-ratio test of a null model nested in an alternative.
 
     ``LR = 2 (loglik_alt - loglik_null)`` is ``chi2_df`` under the null with
     ``df = alt.n_params - null.n_params`` (the free parameters each fit has;
-    a null fitted with ``fixed=`` counts only its free ones). With
-    ``boundary=True`` the restricted parameter's null value is on the edge of
-    its space, and the p-value is ``0.5 P(chi2_{df-1} > LR) + 0.5 P(chi2_df > LR)``
-    (for ``df = 1``: half the ``chi2_1`` p-value).
+    a null fitted with ``fixed=`` counts only its free ones).
+
+    A null on the boundary of the parameter space (a null fitted with a
+    component fixed on the finite end of its support: an overdispersion or a
+    variance of 0, a probability of 0 or 1) is found from the null fit: for one
+    such component the p-value is ``0.5 P(chi2_{df-1} > LR) + 0.5 P(chi2_df > LR)``
+    (for ``df = 1``: half the ``chi2_1`` p-value; Self and Liang 1987), and the
+    test's ``note`` says so. This mixture holds for *one* parameter on the
+    boundary; for more, the weights depend on the information matrix, and the
+    p-value is NaN with a note and an :class:`~jaxmle.InferenceWarning`.
+    A null that is a different model (a Poisson against a negative binomial)
+    cannot be recognized: pass ``boundary=True``.
+
+    ``LR`` is never negative: a rounding below 0 (identical fits) is 0, and an
+    alternative fit below the null (a failed fit of the larger model) gives NaN
+    with an :class:`~jaxmle.InferenceWarning`.
 
     Args:
         null_res, alt_res: fits of the two models to the same data (single
             or batch).
         df: degrees of freedom, when the parameter counts do not give them.
-        boundary: use the 50:50 chi-bar-squared mixture.
+        boundary: ``None`` (default): detect a null on the boundary from the
+            null fit's fixed values; ``True``: one restricted parameter is on the
+            boundary (the 50:50 mixture); ``False``: the plain ``chi2_df``.
 
     Returns:
         A :class:`HypothesisTest`.
@@ -120,12 +204,33 @@ def lr_test(null_res, alt_res, *, df: int | None = None, boundary: bool = False)
                 f"{null_res.n_params}; the null must have fewer (or pass df=)"
             )
     df = int(df)
-    stat = 2.0 * (jnp.asarray(alt_res.loglik) - jnp.asarray(null_res.loglik))
+    l0, l1 = jnp.asarray(null_res.loglik), jnp.asarray(alt_res.loglik)
+    raw = 2.0 * (l1 - l0)
+    # rounding: identical maxima can differ by a few ulps of the log-likelihood
+    tol = 2.0 * math.sqrt(float(jnp.finfo(raw.dtype).eps)) * (1.0 + jnp.abs(l0))
+    stat = jnp.where(raw >= 0, raw, jnp.where(raw > -tol, 0.0, jnp.nan))
+    if not isinstance(stat, jax.core.Tracer) and np.any(
+        np.isnan(np.asarray(stat)) & ~np.isnan(np.asarray(raw))
+    ):
+        warnings.warn(
+            "lr_test: the alternative's log-likelihood is below the null's (the larger model's "
+            "fit did not reach its maximum); the statistic is NaN there",
+            InferenceWarning,
+            stacklevel=2,
+        )
+    note = ""
+    if boundary is None:
+        edges = [name for name, _, _ in _boundary_nulls(null_res)]
+        if len(edges) == 1:
+            boundary, note = True, _boundary_note(edges, df)
+        elif len(edges) > 1:
+            note = _several_note(edges)
+            warnings.warn(f"lr_test: {note}", InferenceWarning, stacklevel=2)
+            return HypothesisTest(stat, df, jnp.full(jnp.shape(stat), jnp.nan), note=note)
     if boundary:
-        p = 0.5 * chi2_sf(stat, df - 1) + 0.5 * chi2_sf(stat, df)
-    else:
-        p = chi2_sf(stat, df)
-    return HypothesisTest(stat, df, p)
+        note = note or _boundary_note(["boundary=True"], df)
+        return HypothesisTest(stat, df, _mixture_p(stat, df), note=note)
+    return HypothesisTest(stat, df, chi2_sf(stat, df))
 
 
 def _restriction(res, R, r):
@@ -156,12 +261,37 @@ def _restriction(res, R, r):
     return R, r
 
 
+def _boundary_rows(res, R, r) -> list[str]:
+    """The rows of ``R theta = r`` that set one component to a finite end of its support."""
+    names = res.param_names
+    constraint = {}
+    for key, sl, _ in res.model.param_blocks():
+        for j in range(sl.start, sl.stop):
+            constraint[j] = res.model.spec[key]
+    out = []
+    for row, value in zip(R, r):
+        nz = np.flatnonzero(row)
+        if len(nz) == 1 and bool(on_edge(constraint[nz[0]], value / row[nz[0]])):
+            out.append(f"{names[nz[0]]} = {value / row[nz[0]]:g}")
+    return out
+
+
 def wald_test(res, R, r=None) -> HypothesisTest:
     """Wald test of the linear hypothesis ``R theta = r`` on the flattened parameters.
 
     ``W = (R theta - r)' (R cov R')^-1 (R theta - r) ~ chi2_q``, ``q`` the rows
     of ``R``, ``theta`` and ``cov`` the fit's (in :attr:`~jaxmle.FitResult.param_names`
-    order, natural space).
+    order, natural space). For a fit with
+    :attr:`~jaxmle.FitResult.df_resid` (cluster-robust: ``G - 1``; the linear
+    model with ``df_correction=True``: ``n - p``) the p-value is
+    ``P(F_{q, df_resid} > W / q)`` (for ``q = 1`` the two-sided t test), as
+    statsmodels with ``use_t`` and Stata report it; ``df_denom`` says so.
+
+    A row that sets one component to a finite end of its support (``"alpha"``
+    of a negative binomial at 0) is a null on the boundary: the p-value is the
+    50:50 mixture of ``chi2_{q-1}`` and ``chi2_q`` (half the ``chi2_1`` p-value
+    for one row), with a note; for more than one such row it is NaN (see
+    :func:`lr_test`, which is more accurate there).
 
     Args:
         res: a fit (single or batch).
@@ -193,7 +323,19 @@ def wald_test(res, R, r=None) -> HypothesisTest:
     V = Rj @ res.cov @ Rj.T
     stat = jnp.einsum("...i,...i->...", diff, jnp.linalg.solve(V, diff[..., None])[..., 0])
     q = R.shape[0]
-    return HypothesisTest(stat, q, chi2_sf(stat, q))
+    edges = _boundary_rows(res, R, r)
+    if len(edges) > 1:
+        note = _several_note(edges)
+        warnings.warn(f"wald_test: {note}", InferenceWarning, stacklevel=2)
+        return HypothesisTest(stat, q, jnp.full(jnp.shape(stat), jnp.nan), note=note)
+    if edges:
+        return HypothesisTest(stat, q, _mixture_p(stat, q), note=_boundary_note(edges, q))
+    if res.df_resid is None:
+        return HypothesisTest(stat, q, chi2_sf(stat, q))
+    # t (q = 1) and F references: W / q ~ F(q, df_resid)
+    note = f"F({q}, df_resid) reference: W / {q} ~ F"
+    return HypothesisTest(stat, q, f_sf(stat / q, q, res.df_resid), df_denom=res.df_resid,
+                          note=note)  # fmt: skip
 
 
 def _natural_free(model, params):
@@ -218,40 +360,116 @@ def _from_natural(model, v):
     return out
 
 
-def _score_one(params, data, weights, mask, *, problem):
+def _natural_index(model, flat: int) -> int:
+    """The position of flattened component ``flat`` among the natural free coordinates."""
+    pos = 0
+    for key, sl, _ in model.param_blocks():
+        c = model.spec[key]
+        if sl.start <= flat < sl.stop:
+            return pos + flat - sl.start
+        pos += c.size - 1 if isinstance(c, Simplex) else c.size
+    raise IndexError(flat)
+
+
+def _score_one(params, data, weights, mask, *, problem, information, edge=None):
     data, weights, mask = problem.prepare(data, weights, mask)
     model = problem.model
 
+    def full(v):
+        return _from_natural(model, v)
+
     def ll(v):
-        return problem.loglik(_from_natural(model, v), data, weights, mask)
+        return problem.loglik(full(v), data, weights, mask)
 
     v = _natural_free(model, params)
     g = jax.grad(ll)(v)
-    H = -jax.hessian(ll)(v)
-    return g @ jnp.linalg.solve(H, g)
+    if information == "expected":
+        w = jnp.where(mask, weights, 0.0) if problem.n is not None else weights
+        J = jax.jacfwd(lambda t: model.flatten(full(t)))(v)
+        info = J.T @ model.expected_info(full(v), data, w) @ J
+    elif information == "opg":
+        scores = jax.jacfwd(lambda t: problem.terms(full(t), data, mask))(v)
+        info = (scores * weights[:, None]).T @ scores
+    else:
+        info = -jax.hessian(ll)(v)
+    inv, ok = scaled_cholesky_inverse(info)
+    stat = jnp.maximum(g @ inv @ g, 0.0)  # (a rounding below 0 of a positive form)
+    if edge is not None:
+        # one component on the boundary (index b, +1 at a lower end): the quadratic model of
+        # the log-likelihood is maximized over the side of the boundary inside the support.
+        # Where its unconstrained maximum I^-1 g points out, the maximum is on the face
+        # theta_b = null, and the statistic is the other components' (b held at its null).
+        # (with b the only component tested, the others' score is 0 at the null estimate,
+        # and so is the statistic on the face)
+        b, sign, alone = edge
+        inward = sign * (inv @ g)[b] >= 0
+        if alone:
+            face = jnp.zeros_like(stat)
+        else:
+            keep = jnp.arange(v.size) != b
+            eye = jnp.eye(v.size, dtype=v.dtype)
+            inv_r, ok_r = scaled_cholesky_inverse(
+                jnp.where(keep[:, None] & keep[None, :], info, eye)
+            )
+            g_r = jnp.where(keep, g, 0.0)
+            face = jnp.maximum(g_r @ inv_r @ g_r, 0.0)
+            ok = ok & ok_r
+        stat = jnp.where(inward, stat, face)
+    return jnp.where(ok, stat, jnp.nan), ok
 
 
-@tuned_jit(static_argnames=("problem", "batched"))
-def _score_jit(u, data, weights, mask, *, problem, batched):
-    fn = functools.partial(_score_one, problem=problem)
+@tuned_jit(static_argnames=("problem", "information", "edge", "batched"))
+def _score_jit(u, data, weights, mask, *, problem, information, edge, batched):
+    fn = functools.partial(_score_one, problem=problem, information=information, edge=edge)
     return jax.vmap(fn)(u, data, weights, mask) if batched else fn(u, data, weights, mask)
 
 
-def score_test(null_res) -> HypothesisTest:
+#: the information matrices of :func:`score_test`
+SCORE_INFORMATION = ("auto", "expected", "observed", "opg")
+
+
+def score_test(null_res, *, information: str = "auto") -> HypothesisTest:
     """Score (Rao, Lagrange-multiplier) test of the restriction of a null fit with ``fixed=``.
 
     The full model (all parameters free) is evaluated at the null estimate:
-    ``S = g' I^-1 g`` with ``g`` its score and ``I`` its observed information
+    ``S = g' I^-1 g`` with ``g`` its score and ``I`` an information matrix
     there, both on the natural scale of the parameters (the values
     themselves; a ``Simplex(k)`` by its first ``k - 1`` components);
     ``S ~ chi2_df`` with ``df`` the number of free coordinates fixed. Only
     the null model is fitted.
 
+    Which information (``information=``):
+
+    * ``"auto"`` (default): the expected (Fisher) information where the
+      model has it in closed form (the families, uncensored, and the
+      regression models: Rao's test as R's ``anova(..., test="Rao")`` computes
+      it for a GLM), else the observed information;
+    * ``"expected"``, ``"observed"``: that one;
+    * ``"opg"``: the outer product of the per-observation scores (always
+      positive semi-definite; the LM test's OPG form).
+
+    The observed information of the full model at the null estimate need not be
+    positive definite (far from the alternative's maximum it is often
+    indefinite). A test whose information matrix is not positive definite is
+    NaN, never negative, with ``info_ok`` False and an
+    :class:`~jaxmle.InferenceWarning`.
+
+    A null on the boundary (one component fixed on a finite end of its support,
+    ``fixed={"alpha": 0.0}`` for a negative binomial: the Poisson) gives the
+    one-sided score test: the score's quadratic model is maximized on the side of
+    the boundary inside the support (0 where the score points out, for ``df = 1``),
+    with the p-value of the 50:50 mixture of ``chi2_{df-1}`` and ``chi2_df``
+    (see :func:`lr_test`). For ``alpha`` of the NB2 regression this is the
+    Cameron-Trivedi test of overdispersion with the expected information of
+    the coefficients.
+
     Args:
         null_res: a fit with ``fixed=`` (single or batch), with its data.
+        information: ``"auto"``, ``"expected"``, ``"observed"`` or ``"opg"``.
 
     Returns:
-        A :class:`HypothesisTest`.
+        A :class:`HypothesisTest` (``info_ok``: whether the information was
+        positive definite).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -263,21 +481,67 @@ def score_test(null_res) -> HypothesisTest:
         >>> t = jm.score_test(jm.fit(model, x, fixed={"rate": 0.5}))   # n (1 - rate * mean)^2
         >>> t.df, round(float(t.statistic), 6)
         (1, 3.0)
+        >>> x = jnp.array([0.3, 1.9, 0.8, 1.4, 2.2, 1.1])   # normal, mu = 0: n mean^2 / mean(x^2)
+        >>> t = jm.score_test(jm.fit(jm.families.Normal(), x, fixed={"loc": 0.0}))
+        >>> round(float(t.statistic), 4), bool(t.info_ok)
+        (4.8008, True)
     """
     if not null_res.fixed:
         raise ValueError(
             "score_test needs a null fit with fixed= (e.g. jm.fit(model, data, "
             "fixed={'beta[2]': 0.0})): the restriction is what is tested"
         )
+    if information not in SCORE_INFORMATION:
+        raise ValueError(f"information must be one of {SCORE_INFORMATION}, got {information!r}")
     model = null_res.model
     df = model.free_size - null_res.n_params
     stripped = dataclasses.replace(null_res, fixed=(), fixed_values=None)
     problem, data, weights, mask, _, _ = problem_of(stripped, "score_test")
-    stat = _score_jit(
-        null_res.params, data, weights, mask, problem=problem,
-        batched=bool(null_res.batch_shape),
-    )  # fmt: skip
-    return HypothesisTest(stat, df, chi2_sf(stat, df))
+    if information == "expected" and model.expected_info is None:
+        raise ValueError(
+            f"score_test: the model {model.name!r} has no expected information in closed form; "
+            "use information='observed' or 'opg'"
+        )
+    if information == "opg" and problem.n is None:
+        raise ValueError("information='opg' needs per-observation log-likelihood terms")
+
+    edges = _boundary_nulls(null_res)
+    if len(edges) > 1:
+        note = _several_note([name for name, _, _ in edges])
+        warnings.warn(f"score_test: {note}", InferenceWarning, stacklevel=2)
+    edge = None
+    if len(edges) == 1:
+        _, flat, sign = edges[0]
+        edge = (_natural_index(model, flat), sign, df == 1)
+
+    def run(kind):
+        return _score_jit(
+            null_res.params, data, weights, mask, problem=problem, information=kind,
+            edge=edge, batched=bool(null_res.batch_shape),
+        )  # fmt: skip
+
+    if information == "auto":
+        try:
+            stat, ok = run("expected" if model.expected_info is not None else "observed")
+        except NoExpectedInformation:  # (censored data: the observed information)
+            stat, ok = run("observed")
+    else:
+        stat, ok = run(information)
+    if not isinstance(ok, jax.core.Tracer) and not np.all(np.asarray(ok)):
+        warnings.warn(
+            "score_test: the information matrix at the null estimate is not positive "
+            "definite, and the statistic is NaN (where info_ok is False); use "
+            "information='opg', the expected information of a family model, or lr_test",
+            InferenceWarning,
+            stacklevel=2,
+        )
+    if len(edges) > 1:
+        return HypothesisTest(stat, df, jnp.full(jnp.shape(stat), jnp.nan), info_ok=ok,
+                              note=note)  # fmt: skip
+    if edge is not None:
+        note = _boundary_note([edges[0][0]], df)
+        return HypothesisTest(stat, df, _mixture_p(stat, df), info_ok=ok, note=note)
+    return HypothesisTest(stat, df, chi2_sf(stat, df), info_ok=ok)
 
 
 class Comparison(NamedTuple):

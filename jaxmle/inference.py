@@ -21,8 +21,12 @@ __all__ = [
     "sandwich",
     "z_value",
     "two_sided_p",
+    "two_sided_p_t",
+    "t_value",
+    "f_sf",
 ]
 
+#: the covariances the fit's kernel computes; :mod:`jaxmle.covariance` adds the others
 COV_TYPES = ("observed", "robust", "opg")
 
 
@@ -90,3 +94,72 @@ def z_value(level: float) -> float:
 def two_sided_p(z):
     """Two-sided p-value of a standard-normal statistic."""
     return jax.scipy.special.erfc(jnp.abs(z) / math.sqrt(2.0))
+
+
+def _finite_df(df):
+    df = jnp.asarray(df, float)
+    finite = jnp.isfinite(df) & (df > 0)
+    return finite, jnp.where(finite, df, 1.0)
+
+
+def two_sided_p_t(t, df):
+    """Two-sided p-value of a Student-t statistic with ``df`` degrees of freedom (an
+    array; ``inf`` or ``None`` is the normal).
+
+    Example:
+        >>> from jaxmle.inference import two_sided_p_t
+        >>> round(float(two_sided_p_t(2.2281388519649385, 10.0)), 6)
+        0.05
+    """
+    if df is None:
+        return two_sided_p(t)
+    t = jnp.asarray(t)
+    finite, d = _finite_df(df)
+    x = d / (d + jnp.where(jnp.isfinite(t), t, 0.0) ** 2)
+    p_t = jnp.where(jnp.isfinite(t), jax.scipy.special.betainc(0.5 * d, 0.5, x), 0.0)
+    return jnp.where(finite, p_t, two_sided_p(t))
+
+
+def t_value(level: float, df):
+    """Two-sided Student-t critical value for ``level`` (``df`` an array; ``inf`` or
+    ``None``: the normal's :func:`z_value`), by bisection on :func:`two_sided_p_t`.
+
+    Example:
+        >>> from jaxmle.inference import t_value
+        >>> round(float(t_value(0.95, 10.0)), 6)
+        2.228139
+    """
+    z = z_value(level)
+    if df is None:
+        return z
+    finite, d = _finite_df(df)
+    alpha = 1.0 - level
+
+    def step(_, bracket):
+        lo, hi = bracket
+        mid = 0.5 * (lo + hi)
+        above = two_sided_p_t(jnp.exp(mid), d) > alpha  # the quantile is larger than exp(mid)
+        return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
+
+    lo = jnp.full(jnp.shape(d), math.log(z), d.dtype)  # t's quantile is above the normal's
+    hi = jnp.full(jnp.shape(d), math.log(1e8), d.dtype)
+    lo, hi = jax.lax.fori_loop(0, 100, step, (lo, hi))
+    return jnp.where(finite, jnp.exp(0.5 * (lo + hi)), z)
+
+
+def f_sf(x, d1: int, d2):
+    """Upper tail ``P(F_{d1, d2} > x)`` of Fisher's F (``d2`` an array; ``inf`` or ``None``:
+    ``chi2_{d1} / d1``).
+
+    Example:
+        >>> from jaxmle.inference import f_sf
+        >>> round(float(f_sf(4.9646027437307145, 1, 10.0)), 6)
+        0.05
+    """
+    x = jnp.maximum(jnp.asarray(x), 0.0)
+    chi2 = jax.scipy.special.gammaincc(d1 / 2.0, d1 * x / 2.0)
+    if d2 is None:
+        return chi2
+    finite, d = _finite_df(d2)
+    p_f = jax.scipy.special.betainc(0.5 * d, 0.5 * d1, d / (d + d1 * x))
+    return jnp.where(finite, p_f, chi2)

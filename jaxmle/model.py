@@ -11,7 +11,18 @@ import numpy as np
 
 from .constraints import Constraint, as_constraint
 
-__all__ = ["Model"]
+__all__ = ["Model", "NoExpectedInformation"]
+
+
+class NoExpectedInformation(ValueError):
+    """The model has no expected information for this data (censored observations, whose
+    expected information depends on the censoring).
+
+    Example:
+        >>> from jaxmle.model import NoExpectedInformation
+        >>> issubclass(NoExpectedInformation, ValueError)
+        True
+    """
 
 
 class Model:
@@ -96,6 +107,17 @@ class Model:
         # back (``u = a + b u'``, dicts of arrays of shape ``lead``) and the change of the
         # log-likelihood; or None.
         self.standardize: Callable[..., Any] | None = None
+        # The expected (Fisher) information in closed form (the families and regression models
+        # set it): ``expected_info(params, data, weights)`` is the ``(m, m)`` matrix over the
+        # flattened constrained parameters, summed over the observations with ``weights`` (0 for
+        # masked ones); or None (``information="expected"`` is then refused).
+        self.expected_info: Callable[[dict, Any, jax.Array], jax.Array] | None = None
+        # The leverages of a regression model, ``leverage(params, data, weights) -> (n,)``: the
+        # diagonal of the weighted hat matrix of its linear predictor (what HC2 and HC3 need).
+        self.leverage: Callable[[dict, Any, jax.Array], jax.Array] | None = None
+        # The name of the coefficients of a Gaussian linear model (``df_correction=True``
+        # rescales their covariance to the unbiased variance), or None.
+        self.linear_coef: str | None = None
 
         offsets, start = {}, 0
         for key, c in self.spec.items():

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .inference import two_sided_p, z_value
+from .constraints import Bounded, Real
+from .inference import t_value, two_sided_p_t, z_value
 
 __all__ = ["Status", "FitResult"]
 
@@ -84,7 +86,8 @@ class FitResult:
             constraint.
         info_ok: whether the information matrix is positive definite.
         model: the :class:`jaxmle.Model` (static).
-        cov_type: ``"observed"``, ``"robust"``, ``"opg"`` or ``"cluster"`` (static).
+        cov_type: ``"observed"``, ``"robust"`` (= ``"HC0"``), ``"HC1"``,
+            ``"HC2"``, ``"HC3"``, ``"opg"`` or ``"cluster"`` (static).
         data: the data of the fit (as given; the observations of a batch keep
             their leading axis), or ``None``. :meth:`conf_int` with
             ``method="profile"``, :meth:`profile`, the tests and the bootstrap
@@ -99,6 +102,13 @@ class FitResult:
         se_computed: ``False`` for a fit with ``se=False``: no information
             matrix was formed, ``se``/``cov``/``cov_free`` are NaN and
             ``info_ok`` was not checked (static).
+        df_resid: degrees of freedom of the reference distribution of the
+            Wald statistics and intervals: ``G - 1`` for ``cov_type="cluster"``
+            (``G`` clusters), ``n - p`` for the Gaussian linear model with
+            ``df_correction=True``; ``None`` for the normal (an array per
+            dataset of a batch).
+        information: ``"observed"`` or ``"expected"``: the information
+            matrix of the covariance (static).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -135,6 +145,10 @@ class FitResult:
     fixed_values: Any = None
     fixed: tuple = dataclasses.field(default=(), metadata={"static": True})
     se_computed: bool = dataclasses.field(default=True, metadata={"static": True})
+    # degrees of freedom of the t (and F) reference distribution of the Wald statistics and
+    # intervals, or None for the normal (and chi2)
+    df_resid: Any = None
+    information: str = dataclasses.field(default="observed", metadata={"static": True})
 
     # -- derived fields ---------------------------------------------------
     @property
@@ -196,7 +210,10 @@ class FitResult:
         Args:
             level: confidence level.
             method: ``"wald"`` (default): ``estimate -/+ z * se`` on the natural
-                scale, as statsmodels and iminuit's HESSE report it.
+                scale, as statsmodels and iminuit's HESSE report it; ``z`` is
+                the t quantile with :attr:`df_resid` degrees of freedom where
+                the fit has them (cluster-robust, or the linear model with
+                ``df_correction=True``).
                 ``"wald_transformed"``: the Wald interval built on each
                 element's unconstrained scale (log for positive, logit for
                 bounded and simplex components) and mapped back; it always
@@ -209,6 +226,8 @@ class FitResult:
                 profiling found a better optimum than the fit (or failed) are
                 NaN, with a :class:`~jaxmle.ProfileWarning`; see
                 :func:`jaxmle.profile_intervals` for the status per component.
+                Profile intervals come from the likelihood alone: they do not
+                depend on ``cov_type`` or ``information``.
 
         Returns:
             dict name -> ``(low, high)``, arrays shaped like the parameter (with
@@ -236,10 +255,16 @@ class FitResult:
 
             z_value(level)  # validates the level
             return conf_int_profile(self, level)
-        z = z_value(level)
+        crit = self._critical(level)
         out = {}
         for key, c in self.model.spec.items():
             est, se = self.params[key], self.se[key]
+            # (with df_resid: one value per dataset of a batch)
+            z = (
+                crit
+                if self.df_resid is None
+                else jnp.reshape(crit, jnp.shape(crit) + (1,) * len(c.shape))
+            )
             if method == "wald":
                 out[key] = (est - z * se, est + z * se)
             else:
@@ -247,6 +272,13 @@ class FitResult:
                 half = z * se * jnp.abs(deta)
                 out[key] = (c.link_inverse(eta - half), c.link_inverse(eta + half))
         return out
+
+    def _critical(self, level: float):
+        """The two-sided critical value of the Wald intervals: the normal's, or t's with
+        :attr:`df_resid` degrees of freedom."""
+        if self.df_resid is None:
+            return z_value(level)
+        return t_value(level, self.df_resid)
 
     def profile(self, param: str, *, points: int = 41, level: float = 0.95):
         """The profile log-likelihood of one flattened parameter on a grid: a
@@ -351,15 +383,39 @@ class FitResult:
             cols = {k: np.reshape(v, (1,)) for k, v in cols.items()}
         return pd.DataFrame(cols)
 
-    def summary(self, level: float = 0.95, method: str = "wald") -> str:
+    def summary(self, level: float = 0.95, method: str = "wald", null: dict | None = None) -> str:
         """A text table: estimate, SE, z, p and interval per parameter, then fit health.
 
         The intervals are those of :meth:`conf_int` with this ``level`` and ``method``.
+        The z (or t) and p columns are the Wald test of each parameter against its null
+        value, and only where that value is inside the parameter's support:
+
+        * an unbounded parameter (``Real``) against 0, or its ``null=`` value;
+        * a positive, bounded or simplex parameter only against a ``null=`` value
+          (e.g. ``{"shape": 1.0}``: the Weibull's exponential), on its log / logit
+          scale (marked ``*``; for ``log(shape) = 0`` this is ``survreg``'s test of
+          ``Log(scale)``); without one its z and p are blank (0 would be outside or
+          on the edge of its support: for an overdispersion of 0 fit the null and
+          use :func:`jaxmle.lr_test`);
+        * a fixed component is marked ``fixed``, with no SE, z or p.
+
+        With :attr:`df_resid` (cluster-robust covariance, the linear model's
+        ``df_correction=True``) the column is t with those degrees of freedom. A
+        footer says which test each column is.
         For a batch result: counts per status and quantiles of each estimate.
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> import jaxmle as jm
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> x = jnp.array([0.8, 1.1, 2.3, 0.4, 1.7, 3.0, 0.9])
+            >>> table = jm.fit(jm.families.Weibull(), x).summary(null={"shape": 1.0})
+            >>> "H0: shape = 1" in table and "no test for scale" in table
+            True
         """
         if self.batch_shape:
             return _batch_summary(self, level)
-        return _single_summary(self, level, method)
+        return _single_summary(self, level, method, null)
 
     def __repr__(self) -> str:
         if self.batch_shape:
@@ -390,39 +446,118 @@ def _status_counts(status: np.ndarray) -> str:
     return ", ".join(parts) if parts else "empty"
 
 
-def _single_summary(res: FitResult, level: float, method: str = "wald") -> str:
+def _unconstrained(c) -> bool:
+    """Whether a constraint is the whole real line (a test against any value is inside)."""
+    return isinstance(c, Real) or (
+        isinstance(c, Bounded) and not (math.isfinite(c.low) or math.isfinite(c.high))
+    )
+
+
+def _null_values(res: FitResult, null) -> dict[str, float]:
+    """``null=`` of :meth:`FitResult.summary` per flattened name, checked against the support."""
+    if null is None:
+        return {}
+    if not isinstance(null, Mapping):
+        raise TypeError(f"null must be a dict from parameter name to value, got {null!r}")
+    model = res.model
+    names = res.param_names
+    out: dict[str, float] = {}
+    for key, value in null.items():
+        if key in model.spec:
+            c = model.spec[key]
+            flat = np.broadcast_to(np.asarray(value, float), c.shape).reshape(-1)
+            start = names.index(key if c.shape == () else f"{key}[{','.join('0' * len(c.shape))}]")
+            comps = {names[start + j]: (c, float(flat[j])) for j in range(c.size)}
+        elif key in names:
+            c = next(model.spec[k] for k, sl, _ in model.param_blocks() if key in names[sl])
+            comps = {key: (c, float(value))}
+        else:
+            raise ValueError(f"null has unknown parameter {key!r}; the components are {names}")
+        for name, (c, v) in comps.items():
+            if not (np.isfinite(v) and bool(np.all(c.check(np.asarray(v))))):
+                raise ValueError(
+                    f"null value {v} of {name!r} is not inside its support ({c.describe()}): a "
+                    "Wald test there is not defined; for a null on the edge of the parameter "
+                    "space (a variance or an overdispersion of 0) fit the null model and use "
+                    "jm.lr_test, which takes the boundary into account"
+                )
+            out[name] = v
+    return out
+
+
+def _row_tests(res: FitResult, est, se, null: dict):
+    """Per flattened parameter: the Wald statistic of its null and how it was built
+    (``"natural"``, ``"link"``: on the log / logit scale, ``"fixed"``, or ``None``: no test)."""
+    model = res.model
+    names = res.param_names
+    z = np.full(len(names), np.nan)
+    kind: list[str | None] = [None] * len(names)
+    fixed = set(res.fixed)
+    for key, sl, _ in model.param_blocks():
+        c = model.spec[key]
+        for j in range(sl.start, sl.stop):
+            name = names[j]
+            if name in fixed:
+                kind[j] = "fixed"
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if _unconstrained(c):
+                    z[j] = (est[j] - null.get(name, 0.0)) / se[j]
+                    kind[j] = "natural"
+                elif name in null:
+                    eta, deta = (np.asarray(t) for t in c.link(jnp.asarray(est[j])))
+                    eta0, _ = c.link(jnp.asarray(null[name], jnp.asarray(est[j]).dtype))
+                    z[j] = (eta - float(eta0)) / (se[j] * abs(deta))
+                    kind[j] = "link"
+    return z, kind
+
+
+def _single_summary(res: FitResult, level: float, method: str = "wald", null=None) -> str:
     model = res.model
     est = np.asarray(model.flatten(res.params))
     se = np.asarray(model.flatten(res.se))
     ci = res.conf_int(level, method)
     lo = np.asarray(model.flatten({k: v[0] for k, v in ci.items()}))
     hi = np.asarray(model.flatten({k: v[1] for k, v in ci.items()}))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-    p = np.asarray(two_sided_p(jnp.asarray(z)))
+    nulls = _null_values(res, null)
+    z, kind = _row_tests(res, est, se, nulls)
+    df = None if res.df_resid is None else float(res.df_resid)
+    p = np.asarray(two_sided_p_t(jnp.asarray(z), df))
+    stat = "z" if df is None else "t"
     a = (1 - level) / 2
     names = res.param_names
     w = max(10, max(len(n) for n in names) + 1)
     status = Status(int(res.status))
     nobs = float(res.nobs)
+    cov = res.cov_type + (
+        "" if res.information == "observed" else f" ({res.information} information)"
+    )
     lines = [
         f"jaxmle fit: {model.name}",
         f"  status: {status.name}    iterations: {int(res.n_iter)}    "
-        f"|grad|: {float(res.grad_norm):.2e}    cov_type: {res.cov_type}",
+        f"|grad|: {float(res.grad_norm):.2e}    cov_type: {cov}",
         f"  log-likelihood: {float(res.loglik):.6g}    AIC: {float(res.aic):.6g}    "
         f"BIC: {float(res.bic):.6g}",
         f"  observations: {nobs:g}    free parameters: {res.n_params}",
         *_se_note(res),
         "",
-        f"{'':<{w}}{'estimate':>11}{'std err':>11}{'z':>9}{'P>|z|':>9}"
+        f"{'':<{w}}{'estimate':>11}{'std err':>11}{stat:>9}{f'P>|{stat}|':>9}"
         f"{f'[{a:.3g}':>12}{f'{1 - a:.3g}]':>12}",
     ]
     for j, name in enumerate(names):
-        zs = f"{z[j]:>9.3f}" if np.isfinite(z[j]) else f"{'nan':>9}"
-        ps = f"{p[j]:>9.3g}" if np.isfinite(p[j]) else f"{'nan':>9}"
+        if kind[j] == "fixed":
+            lines.append(f"{name:<{w}}{_fmt(est[j])}{'fixed':>11}")
+            continue
+        if kind[j] is None:
+            zs = ps = f"{'':>9}"
+        else:
+            mark = "*" if kind[j] == "link" else ""
+            zs = f"{f'{z[j]:.3f}{mark}':>9}" if np.isfinite(z[j]) else f"{'nan':>9}"
+            ps = f"{p[j]:>9.3g}" if np.isfinite(p[j]) else f"{'nan':>9}"
         lines.append(
             f"{name:<{w}}{_fmt(est[j])}{_fmt(se[j])}{zs}{ps}{_fmt(lo[j], 12)}{_fmt(hi[j], 12)}"
         )
+    lines += _test_footer(res, names, kind, nulls, stat, df)
     at_limit = _params_at_limit(res)
     yes = {True: "yes", False: "NO"}
     lines += [
@@ -436,6 +571,35 @@ def _single_summary(res: FitResult, level: float, method: str = "wald") -> str:
         f"  finite log-likelihood:            {yes[status != Status.NONFINITE]}",
     ]
     return "\n".join(lines)
+
+
+def _test_footer(res, names, kind, nulls, stat, df) -> list[str]:
+    """What the z (or t) and p columns test."""
+    ref = "the normal" if df is None else f"t({df:g})"
+    natural = [n for n, k in zip(names, kind) if k == "natural"]
+    against = sorted({nulls.get(n, 0.0) for n in natural})
+    out = [""]
+    if natural:
+        value = f"= {against[0]:g}" if len(against) == 1 else "= its null= value"
+        out.append(f"{stat}, P: Wald test of each unbounded parameter {value}, against {ref}")
+    link = [n for n, k in zip(names, kind) if k == "link"]
+    if link:
+        tested = ", ".join(f"{n} = {nulls[n]:g}" for n in link)
+        out.append(f"{stat}*: on the log / logit scale of the parameter, H0: {tested}")
+    blank = [n for n, k in zip(names, kind) if k is None]
+    if blank:
+        out.append(
+            f"no test for {', '.join(blank)}: positive, bounded or simplex, with no null inside "
+            "its support (give one with summary(null={...}); for a null on the edge, such as "
+            "an overdispersion of 0, use jm.lr_test)"
+        )
+    fixed = [n for n, k in zip(names, kind) if k == "fixed"]
+    if fixed:
+        out.append(f"fixed (not estimated): {', '.join(fixed)}")
+    if res.df_resid is not None:
+        why = "clusters - 1" if res.cov_type == "cluster" else "n - p, the unbiased variance"
+        out.append(f"reference distribution: t({df:g}) ({why}), for the intervals too")
+    return out
 
 
 def _se_note(res: FitResult) -> list[str]:

@@ -421,14 +421,23 @@ class NegativeBinomialDist(_Discrete):
 
     def _logpdf(self, k, params):
         mu, alpha = params["mean"], params["alpha"]
-        r = 1.0 / alpha
-        am = alpha * mu
+        # alpha = 0 exactly (a null on the boundary, fixed by a test): the Poisson, with the
+        # expansion's first two terms in alpha for the one-sided derivatives there (score
+        # tests); the general formula takes a safe alpha there (the double-where pattern)
+        zero = alpha == 0
+        alpha_s = jnp.where(zero, 1.0, alpha)
+        r = 1.0 / alpha_s
+        am = alpha_s * mu
         # log C(k+r-1, k) + k log(alpha mu) = [lgamma(k+r) - lgamma(r) - k log r] - lgamma(k+1)
         # + k log(mu): the bracket computed without the rounding of the lgamma difference
         # (~1e-16 r log r), so that the loglik tends to the Poisson's as alpha -> 0 and never
         # exceeds it
         logc = log_rising_over_power(k, r) - gammaln(k + 1.0)
-        return logc + xlogy(k, mu) - (r + k) * jnp.log1p(am)
+        general = logc + xlogy(k, mu) - (r + k) * jnp.log1p(am)
+        poisson = xlogy(k, mu) - mu - gammaln(k + 1.0)
+        c1 = 0.5 * ((k - mu) ** 2 - k)
+        c2 = -k * (k - 1.0) * (2.0 * k - 1.0) / 12.0 - mu**3 / 3.0 + 0.5 * k * mu**2
+        return jnp.where(zero, poisson + alpha * c1 + alpha**2 * c2, general)
 
     def _pq(self, params):
         mu, alpha = params["mean"], params["alpha"]

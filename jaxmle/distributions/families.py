@@ -30,17 +30,20 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..fit import NAN_POLICIES, fit, fit_batch
-from ..model import Model
+from ..model import Model, NoExpectedInformation
 from . import continuous as _c
 from . import discrete as _d
 from .base import Distribution, as_data_dict
 from .censoring import censored_loglik
+from .fisher import fisher_info, has_fisher
 
 __all__ = [
     "Bernoulli",
@@ -134,7 +137,40 @@ def model_for(dist: Distribution) -> Model:
         model.standardize = functools.partial(_standardize, dist)
     if isinstance(dist, _d.MultinomialDist):
         model.min_nobs = 1  # one row of counts is many trials
+    if has_fisher(dist):
+        model.expected_info = functools.partial(_expected_info, dist)
+    elif isinstance(dist, _d.NegativeBinomialDist):
+        model.expected_info = functools.partial(_nb_expected_info, dist)
     return model
+
+
+def _nb_expected_info(dist: Distribution, params, data, weights):
+    """The negative binomial's: the mean's expected information ``1 / (mean (1 + alpha mean))``
+    per observation, orthogonal to alpha's, whose block is the observed information (its
+    expectation is a series; ``mean^2 / 2`` per observation at ``alpha = 0``), as the NB2
+    regression's."""
+    x = _discrete_data(dist, data)
+    mu, alpha = params["mean"], params["alpha"]
+
+    def total(a):
+        return jnp.sum(weights * dist.logpdf(x, {"mean": mu, "alpha": a}))
+
+    n = jnp.sum(weights)
+    i_aa = jnp.where(alpha == 0, 0.5 * n * mu**2, -jax.grad(jax.grad(total))(alpha))
+    i_mm = n / (mu * (1.0 + alpha * mu))
+    zero = jnp.zeros_like(i_mm)
+    return jnp.stack([jnp.stack([i_mm, zero]), jnp.stack([zero, i_aa])])
+
+
+def _expected_info(dist: Distribution, params, data, weights):
+    """The family's expected information of ``sum(weights)`` uncensored observations."""
+    if isinstance(data, Mapping) and set(data) - {"x"}:
+        raise NoExpectedInformation(
+            f"information='expected': the expected information of censored or truncated data "
+            f"(here {sorted(set(data) - {'x'})}) depends on the censoring, which the model does "
+            "not describe; use information='observed'"
+        )
+    return jnp.sum(weights) * fisher_info(dist, params)
 
 
 def _standard_form(dist: Distribution):
@@ -648,6 +684,7 @@ def fit_dist(
     max_iter: int | None = None,
     tol: float | None = None,
     method: str = "trust",
+    information: str = "observed",
     **family_options: Any,
 ):
     """Fit a distribution family by maximum likelihood: one dataset, or a batch of them.
@@ -670,7 +707,8 @@ def fit_dist(
             or ``0`` for positive families) left-censored.
         entry: left-truncation times (delayed entry), same shape as the data
             (or a scalar).
-        weights, mask, init, cov_type, max_iter, tol, method: as in :func:`jaxmle.fit`.
+        weights, mask, init, cov_type, max_iter, tol, method, information: as in
+            :func:`jaxmle.fit`.
         nan_policy: ``"raise"``, ``"omit"`` or ``"propagate"`` for NaN values
             (and infinite ones, except infinite censoring bounds, which are
             valid here).
@@ -785,5 +823,5 @@ def fit_dist(
     runner = fit_batch if batch else fit
     return runner(
         model, data, init=init, weights=weights, mask=mask, nan_policy="propagate",
-        cov_type=cov_type, max_iter=max_iter, tol=tol, method=method,
+        cov_type=cov_type, max_iter=max_iter, tol=tol, method=method, information=information,
     )  # fmt: skip

@@ -42,6 +42,37 @@ def _eta(p, data):
     return eta
 
 
+def _weighted_gram(X, w):
+    """``X' diag(w) X``."""
+    return (X * w[:, None]).T @ X
+
+
+def _glm_information(working_weight, extra=None):
+    """The expected information and the leverages of a regression model from the working
+    weight of its linear predictor, ``W_i = E[-d^2 l_i / d eta_i^2]`` (for a GLM
+    ``(d mu / d eta)^2 / V(mu)``, what R's ``glm`` iterates with).
+
+    The coefficients' block is ``X' diag(w W) X``; ``extra(p, data, weights)``, when given,
+    is the block of the one scalar parameter after them (orthogonal to the coefficients:
+    the cross terms of the information are 0 in expectation). The leverages are the
+    diagonal of ``W^1/2 X (X' diag(w W) X)^-1 X' W^1/2``."""
+
+    def expected_info(p, data, weights):
+        block = _weighted_gram(data["X"], weights * working_weight(p, data))
+        if extra is None:
+            return block
+        k = block.shape[0]
+        out = jnp.zeros((k + 1, k + 1), block.dtype)
+        return out.at[:k, :k].set(block).at[k, k].set(extra(p, data, weights))
+
+    def leverage(p, data, weights):
+        X, W = data["X"], working_weight(p, data)
+        A = _weighted_gram(X, weights * W)
+        return W * jnp.sum(X * jnp.linalg.solve(A, X.T).T, axis=1)
+
+    return expected_info, leverage
+
+
 def _rows_lstsq(X, z, valid):
     """Least squares of ``z`` on ``X`` over the valid rows (and finite ones): the
     starting rules' common step. Returns ``(beta, residuals)``; residuals are 0
@@ -86,12 +117,18 @@ def LinearRegression(n_features: int) -> Model:
         sigma = jnp.sqrt(jnp.sum(resid**2) / jnp.maximum(jnp.sum(valid), 1))
         return {"beta": beta, "sigma": jnp.where(sigma > 0, sigma, 1.0)}
 
-    return Model(
+    model = Model(
         loglik,
         {"beta": Real(shape=(n_features,)), "sigma": Positive()},
         init=init,
         name="LinearRegression",
     )
+    model.expected_info, model.leverage = _glm_information(
+        lambda p, data: jnp.broadcast_to(p["sigma"] ** -2, data["y"].shape),
+        extra=lambda p, data, weights: 2.0 * jnp.sum(weights) / p["sigma"] ** 2,
+    )
+    model.linear_coef = "beta"
+    return model
 
 
 def LogisticRegression(n_features: int) -> Model:
@@ -114,7 +151,11 @@ def LogisticRegression(n_features: int) -> Model:
     def loglik(p, data):
         return bernoulli_logit(data["y"], _eta(p, data))
 
-    return Model(loglik, {"beta": Real(shape=(n_features,))}, name="LogisticRegression")
+    model = Model(loglik, {"beta": Real(shape=(n_features,))}, name="LogisticRegression")
+    model.expected_info, model.leverage = _glm_information(
+        lambda p, data: jax.nn.sigmoid(_eta(p, data)) * jax.nn.sigmoid(-_eta(p, data))
+    )
+    return model
 
 
 def PoissonRegression(n_features: int) -> Model:
@@ -135,7 +176,9 @@ def PoissonRegression(n_features: int) -> Model:
         y = data["y"]
         return y * eta - jnp.exp(eta) - jax.scipy.special.gammaln(y + 1)
 
-    return Model(loglik, {"beta": Real(shape=(n_features,))}, name="PoissonRegression")
+    model = Model(loglik, {"beta": Real(shape=(n_features,))}, name="PoissonRegression")
+    model.expected_info, model.leverage = _glm_information(lambda p, data: jnp.exp(_eta(p, data)))
+    return model
 
 
 def ProbitRegression(n_features: int) -> Model:
@@ -169,7 +212,14 @@ def ProbitRegression(n_features: int) -> Model:
         y = data["y"]
         return y * log_ndtr(eta) + (1 - y) * log_ndtr(-eta)
 
-    return Model(loglik, {"beta": Real(shape=(n_features,))}, name="ProbitRegression")
+    def working_weight(p, data):  # phi(eta)^2 / (Phi(eta) Phi(-eta)), in logs for the tails
+        eta = _eta(p, data)
+        log_phi = -0.5 * eta**2 - 0.5 * math.log(2 * math.pi)
+        return jnp.exp(2.0 * log_phi - log_ndtr(eta) - log_ndtr(-eta))
+
+    model = Model(loglik, {"beta": Real(shape=(n_features,))}, name="ProbitRegression")
+    model.expected_info, model.leverage = _glm_information(working_weight)
+    return model
 
 
 def NegativeBinomialRegression(n_features: int) -> Model:
@@ -220,12 +270,27 @@ def NegativeBinomialRegression(n_features: int) -> Model:
         alpha = jnp.where(jnp.isfinite(alpha), jnp.clip(alpha, 1e-2, 1e2), 1.0)
         return {"beta": beta, "alpha": alpha}
 
-    return Model(
+    def alpha_information(p, data, weights):
+        # alpha's block: the observed information (its expectation is a series), as R's
+        # glm.nb reports for theta = 1 / alpha; at alpha = 0 (the Poisson, a null on the
+        # boundary) the expected sum(mean^2) / 2 of Cameron and Trivedi's score test
+        def total(alpha):
+            return jnp.sum(weights * loglik({"beta": p["beta"], "alpha": alpha}, data))
+
+        at_zero = 0.5 * jnp.sum(weights * jnp.exp(_eta(p, data)) ** 2)
+        return jnp.where(p["alpha"] == 0, at_zero, -jax.grad(jax.grad(total))(p["alpha"]))
+
+    model = Model(
         loglik,
         {"beta": Real(shape=(n_features,)), "alpha": Positive()},
         init=init,
         name="NegativeBinomialRegression",
     )
+    model.expected_info, model.leverage = _glm_information(
+        lambda p, data: (mean := jnp.exp(_eta(p, data))) / (1.0 + p["alpha"] * mean),
+        extra=alpha_information,
+    )
+    return model
 
 
 def WeibullAFT(n_features: int) -> Model:
