@@ -22,7 +22,15 @@ from ._warnings import warn_float32
 from .constraints import Bounded
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
-from .optimize import LBFGS, make_solver, minimize_implicit, newton_batch, reuse_at_optimum
+from .optimize import (
+    LBFGS,
+    ON_FAILURE_GRAD,
+    gate_derivatives,
+    make_solver,
+    minimize_implicit,
+    newton_batch,
+    reuse_at_optimum,
+)
 from .results import FitResult, Status
 
 __all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
@@ -40,7 +48,7 @@ DEFAULT_MAX_ITER = {"trust": 100, "newton": 100, "lbfgs": 1000}
 # --------------------------------------------------------------------------
 def _kernel(
     data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype,
-    method="trust", compute_se=True,
+    method="trust", compute_se=True, on_failure_grad="nan",
 ) -> FitResult:  # fmt: skip
     """One dataset: start, solve (differentiably), infer. ``x0``, when given, is ``(u, n_iter)``
     of an earlier pass to resume from."""
@@ -50,9 +58,17 @@ def _kernel(
     # implicit function theorem (w.r.t. the data, weights and anything the
     # model's loglik closes over).
     u, sol, closed, args = minimize_implicit(
-        _negll(problem), u0, args, solver=_solver(method, max_iter, tol, compute_se), iter0=iter0
-    )
-    return _infer(u, sol, closed, args, problem, cov_type, compute_se)
+        _negll(problem), u0, args, solver=_solver(method, max_iter, tol, compute_se),
+        on_failure_grad=on_failure_grad, iter0=iter0,
+    )  # fmt: skip
+    res = _infer(u, sol, closed, args, problem, cov_type, compute_se)
+    if on_failure_grad == "zero":
+        # the inputs of a fit that did not converge are already stopped; its outputs too, so
+        # that a forward-mode derivative of one is zero rather than 0 x NaN
+        fields = ("params", "se", "cov", "cov_free", "loglik", "unconstrained")
+        gated = gate_derivatives(sol.converged, {f: getattr(res, f) for f in fields})
+        res = dataclasses.replace(res, **gated)
+    return res
 
 
 def _solver(method, max_iter, tol, compute_se):
@@ -250,7 +266,10 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se, probe=None) -> F
     )
 
 
-_STATIC = ("model", "n", "cov_type", "max_iter", "tol", "dtype", "method", "compute_se")
+_STATIC = (
+    "model", "n", "cov_type", "max_iter", "tol", "dtype", "method", "compute_se",
+    "on_failure_grad",
+)  # fmt: skip
 _kernel_jit = tuned_jit(_kernel, static_argnames=_STATIC)
 
 
@@ -630,6 +649,7 @@ def fit(
     se: bool = True,
     fixed: dict | None = None,
     groups: Any = None,
+    on_failure_grad: str = "nan",
 ) -> FitResult:
     """Fit a model to one dataset by maximum likelihood.
 
@@ -682,6 +702,12 @@ def fit(
             ``n_params``.
         groups: cluster labels, one per observation, for
             ``cov_type="cluster"``.
+        on_failure_grad: the derivatives through a fit that did not converge
+            (under ``jax.grad``, ``jax.jvp`` and the like): ``"nan"`` (default:
+            they cannot be mistaken for derivatives) or ``"zero"`` (every
+            derivative of every result of that fit is zero, so that a fit
+            masked out, ``jnp.where(res.converged, value, 0)``, leaves the rest
+            of a gradient finite; see docs/embedding.md).
 
     Returns:
         A :class:`~jaxmle.FitResult` (with the data attached, for profile
@@ -699,20 +725,21 @@ def fit(
     """
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
+    _check_on_failure_grad(on_failure_grad)
     if fixed or groups is not None or cov_type == "cluster":
         from .fixed import fit_extended
 
         return fit_extended(
             fit, model, data, fixed=fixed, groups=groups, batch=False, init=init,
             weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
-            max_iter=max_iter, tol=tol, method=method, se=se,
+            max_iter=max_iter, tol=tol, method=method, se=se, on_failure_grad=on_failure_grad,
         )  # fmt: skip
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=False)
     fit_data, fit_init, back = _standardized(model, prep, ())
     res = _kernel_jit(
         fit_data, fit_init, None, prep.weights, prep.mask, model=model, n=prep.n,
         cov_type=cov_type, max_iter=max_iter, tol=tol, dtype=prep.dtype,
-        method=method, compute_se=bool(se),
+        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad,
     )  # fmt: skip
     return _attach(back(res), prep, batch=False)
 
@@ -803,6 +830,13 @@ def _check_method(method, se, max_iter) -> int:
     return int(max_iter)
 
 
+def _check_on_failure_grad(on_failure_grad):
+    if on_failure_grad not in ON_FAILURE_GRAD:
+        raise ValueError(
+            f"on_failure_grad must be one of {ON_FAILURE_GRAD}, got {on_failure_grad!r}"
+        )
+
+
 def _check_tol(tol):
     if tol is None or isinstance(tol, jax.core.Tracer):
         return tol
@@ -830,6 +864,7 @@ def fit_batch(
     progress: bool | Callable[[int, int], Any] = False,
     fixed: dict | None = None,
     groups: Any = None,
+    on_failure_grad: str = "nan",
 ) -> FitResult:
     """Fit a model to B independent datasets at once (``vmap`` of :func:`fit`).
 
@@ -848,7 +883,7 @@ def fit_batch(
 
     Args:
         model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol,
-        method, se, fixed, groups: as in :func:`fit`, with the leading batch
+        method, se, fixed, groups, on_failure_grad: as in :func:`fit`, with the leading batch
             axis (a fixed value is a scalar, or one per dataset).
         chunk_size: datasets per compiled call; by default chosen from the
             size of one dataset (about 2^18 numbers per chunk).
@@ -881,6 +916,7 @@ def fit_batch(
     """
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
+    _check_on_failure_grad(on_failure_grad)
     if fixed or groups is not None or cov_type == "cluster":
         from .fixed import fit_extended
 
@@ -888,12 +924,12 @@ def fit_batch(
             fit_batch, model, data, fixed=fixed, groups=groups, batch=True, init=init,
             weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
             max_iter=max_iter, tol=tol, method=method, se=se, chunk_size=chunk_size,
-            progress=progress,
+            progress=progress, on_failure_grad=on_failure_grad,
         )  # fmt: skip
     prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=True)
     static = dict(
         model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype,
-        method=method, compute_se=bool(se),
+        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad,
     )  # fmt: skip
     inputs = (prep.data, prep.init, None, prep.weights, prep.mask)
     if _is_traced(inputs) or under_transformation():
