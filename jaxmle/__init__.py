@@ -6,7 +6,7 @@ intervals and fit diagnostics, for one dataset or thousands at once.
 """
 
 from . import distributions, interop, models
-from ._warnings import Float32Warning
+from ._warnings import Float32Warning, RecompileWarning
 from .bootstrap import BootstrapResult, bootstrap
 from .constraints import Bounded, Constraint, Positive, Real, Simplex, UnitInterval
 from .distributions import families
@@ -43,6 +43,7 @@ __all__ = [
     "FitResult",
     "Status",
     "Float32Warning",
+    "RecompileWarning",
     "models",
     "interop",
     "Profile",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -18,7 +19,7 @@ from jax import lax
 from ._compile import tuned_jit, under_transformation
 from ._linalg import diag
 from ._problem import Problem, _fill_masked
-from ._warnings import warn_float32
+from ._warnings import note_compile, warn_float32
 from .constraints import Bounded
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
@@ -48,10 +49,14 @@ DEFAULT_MAX_ITER = {"trust": 100, "newton": 100, "lbfgs": 1000}
 # --------------------------------------------------------------------------
 def _kernel(
     data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype,
-    method="trust", compute_se=True, on_failure_grad="nan",
+    method="trust", compute_se=True, on_failure_grad="nan", args=None,
 ) -> FitResult:  # fmt: skip
     """One dataset: start, solve (differentiably), infer. ``x0``, when given, is ``(u, n_iter)``
-    of an earlier pass to resume from."""
+    of an earlier pass to resume from. ``args`` (traced, not static): the loglik's third
+    argument, when given."""
+    given = model
+    if args is not None:
+        model = with_args(model, args)
     problem = Problem(model, n, dtype)
     args, u0, iter0 = _setup(data, init, x0, weights, mask, problem)
     # The solver's iterations are not differentiated; the estimate is, by the
@@ -68,7 +73,27 @@ def _kernel(
         fields = ("params", "se", "cov", "cov_free", "loglik", "unconstrained")
         gated = gate_derivatives(sol.converged, {f: getattr(res, f) for f in fields})
         res = dataclasses.replace(res, **gated)
-    return res
+    # (the static model of the compiled kernel: the one with ``args`` bound holds a tracer)
+    return dataclasses.replace(res, model=given)
+
+
+def with_args(model: Model, args) -> Model:
+    """``model`` whose log-likelihood is ``model.loglik(params, data, args)``: the model of a
+    fit with ``args=`` (a copy; ``model`` is unchanged).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> from jaxmle.fit import with_args
+        >>> m = jm.Model(lambda p, x, h: -h * (x - p["mu"]) ** 2, {"mu": jm.Real()})
+        >>> float(with_args(m, 2.0).loglik({"mu": 1.0}, jnp.asarray(3.0)))
+        -8.0
+    """
+    loglik = model.loglik
+    bound = copy.copy(model)
+    bound.loglik = lambda params, data: loglik(params, data, args)
+    bound._free_loglik = None  # (a family's own form in u takes no args)
+    return bound
 
 
 def _solver(method, max_iter, tol, compute_se):
@@ -650,6 +675,7 @@ def fit(
     fixed: dict | None = None,
     groups: Any = None,
     on_failure_grad: str = "nan",
+    args: Any = None,
 ) -> FitResult:
     """Fit a model to one dataset by maximum likelihood.
 
@@ -708,6 +734,14 @@ def fit(
             derivative of every result of that fit is zero, so that a fit
             masked out, ``jnp.where(res.converged, value, 0)``, leaves the rest
             of a gradient finite; see docs/embedding.md).
+        args: when given (any pytree of arrays or numbers), the log-likelihood
+            is called as ``loglik(params, data, args)``. ``args`` is an input of
+            the compiled fit, not a constant in it: a hyperparameter varied
+            from call to call (a sweep, a training loop outside ``jit``) reuses
+            one compilation, where a new ``Model`` closing over each value
+            compiles again. Derivatives with respect to ``args`` are those of
+            the fit, as for the data. The result's ``model`` has ``args``
+            bound (``loglik(params, data)``), for profiles and tests.
 
     Returns:
         A :class:`~jaxmle.FitResult` (with the data attached, for profile
@@ -726,6 +760,8 @@ def fit(
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
     _check_on_failure_grad(on_failure_grad)
+    if args is not None and (fixed or groups is not None or cov_type == "cluster"):
+        raise ValueError("args= cannot be combined with fixed=, groups= or cov_type='cluster'")
     if fixed or groups is not None or cov_type == "cluster":
         from .fixed import fit_extended
 
@@ -734,14 +770,23 @@ def fit(
             weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
             max_iter=max_iter, tol=tol, method=method, se=se, on_failure_grad=on_failure_grad,
         )  # fmt: skip
-    prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=False)
-    fit_data, fit_init, back = _standardized(model, prep, ())
+    bound = model
+    if args is not None:
+        if not isinstance(model, Model):
+            raise TypeError(f"expected a jm.Model as first argument, got {type(model).__name__}")
+        args = jax.tree_util.tree_map(jnp.asarray, args)
+        bound = with_args(model, args)
+    prep = _prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=False)
+    fit_data, fit_init, back = _standardized(bound, prep, ())
+    compiled = _kernel_jit._cache_size()
     res = _kernel_jit(
         fit_data, fit_init, None, prep.weights, prep.mask, model=model, n=prep.n,
         cov_type=cov_type, max_iter=max_iter, tol=tol, dtype=prep.dtype,
-        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad,
+        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad, args=args,
     )  # fmt: skip
-    return _attach(back(res), prep, batch=False)
+    if _kernel_jit._cache_size() > compiled and not under_transformation():  # (compiled now)
+        note_compile(model)
+    return _attach(dataclasses.replace(back(res), model=bound), prep, batch=False)
 
 
 def _standardized(model, prep, lead):
@@ -938,7 +983,10 @@ def fit_batch(
         return _attach(_kernel_batch(*inputs, max_iter=max_iter, **static), prep, batch=True)
     fit_data, fit_init, back = _standardized(model, prep, (_batch_size(inputs),))
     inputs = (fit_data, fit_init, None, prep.weights, prep.mask)
+    compiled = _kernel_chunk._cache_size()
     res = back(_run_chunks(inputs, static, max_iter, chunk_size, progress))
+    if _kernel_chunk._cache_size() > compiled:
+        note_compile(model)
     return _attach(_mark_invalid(res, prep.invalid), prep, batch=True)
 
 
