@@ -49,14 +49,14 @@ DEFAULT_MAX_ITER = {"trust": 100, "newton": 100, "lbfgs": 1000}
 # --------------------------------------------------------------------------
 def _kernel(
     data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype,
-    method="trust", compute_se=True, on_failure_grad="nan", args=None,
+    method="trust", compute_se=True, on_failure_grad="nan", loglik_args=None,
 ) -> FitResult:  # fmt: skip
     """One dataset: start, solve (differentiably), infer. ``x0``, when given, is ``(u, n_iter)``
-    of an earlier pass to resume from. ``args`` (traced, not static): the loglik's third
+    of an earlier pass to resume from. ``loglik_args`` (traced, not static): the loglik's third
     argument, when given."""
     given = model
-    if args is not None:
-        model = with_args(model, args)
+    if loglik_args is not None:
+        model = with_args(model, loglik_args)
     problem = Problem(model, n, dtype)
     args, u0, iter0 = _setup(data, init, x0, weights, mask, problem)
     # The solver's iterations are not differentiated; the estimate is, by the
@@ -778,13 +778,14 @@ def fit(
         bound = with_args(model, args)
     prep = _prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=False)
     fit_data, fit_init, back = _standardized(bound, prep, ())
-    compiled = _kernel_jit._cache_size()
+    compiled = _compiled(_kernel_jit)
     res = _kernel_jit(
         fit_data, fit_init, None, prep.weights, prep.mask, model=model, n=prep.n,
         cov_type=cov_type, max_iter=max_iter, tol=tol, dtype=prep.dtype,
-        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad, args=args,
+        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad,
+        loglik_args=args,
     )  # fmt: skip
-    if _kernel_jit._cache_size() > compiled and not under_transformation():  # (compiled now)
+    if _compiled(_kernel_jit) > compiled and not under_transformation():  # (compiled now)
         note_compile(model)
     return _attach(dataclasses.replace(back(res), model=bound), prep, batch=False)
 
@@ -873,6 +874,12 @@ def _check_method(method, se, max_iter) -> int:
     if max_iter < 0:
         raise ValueError(f"max_iter must be 0 or more, got {max_iter}")
     return int(max_iter)
+
+
+def _compiled(kernel) -> int:
+    """How many programs ``kernel`` has compiled (0 for a plain function)."""
+    size = getattr(kernel, "_cache_size", None)
+    return size() if size is not None else 0
 
 
 def _check_on_failure_grad(on_failure_grad):
@@ -983,9 +990,9 @@ def fit_batch(
         return _attach(_kernel_batch(*inputs, max_iter=max_iter, **static), prep, batch=True)
     fit_data, fit_init, back = _standardized(model, prep, (_batch_size(inputs),))
     inputs = (fit_data, fit_init, None, prep.weights, prep.mask)
-    compiled = _kernel_chunk._cache_size()
+    compiled = _compiled(_kernel_chunk)
     res = back(_run_chunks(inputs, static, max_iter, chunk_size, progress))
-    if _kernel_chunk._cache_size() > compiled:
+    if _compiled(_kernel_chunk) > compiled:
         note_compile(model)
     return _attach(_mark_invalid(res, prep.invalid), prep, batch=True)
 
