@@ -310,7 +310,10 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
     members unfinished (status MAX_ITER, resumed by the caller in a smaller bucket)."""
     if static["method"] == "lbfgs":
         return _kernel_batch.plain(data, init, x0, weights, mask, **static)
-    problem = Problem(static["model"], static["n"], static["dtype"])
+    given = model = static["model"]
+    if static.get("loglik_args") is not None:
+        model = with_args(model, static["loglik_args"])
+    problem = Problem(model, static["n"], static["dtype"])
     setup = functools.partial(_setup, problem=problem)
     args, u0, iter0 = jax.vmap(setup)(data, init, x0, weights, mask)
     negll = _negll(problem)
@@ -323,7 +326,6 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
         compute_se=static["compute_se"],
     )  # fmt: skip
     # the limit probe only in chunks where some member needs it (a batch-level branch)
-    model = static["model"]
     need = jax.vmap(lambda s: _probe_needed(s, model))(sol)
     zeros = jnp.zeros(sol.x.shape, bool)
     if _probe_directions(model) is None:
@@ -335,9 +337,10 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
             lambda: zeros,
         )
         probe = probe & need[:, None]
-    return jax.vmap(lambda u, sol, args, pr: infer(u, sol, args=args, probe=pr))(
+    res = jax.vmap(lambda u, sol, args, pr: infer(u, sol, args=args, probe=pr))(
         sol.x, sol, args, probe
     )
+    return dataclasses.replace(res, model=given)
 
 
 # --------------------------------------------------------------------------
@@ -770,12 +773,7 @@ def fit(
             weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
             max_iter=max_iter, tol=tol, method=method, se=se, on_failure_grad=on_failure_grad,
         )  # fmt: skip
-    bound = model
-    if args is not None:
-        if not isinstance(model, Model):
-            raise TypeError(f"expected a jm.Model as first argument, got {type(model).__name__}")
-        args = jax.tree_util.tree_map(jnp.asarray, args)
-        bound = with_args(model, args)
+    args, bound = _bind_args(model, args)
     prep = _prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=False)
     fit_data, fit_init, back = _standardized(bound, prep, ())
     compiled = _compiled(_kernel_jit)
@@ -876,6 +874,17 @@ def _check_method(method, se, max_iter) -> int:
     return int(max_iter)
 
 
+def _bind_args(model, args):
+    """``(args, model)``: ``args`` as arrays and the model with them bound (``with_args``);
+    ``(None, model)`` without ``args``."""
+    if args is None:
+        return None, model
+    if not isinstance(model, Model):
+        raise TypeError(f"expected a jm.Model as first argument, got {type(model).__name__}")
+    args = jax.tree_util.tree_map(jnp.asarray, args)
+    return args, with_args(model, args)
+
+
 def _compiled(kernel) -> int:
     """How many programs ``kernel`` has compiled (0 for a plain function)."""
     size = getattr(kernel, "_cache_size", None)
@@ -917,6 +926,7 @@ def fit_batch(
     fixed: dict | None = None,
     groups: Any = None,
     on_failure_grad: str = "nan",
+    args: Any = None,
 ) -> FitResult:
     """Fit a model to B independent datasets at once (``vmap`` of :func:`fit`).
 
@@ -935,8 +945,9 @@ def fit_batch(
 
     Args:
         model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol,
-        method, se, fixed, groups, on_failure_grad: as in :func:`fit`, with the leading batch
-            axis (a fixed value is a scalar, or one per dataset).
+        method, se, fixed, groups, on_failure_grad, args: as in :func:`fit`, with the leading batch
+            axis (a fixed value is a scalar, or one per dataset; ``args`` are
+            shared by every dataset).
         chunk_size: datasets per compiled call; by default chosen from the
             size of one dataset (about 2^18 numbers per chunk).
         progress: ``True`` shows a progress bar over the chunks (needs
@@ -969,6 +980,8 @@ def fit_batch(
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
     _check_on_failure_grad(on_failure_grad)
+    if args is not None and (fixed or groups is not None or cov_type == "cluster"):
+        raise ValueError("args= cannot be combined with fixed=, groups= or cov_type='cluster'")
     if fixed or groups is not None or cov_type == "cluster":
         from .fixed import fit_extended
 
@@ -978,23 +991,26 @@ def fit_batch(
             max_iter=max_iter, tol=tol, method=method, se=se, chunk_size=chunk_size,
             progress=progress, on_failure_grad=on_failure_grad,
         )  # fmt: skip
-    prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=True)
+    args, bound = _bind_args(model, args)
+    prep = _prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=True)
     static = dict(
         model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype,
-        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad,
+        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad, loglik_args=args,
     )  # fmt: skip
     inputs = (prep.data, prep.init, None, prep.weights, prep.mask)
     if _is_traced(inputs) or under_transformation():
         # inside jit/vmap/grad (traced data, or a model closing over traced
         # values): one vmapped kernel, no host-side chunking
-        return _attach(_kernel_batch(*inputs, max_iter=max_iter, **static), prep, batch=True)
-    fit_data, fit_init, back = _standardized(model, prep, (_batch_size(inputs),))
+        res = _kernel_batch(*inputs, max_iter=max_iter, **static)
+        return _attach(dataclasses.replace(res, model=bound), prep, batch=True)
+    fit_data, fit_init, back = _standardized(bound, prep, (_batch_size(inputs),))
     inputs = (fit_data, fit_init, None, prep.weights, prep.mask)
     compiled = _compiled(_kernel_chunk)
     res = back(_run_chunks(inputs, static, max_iter, chunk_size, progress))
     if _compiled(_kernel_chunk) > compiled:
         note_compile(model)
-    return _attach(_mark_invalid(res, prep.invalid), prep, batch=True)
+    res = dataclasses.replace(_mark_invalid(res, prep.invalid), model=bound)
+    return _attach(res, prep, batch=True)
 
 
 #: iterations of the first, full-chunk pass; the unconverged rest are compacted

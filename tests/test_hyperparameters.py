@@ -72,3 +72,25 @@ def test_a_new_model_per_value_warns_after_a_few_compiles():
     with pytest.warns(jm.RecompileWarning, match="args=value"):
         for tau in np.linspace(0.5, 1.5, RECOMPILE_LIMIT + 1):
             jm.fit(make(float(tau)), X)
+
+
+def test_fit_batch_args_are_shared_by_the_batch_and_compile_once():
+    from jaxmle.fit import _kernel_chunk
+
+    xs = jnp.stack([X, X + 1.0, 2.0 * X])
+    sums = np.asarray(xs.sum(axis=1))
+
+    def want(tau):  # the posterior means of the three datasets
+        return (sums / 4.0) / (N / 4.0 + tau**-2.0)
+
+    jm.fit_batch(SHRUNK, xs, args=0.5)
+    before = _kernel_chunk._cache_size()
+    for tau in (0.7, 1.1, 2.0):
+        res = jm.fit_batch(SHRUNK, xs, args=tau)
+        np.testing.assert_allclose(res.params["mu"], want(tau), rtol=1e-12)
+    assert _kernel_chunk._cache_size() == before
+    # under jit and grad: one vmapped kernel, differentiable in the shared args
+    g = jax.jit(jax.grad(lambda t: jm.fit_batch(SHRUNK, xs, args=t).params["mu"].sum()))(0.9)
+    dwant = np.sum((sums / 4.0) * 2 * 0.9**-3.0 / (N / 4.0 + 0.9**-2.0) ** 2)
+    np.testing.assert_allclose(g, dwant, rtol=1e-10)
+    assert res[1].model.loglik({"mu": 0.0}, xs[1]).shape == ()
