@@ -6,7 +6,7 @@ intervals and fit diagnostics, for one dataset or thousands at once.
 """
 
 from . import distributions, interop, models
-from ._warnings import Float32Warning, InferenceWarning
+from ._warnings import Float32Warning, InferenceWarning, RecompileWarning
 from .bootstrap import BootstrapResult, bootstrap
 from .constraints import Bounded, Constraint, Positive, Real, Simplex, UnitInterval
 from .distributions import families
@@ -44,6 +44,7 @@ __all__ = [
     "Status",
     "Float32Warning",
     "InferenceWarning",
+    "RecompileWarning",
     "models",
     "interop",
     "Profile",

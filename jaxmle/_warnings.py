@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 
-__all__ = ["Float32Warning", "InferenceWarning", "warn_float32"]
+import jax
+import numpy as np
+
+__all__ = ["Float32Warning", "InferenceWarning", "warn_float32", "RecompileWarning", "note_compile"]
 
 
 class Float32Warning(UserWarning):
@@ -72,3 +76,81 @@ def warn_float32() -> None:
         return
     _EMITTED.append(True)
     warnings.warn(FLOAT32_MESSAGE, Float32Warning, stacklevel=1)
+
+
+class RecompileWarning(UserWarning):
+    """The same log-likelihood code has been compiled for many models that differ only in the
+    numbers it closes over.
+
+    A fit is compiled once per :class:`~jaxmle.Model` object: a new model made for each value
+    of a hyperparameter (``jm.Model(lambda p, x: loglik(p, x, tau), ...)`` in a loop) compiles
+    again each time. Pass the value as ``jm.fit(model, data, args=tau)`` (``loglik(params,
+    data, args)``), an input of one compiled fit, instead. Emitted once per log-likelihood code
+    after :data:`RECOMPILE_LIMIT` such models.
+
+    Example:
+        >>> import jaxmle as jm
+        >>> issubclass(jm.RecompileWarning, UserWarning)
+        True
+    """
+
+
+#: models with the same log-likelihood code and different closed-over numbers compiled before
+#: :class:`RecompileWarning` is emitted
+RECOMPILE_LIMIT = 5
+
+#: loglik code object -> the models compiled for it (weakly held); the codes already warned of
+_COMPILED: dict = {}
+_WARNED: set = set()
+
+
+def _closes_over_numbers(fn) -> bool:
+    """Whether ``fn`` is a closure over a number or an array (a hyperparameter)."""
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, (bool, jax.core.Tracer)):
+            continue
+        if isinstance(value, (int, float, complex, np.ndarray, np.generic, jax.Array)):
+            return True
+    return False
+
+
+def note_compile(model) -> None:
+    """Record that a fit was compiled for ``model``; emit :class:`RecompileWarning` when more
+    than :data:`RECOMPILE_LIMIT` models with the same loglik code and closed-over numbers
+    have been.
+
+    Example:
+        >>> import warnings
+        >>> import jaxmle as jm
+        >>> from jaxmle._warnings import RECOMPILE_LIMIT, RecompileWarning, note_compile
+        >>> def make(h):
+        ...     return jm.Model(lambda p, x: -h * (x - p["mu"]) ** 2, {"mu": jm.Real()})
+        >>> models = [make(float(h)) for h in range(RECOMPILE_LIMIT + 1)]
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     for m in models:
+        ...         note_compile(m)
+        >>> [w.category for w in caught] == [RecompileWarning]
+        True
+    """
+    fn = model.loglik
+    code = getattr(fn, "__code__", None)
+    if code is None or not _closes_over_numbers(fn):
+        return
+    models = _COMPILED.setdefault(code, weakref.WeakSet())
+    models.add(model)
+    if len(models) > RECOMPILE_LIMIT and code not in _WARNED:
+        _WARNED.add(code)
+        warnings.warn(
+            f"jaxmle has compiled a fit for {len(models)} models whose loglik "
+            f"({code.co_name}, {code.co_filename}:{code.co_firstlineno}) is the same code "
+            "closing over different numbers: each new Model compiles again. Pass the varying "
+            "value as jm.fit(model, data, args=value), with loglik(params, data, args), to "
+            "compile once.",
+            RecompileWarning,
+            stacklevel=3,
+        )

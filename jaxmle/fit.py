@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -18,12 +19,20 @@ from jax import lax
 from ._compile import tuned_jit, under_transformation
 from ._linalg import diag
 from ._problem import Problem, _fill_masked
-from ._warnings import warn_float32
+from ._warnings import note_compile, warn_float32
 from .constraints import Bounded
 from .covariance import needs_adjustment
 from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
-from .optimize import LBFGS, make_solver, minimize_implicit, newton_batch, reuse_at_optimum
+from .optimize import (
+    LBFGS,
+    ON_FAILURE_GRAD,
+    gate_derivatives,
+    make_solver,
+    minimize_implicit,
+    newton_batch,
+    reuse_at_optimum,
+)
 from .results import FitResult, Status
 
 __all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
@@ -41,19 +50,51 @@ DEFAULT_MAX_ITER = {name: make_solver(name).max_iter for name in METHODS}
 # --------------------------------------------------------------------------
 def _kernel(
     data, init, x0, weights, mask, *, model, n, cov_type, max_iter, tol, dtype,
-    method="trust", compute_se=True,
+    method="trust", compute_se=True, on_failure_grad="nan", loglik_args=None,
 ) -> FitResult:  # fmt: skip
     """One dataset: start, solve (differentiably), infer. ``x0``, when given, is ``(u, n_iter)``
-    of an earlier pass to resume from."""
+    of an earlier pass to resume from. ``loglik_args`` (traced, not static): the loglik's third
+    argument, when given."""
+    given = model
+    if loglik_args is not None:
+        model = with_args(model, loglik_args)
     problem = Problem(model, n, dtype)
     args, u0, iter0 = _setup(data, init, x0, weights, mask, problem)
     # The solver's iterations are not differentiated; the estimate is, by the
     # implicit function theorem (w.r.t. the data, weights and anything the
     # model's loglik closes over).
     u, sol, closed, args = minimize_implicit(
-        _negll(problem), u0, args, solver=_solver(method, max_iter, tol, compute_se), iter0=iter0
-    )
-    return _infer(u, sol, closed, args, problem, cov_type, compute_se)
+        _negll(problem), u0, args, solver=_solver(method, max_iter, tol, compute_se),
+        on_failure_grad=on_failure_grad, iter0=iter0,
+    )  # fmt: skip
+    res = _infer(u, sol, closed, args, problem, cov_type, compute_se)
+    if on_failure_grad == "zero":
+        # the inputs of a fit that did not converge are already stopped; its outputs too, so
+        # that a forward-mode derivative of one is zero rather than 0 x NaN
+        fields = ("params", "se", "cov", "cov_free", "loglik", "unconstrained")
+        gated = gate_derivatives(sol.converged, {f: getattr(res, f) for f in fields})
+        res = dataclasses.replace(res, **gated)
+    # (the static model of the compiled kernel: the one with ``args`` bound holds a tracer)
+    return dataclasses.replace(res, model=given)
+
+
+def with_args(model: Model, args) -> Model:
+    """``model`` whose log-likelihood is ``model.loglik(params, data, args)``: the model of a
+    fit with ``args=`` (a copy; ``model`` is unchanged).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> from jaxmle.fit import with_args
+        >>> m = jm.Model(lambda p, x, h: -h * (x - p["mu"]) ** 2, {"mu": jm.Real()})
+        >>> float(with_args(m, 2.0).loglik({"mu": 1.0}, jnp.asarray(3.0)))
+        -8.0
+    """
+    loglik = model.loglik
+    bound = copy.copy(model)
+    bound.loglik = lambda params, data: loglik(params, data, args)
+    bound._free_loglik = None  # (a family's own form in u takes no args)
+    return bound
 
 
 def _solver(method, max_iter, tol, compute_se):
@@ -260,7 +301,10 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se, probe=None) -> F
     )
 
 
-_STATIC = ("model", "n", "cov_type", "max_iter", "tol", "dtype", "method", "compute_se")
+_STATIC = (
+    "model", "n", "cov_type", "max_iter", "tol", "dtype", "method", "compute_se",
+    "on_failure_grad",
+)  # fmt: skip
 _kernel_jit = tuned_jit(_kernel, static_argnames=_STATIC)
 
 
@@ -276,7 +320,10 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
     members unfinished (status MAX_ITER, resumed by the caller in a smaller bucket)."""
     if static["method"] == "lbfgs":
         return _kernel_batch.plain(data, init, x0, weights, mask, **static)
-    problem = Problem(static["model"], static["n"], static["dtype"])
+    given = model = static["model"]
+    if static.get("loglik_args") is not None:
+        model = with_args(model, static["loglik_args"])
+    problem = Problem(model, static["n"], static["dtype"])
     setup = functools.partial(_setup, problem=problem)
     args, u0, iter0 = jax.vmap(setup)(data, init, x0, weights, mask)
     negll = _negll(problem)
@@ -289,7 +336,6 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
         compute_se=static["compute_se"],
     )  # fmt: skip
     # the limit probe only in chunks where some member needs it (a batch-level branch)
-    model = static["model"]
     need = jax.vmap(lambda s: _probe_needed(s, model))(sol)
     zeros = jnp.zeros(sol.x.shape, bool)
     if _probe_directions(model) is None:
@@ -301,9 +347,10 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
             lambda: zeros,
         )
         probe = probe & need[:, None]
-    return jax.vmap(lambda u, sol, args, pr: infer(u, sol, args=args, probe=pr))(
+    res = jax.vmap(lambda u, sol, args, pr: infer(u, sol, args=args, probe=pr))(
         sol.x, sol, args, probe
     )
+    return dataclasses.replace(res, model=given)
 
 
 # --------------------------------------------------------------------------
@@ -643,6 +690,8 @@ def fit(
     information: str = "observed",
     small_sample: str = "CRV1",
     df_correction: bool = False,
+    on_failure_grad: str = "nan",
+    args: Any = None,
 ) -> FitResult:
     """Fit a model to one dataset by maximum likelihood.
 
@@ -712,6 +761,20 @@ def fit(
             coefficients' covariance with the unbiased ``RSS / (n - p)`` and
             t inference with ``n - p`` degrees of freedom, as
             ``statsmodels.OLS`` (the estimate of ``sigma`` stays the MLE).
+        on_failure_grad: the derivatives through a fit that did not converge
+            (under ``jax.grad``, ``jax.jvp`` and the like): ``"nan"`` (default:
+            they cannot be mistaken for derivatives) or ``"zero"`` (every
+            derivative of every result of that fit is zero, so that a fit
+            masked out, ``jnp.where(res.converged, value, 0)``, leaves the rest
+            of a gradient finite; see docs/embedding.md).
+        args: when given (any pytree of arrays or numbers), the log-likelihood
+            is called as ``loglik(params, data, args)``. ``args`` is an input of
+            the compiled fit, not a constant in it: a hyperparameter varied
+            from call to call (a sweep, a training loop outside ``jit``) reuses
+            one compilation, where a new ``Model`` closing over each value
+            compiles again. Derivatives with respect to ``args`` are those of
+            the fit, as for the data. The result's ``model`` has ``args``
+            bound (``loglik(params, data)``), for profiles and tests.
 
     Returns:
         A :class:`~jaxmle.FitResult` (with the data attached, for profile
@@ -729,11 +792,18 @@ def fit(
     """
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
-    if (
+    _check_on_failure_grad(on_failure_grad)
+    extended = (
         fixed
         or groups is not None
         or needs_adjustment(cov_type, information, small_sample, df_correction)
-    ):
+    )
+    if args is not None and extended:
+        raise ValueError(
+            "args= cannot be combined with fixed=, groups=, cov_type='cluster' or the"
+            " information, small_sample and df_correction options"
+        )
+    if extended:
         from .fixed import fit_extended
 
         return fit_extended(
@@ -741,15 +811,21 @@ def fit(
             weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
             max_iter=max_iter, tol=tol, method=method, se=se, information=information,
             small_sample=small_sample, df_correction=df_correction,
+            on_failure_grad=on_failure_grad,
         )  # fmt: skip
-    prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=False)
-    fit_data, fit_init, back = _standardized(model, prep, ())
+    args, bound = _bind_args(model, args)
+    prep = _prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=False)
+    fit_data, fit_init, back = _standardized(bound, prep, ())
+    compiled = _compiled(_kernel_jit)
     res = _kernel_jit(
         fit_data, fit_init, None, prep.weights, prep.mask, model=model, n=prep.n,
         cov_type=cov_type, max_iter=max_iter, tol=tol, dtype=prep.dtype,
-        method=method, compute_se=bool(se),
+        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad,
+        loglik_args=args,
     )  # fmt: skip
-    return _attach(back(res), prep, batch=False)
+    if _compiled(_kernel_jit) > compiled and not under_transformation():  # (compiled now)
+        note_compile(model)
+    return _attach(dataclasses.replace(back(res), model=bound), prep, batch=False)
 
 
 def _standardized(model, prep, lead):
@@ -838,6 +914,30 @@ def _check_method(method, se, max_iter) -> int:
     return int(max_iter)
 
 
+def _bind_args(model, args):
+    """``(args, model)``: ``args`` as arrays and the model with them bound (``with_args``);
+    ``(None, model)`` without ``args``."""
+    if args is None:
+        return None, model
+    if not isinstance(model, Model):
+        raise TypeError(f"expected a jm.Model as first argument, got {type(model).__name__}")
+    args = jax.tree_util.tree_map(jnp.asarray, args)
+    return args, with_args(model, args)
+
+
+def _compiled(kernel) -> int:
+    """How many programs ``kernel`` has compiled (0 for a plain function)."""
+    size = getattr(kernel, "_cache_size", None)
+    return size() if size is not None else 0
+
+
+def _check_on_failure_grad(on_failure_grad):
+    if on_failure_grad not in ON_FAILURE_GRAD:
+        raise ValueError(
+            f"on_failure_grad must be one of {ON_FAILURE_GRAD}, got {on_failure_grad!r}"
+        )
+
+
 def _check_tol(tol):
     if tol is None or isinstance(tol, jax.core.Tracer):
         return tol
@@ -868,6 +968,8 @@ def fit_batch(
     information: str = "observed",
     small_sample: str = "CRV1",
     df_correction: bool = False,
+    on_failure_grad: str = "nan",
+    args: Any = None,
 ) -> FitResult:
     """Fit a model to B independent datasets at once (``vmap`` of :func:`fit`).
 
@@ -886,9 +988,10 @@ def fit_batch(
 
     Args:
         model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol,
-        method, se, fixed, groups, information, small_sample, df_correction: as
-            in :func:`fit`, with the leading batch axis (a fixed value is a
-            scalar, or one per dataset).
+        method, se, fixed, groups, information, small_sample, df_correction,
+        on_failure_grad, args: as in :func:`fit`, with the leading batch axis (a
+            fixed value is a scalar, or one per dataset; ``args`` are shared by
+            every dataset).
         chunk_size: datasets per compiled call; by default chosen from the
             size of one dataset (about 2^18 numbers per chunk).
         progress: ``True`` shows a progress bar over the chunks (needs
@@ -920,11 +1023,18 @@ def fit_batch(
     """
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
-    if (
+    _check_on_failure_grad(on_failure_grad)
+    extended = (
         fixed
         or groups is not None
         or needs_adjustment(cov_type, information, small_sample, df_correction)
-    ):
+    )
+    if args is not None and extended:
+        raise ValueError(
+            "args= cannot be combined with fixed=, groups=, cov_type='cluster' or the"
+            " information, small_sample and df_correction options"
+        )
+    if extended:
         from .fixed import fit_extended
 
         return fit_extended(
@@ -932,22 +1042,28 @@ def fit_batch(
             weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
             max_iter=max_iter, tol=tol, method=method, se=se, chunk_size=chunk_size,
             progress=progress, information=information, small_sample=small_sample,
-            df_correction=df_correction,
+            df_correction=df_correction, on_failure_grad=on_failure_grad,
         )  # fmt: skip
-    prep = _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch=True)
+    args, bound = _bind_args(model, args)
+    prep = _prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=True)
     static = dict(
         model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype,
-        method=method, compute_se=bool(se),
+        method=method, compute_se=bool(se), on_failure_grad=on_failure_grad, loglik_args=args,
     )  # fmt: skip
     inputs = (prep.data, prep.init, None, prep.weights, prep.mask)
     if _is_traced(inputs) or under_transformation():
         # inside jit/vmap/grad (traced data, or a model closing over traced
         # values): one vmapped kernel, no host-side chunking
-        return _attach(_kernel_batch(*inputs, max_iter=max_iter, **static), prep, batch=True)
-    fit_data, fit_init, back = _standardized(model, prep, (_batch_size(inputs),))
+        res = _kernel_batch(*inputs, max_iter=max_iter, **static)
+        return _attach(dataclasses.replace(res, model=bound), prep, batch=True)
+    fit_data, fit_init, back = _standardized(bound, prep, (_batch_size(inputs),))
     inputs = (fit_data, fit_init, None, prep.weights, prep.mask)
+    compiled = _compiled(_kernel_chunk)
     res = back(_run_chunks(inputs, static, max_iter, chunk_size, progress))
-    return _attach(_mark_invalid(res, prep.invalid), prep, batch=True)
+    if _compiled(_kernel_chunk) > compiled:
+        note_compile(model)
+    res = dataclasses.replace(_mark_invalid(res, prep.invalid), model=bound)
+    return _attach(res, prep, batch=True)
 
 
 #: iterations of the first, full-chunk pass; the unconverged rest are compacted

@@ -60,6 +60,8 @@ __all__ = [
     "newton_batch",
     "default_tol",
     "minimize_implicit",
+    "gate_derivatives",
+    "ON_FAILURE_GRAD",
     "reuse_at_optimum",
     "lbfgs",
     "lbfgs_default_tol",
@@ -1241,7 +1243,12 @@ def lbfgs(
     return newton(fun, x0, solver=solver, iter0=iter0)
 
 
-def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):
+#: what a derivative through a fit that did not converge is: ``"nan"`` (the default: it cannot
+#: be mistaken for a derivative) or ``"zero"`` (masking the fit out keeps a gradient finite)
+ON_FAILURE_GRAD = ("nan", "zero")
+
+
+def minimize_implicit(objective, x0, args, *, solver=None, on_failure_grad="nan", **solver_options):
     """Minimize ``objective(x, *args)`` by :func:`newton` with ``solver`` (a :class:`Solver`
     or its name; ``solver_options`` go to :func:`newton`), differentiable through the
     optimum.
@@ -1250,9 +1257,18 @@ def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):
     differentiated); the minimizer it returns gets derivatives with respect to
     ``args``, and to anything ``objective`` closes over, by the implicit
     function theorem: ``dx*/da = -H^-1 d(grad_x objective)/da`` with ``H`` the
-    Hessian at ``x*``. Forward and reverse mode; the cost is one Hessian and
-    one linear solve, whatever the number of iterations. Where the solver did
-    not converge the derivatives are NaN.
+    Hessian at ``x*``. Forward and reverse mode, to any order: the rule is
+    itself written in differentiable operations of ``x*`` and ``args``, with
+    ``x*`` carrying its own dependence on ``args``, so that differentiating it
+    again gives exact second and higher derivatives. The cost of a first
+    derivative is one Hessian and one linear solve, whatever the number of
+    iterations.
+
+    Where the solver did not converge the derivatives are NaN
+    (``on_failure_grad="nan"``), or zero (``"zero"``): then ``args`` are
+    returned with their derivatives stopped for that fit as well, so that
+    nothing computed from them contributes a NaN to a gradient where the fit is
+    masked out (``jnp.where(converged, value, 0)``).
 
     Returns:
         ``(x_star, result, closed, all_args)``: the differentiable minimizer,
@@ -1267,7 +1283,14 @@ def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):
         >>> f = lambda a: minimize_implicit(obj, jnp.zeros(2), (a,))[0].sum()
         >>> jax.grad(f)(jnp.array([1.0, 2.0])).tolist()
         [1.0, 1.0]
+        >>> g = lambda a: jnp.sum(minimize_implicit(obj, jnp.zeros(1), (a,))[0] ** 3)
+        >>> jax.hessian(g)(jnp.array([2.0])).tolist()  # d^2 a^3 / da^2 = 6 a
+        [[12.0]]
     """
+    if on_failure_grad not in ON_FAILURE_GRAD:
+        raise ValueError(
+            f"on_failure_grad must be one of {ON_FAILURE_GRAD}, got {on_failure_grad!r}"
+        )
     x0 = jnp.asarray(x0)
     closed, consts = jax.closure_convert(lambda x, *a: objective(x, *a), x0, *args)
     all_args = (*args, *consts)
@@ -1275,8 +1298,33 @@ def minimize_implicit(objective, x0, args, *, solver=None, **solver_options):
     sol = newton(
         lambda x: closed(x, *frozen), lax.stop_gradient(x0), solver=solver, **solver_options
     )
-    x_star = _implicit(closed, sol.x, sol.converged, *all_args)
+    if on_failure_grad == "zero":
+        all_args = gate_derivatives(sol.converged, all_args)
+    x_star = _implicit(closed, on_failure_grad, sol.x, sol.converged, *all_args)
     return x_star, sol, closed, all_args
+
+
+def gate_derivatives(ok, tree):
+    """``tree`` unchanged, its derivatives (of any order) kept where ``ok`` and zero
+    elsewhere. Where they are zero, a NaN coefficient between this point and the end of a
+    reverse-mode pass is not multiplied into the gradient: ``jnp.where`` selects, it does not
+    multiply.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxmle.optimize import gate_derivatives
+        >>> f = lambda x, ok: jnp.where(ok, jnp.log(gate_derivatives(ok, x)), 0.0)
+        >>> float(jax.grad(f)(-1.0, False)), float(jax.grad(f)(2.0, True))
+        (0.0, 0.5)
+    """
+
+    def gate(x):
+        x = jnp.asarray(x)
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
+            return x
+        return jnp.where(ok, x, lax.stop_gradient(x))
+
+    return jax.tree_util.tree_map(gate, tree)
 
 
 def reuse_at_optimum(fn, value, x_star, args):
@@ -1306,23 +1354,30 @@ def _precomputed_jvp(fn, primals, tangents):
     value, x, *args = primals
     _, x_dot, *args_dot = tangents
     _, out_dot = jax.jvp(fn, (x, *args), (x_dot, *args_dot))
-    return value, out_dot
+    # (the value as the same function again: differentiated once more, it has the derivative
+    # of ``fn``, not that of a constant)
+    return _precomputed(fn, value, x, *args), out_dot
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _implicit(closed, x_star, ok, *all_args):
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def _implicit(closed, on_failure_grad, x_star, ok, *all_args):
+    """The minimizer ``x_star`` as a function of ``all_args`` (for its derivatives)."""
     return x_star
 
 
 @_implicit.defjvp
-def _implicit_jvp(closed, primals, tangents):
+def _implicit_jvp(closed, on_failure_grad, primals, tangents):
     x_star, ok, *all_args = primals
     _, _, *all_dots = tangents
+    # The optimum again, as the same function of the arguments: where this rule is itself
+    # differentiated (second and higher derivatives), the optimum moves with the arguments
+    # by this rule, instead of standing still as a constant input would.
+    x = _implicit(closed, on_failure_grad, x_star, ok, *all_args)
 
     def grad_x(*a):
-        return jax.grad(closed)(x_star, *a)
+        return jax.grad(closed)(x, *a)
 
     _, mixed = jax.jvp(grad_x, tuple(all_args), tuple(all_dots))
-    x_dot = -_scaled_solve(jax.hessian(closed)(x_star, *all_args), mixed)
-    x_dot = jnp.where(ok, x_dot, jnp.nan)
-    return x_star, x_dot
+    x_dot = -_scaled_solve(jax.hessian(closed)(x, *all_args), mixed)
+    fill = jnp.nan if on_failure_grad == "nan" else 0.0
+    return x, jnp.where(ok, x_dot, fill)
