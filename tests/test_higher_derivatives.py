@@ -6,7 +6,8 @@ agree with closed forms (exponential, Gaussian) and with central differences of 
 lower-order derivative (a censored Weibull, a logistic regression, a simplex-constrained
 mixture). Central differences with step h of a derivative whose next derivative is O(1) err by
 O(h^2) (truncation) plus O(eps / h) (rounding): about 1e-10 for h = 1e-5, far below the
-1e-6 tolerance. Runs in float64 (repo-root conftest.py).
+1e-6 tolerance. Runs in float64 (repo-root conftest.py). The third derivatives compile large
+programs: they are among the long checks (``-m slow``), which CI runs too.
 """
 
 import math
@@ -61,6 +62,7 @@ def test_exponential_second_derivative_in_a_data_shift(nesting):
     np.testing.assert_allclose(got, _expon_shift_closed(s)[2], rtol=1e-8)
 
 
+@pytest.mark.slow  # (third derivatives: large programs to compile)
 def test_exponential_third_derivative_in_a_data_shift():
     s = 0.3
     d3 = jax.jit(jax.jacfwd(jax.jacfwd(jax.jacrev(_expon_shift))))(s)
@@ -77,6 +79,7 @@ def _expon_hyper(h):
     return jnp.stack([r.params["rate"], r.se["rate"], r.loglik])
 
 
+@pytest.mark.slow  # (third derivatives: large programs to compile)
 def test_exponential_second_and_third_derivatives_in_a_closed_over_hyperparameter():
     h, m = 1.7, float(X.mean())
     want2 = np.array([2 / (h**3 * m), 2 / (h**3 * m * math.sqrt(N)), N / h**2])
@@ -108,6 +111,7 @@ def _gauss_shift_closed(s):
     return jnp.stack([jnp.mean(x), sigma, sigma / jnp.sqrt(N), sigma / jnp.sqrt(2.0 * N)])
 
 
+@pytest.mark.slow  # (third derivatives: large programs to compile)
 def test_gaussian_second_and_third_derivatives_of_estimates_and_ses():
     s, closed = 0.4, _gauss_shift_closed
     np.testing.assert_allclose(
@@ -140,6 +144,7 @@ def _shrunk_mean(tau, closed_form=False):
     return jnp.stack([r.params["mu"], r.se["mu"]])
 
 
+@pytest.mark.slow  # (third derivatives: large programs to compile)
 def test_gaussian_prior_scale_second_and_third_derivatives():
     tau = 0.6
     closed = lambda t: _shrunk_mean(t, closed_form=True)  # noqa: E731
@@ -189,6 +194,7 @@ def _weibull(s):
     return jnp.stack([r.params["shape"], r.params["scale"], r.se["shape"]])
 
 
+@pytest.mark.slow  # (third derivatives: large programs to compile)
 def test_censored_weibull_second_and_third_derivatives_against_finite_differences():
     assert bool(jm.fit(WEIBULL, {"x": T, "event": EVENT}).converged)
     d1 = jax.jit(jax.jacrev(_weibull))
