@@ -1533,9 +1533,11 @@ def report(mgh_out, mgh_comp, stat_out, stat_comp, problems, cases, args, skippe
         "and lmfit on relative changes of about 1e-8 (ftol, xtol; least_squares' gtol 1e-8, "
         "lmfit's 0)."
     )
+    limits = {m: jm.optimize.make_solver(m).max_iter for m in ("trust", "newton", "lbfgs")}
     L.append(
         "- jaxmle's runs on f\\* = 0 problems that end `MAX_ITER` count the iteration limit "
-        "(100 for trust and newton, 1000 for lbfgs), which weighs on its median: the "
+        f"({limits['trust']} for trust, {limits['newton']} for newton, {limits['lbfgs']} for "
+        "lbfgs: the defaults), which weighs on its median: the "
         "log-likelihood keeps growing as sigma -> 0, so the solver has no stationary point to "
         "stop at."
     )
