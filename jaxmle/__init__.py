@@ -23,6 +23,7 @@ from .profile import (
     derived,
     profile_intervals,
 )
+from .reliability import b_life, hazard, life_family, mean_life, quantile, reliability
 from .results import FitResult, Status
 
 __version__ = "0.1.0"
@@ -60,4 +61,10 @@ __all__ = [
     "compare",
     "BootstrapResult",
     "bootstrap",
+    "life_family",
+    "quantile",
+    "b_life",
+    "reliability",
+    "mean_life",
+    "hazard",
 ]
