@@ -13,6 +13,15 @@ from .distributions import families
 from .distributions.families import fit_dist
 from .fit import fit, fit_batch
 from .hypothesis import Comparison, HypothesisTest, compare, lr_test, score_test, wald_test
+from .life import (
+    b_life,
+    hazard,
+    life_columns,
+    life_family,
+    mean_life,
+    quantile,
+    reliability,
+)
 from .model import Model
 from .profile import (
     Derived,
@@ -23,7 +32,6 @@ from .profile import (
     derived,
     profile_intervals,
 )
-from .reliability import b_life, hazard, life_family, mean_life, quantile, reliability
 from .results import FitResult, Status
 
 __version__ = "0.1.0"
@@ -67,4 +75,5 @@ __all__ = [
     "reliability",
     "mean_life",
     "hazard",
+    "life_columns",
 ]

@@ -57,6 +57,7 @@ __all__ = [
     "reliability",
     "mean_life",
     "hazard",
+    "life_columns",
 ]
 
 #: the families whose fits have life quantities (lifetimes on ``(0, inf)``)
@@ -400,3 +401,55 @@ def hazard(res, t, *, level: float = 0.95, method: str = "wald_transformed") -> 
         [0.25, 0.25]
     """
     return _life(res, "hazard", t, level, method)
+
+
+def _label(v) -> str:
+    """A number as short as it reads back exactly: ``10``, ``0.1``, ``1500``."""
+    v = float(v)
+    short = f"{v:g}"
+    return short if float(short) == v else repr(v)
+
+
+def life_columns(
+    res,
+    *,
+    b_lives=(),
+    reliability_at=(),
+    mean: bool = False,
+    level: float = 0.95,
+    method: str = "wald_transformed",
+) -> dict[str, np.ndarray]:
+    """Life quantities as plain numpy columns, as the command line writes them: per
+    quantity ``NAME``, ``NAME_se``, ``NAME_lo``, ``NAME_hi``, with ``NAME`` ``B10`` for
+    ``b_lives=[10]``, ``R_1000`` for ``reliability_at=[1000]``, ``mean_life`` for
+    ``mean=True``; each has the batch axis of a batch fit.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxmle as jm
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> res = jm.fit_dist("exponential", jnp.array([2.0, 4.0, 6.0]))
+        >>> cols = jm.life_columns(res, b_lives=[10], mean=True)
+        >>> list(cols)
+        ['B10', 'B10_se', 'B10_lo', 'B10_hi', 'mean_life', 'mean_life_se', 'mean_life_lo',
+         'mean_life_hi']
+        >>> round(float(cols["mean_life"]), 6)
+        4.0
+    """
+    quantities = []
+    if len(b_lives):
+        ps = np.asarray(b_lives, float)
+        der = b_life(res, ps, level=level, method=method)
+        quantities += [(f"B{_label(p)}", der, i) for i, p in enumerate(ps)]
+    if len(reliability_at):
+        ts = np.asarray(reliability_at, float)
+        der = reliability(res, ts, level=level, method=method)
+        quantities += [(f"R_{_label(t)}", der, i) for i, t in enumerate(ts)]
+    if mean:
+        quantities.append(("mean_life", mean_life(res, level=level, method=method), None))
+    cols: dict[str, np.ndarray] = {}
+    for name, der, i in quantities:
+        for suffix, v in (("", der.estimate), ("_se", der.se), ("_lo", der.low), ("_hi", der.high)):
+            v = np.asarray(v)
+            cols[name + suffix] = v if i is None else v[..., i]
+    return cols
