@@ -136,6 +136,14 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--plot", metavar="FILE", help="save a figure (e.g. fit.png; needs jaxmle[plot])"
     )
+    fit.add_argument(
+        "--plot-kind",
+        choices=("auto", "probability", "survival", "hazard"),
+        default="auto",
+        help="the figure of one group: auto (density, or survival for censored data), a "
+        "probability plot, the survival curve, or the hazard (lifetime families); several "
+        "groups: a caterpillar plot",
+    )
     fit.add_argument("--level", default="0.95", help="confidence level (default 0.95)")
     fit.add_argument(
         "--ci",
@@ -368,6 +376,10 @@ def _check_life(args, dist) -> None:
     """The life columns need a lifetime family and percentages inside (0, 100)."""
     flags = [f for f, on in (("--b-life", args.b_life), ("--reliability-at", args.reliability_at),
                              ("--mean-life", args.mean_life)) if on]  # fmt: skip
+    if args.plot_kind in ("probability", "hazard"):
+        flags.append(f"--plot-kind {args.plot_kind}")
+        if args.by:
+            raise InputError(f"--plot-kind {args.plot_kind} draws one group: leave out --by")
     if not flags:
         return
     if dist.name not in LIFE_FAMILIES:
@@ -577,8 +589,16 @@ def _plot(args, dist, level, res, labels, arrays, mask):
         ax = fig.subplots()
         one = {k: v[0][mask[0]] for k, v in arrays.items()}
         censored = "lower" in one or ("event" in one and bool(np.any(one["event"] == 0)))
-        if censored:
-            plot.plot_survival(res[0], one, family=dist, ax=ax)
+        xlabel = args.value if args.value is not None else f"{args.lower} to {args.upper}"
+        kw = dict(ax=ax, level=level, method=args.ci)
+        if args.plot_kind == "probability":
+            plot.plot_probability(res[0], one, xlabel=xlabel, **kw)
+        elif args.plot_kind == "hazard":
+            plot.plot_hazard(res[0], one, xlabel=xlabel, **kw)
+        elif censored or args.plot_kind == "survival":
+            if dist.name not in LIFE_FAMILIES:
+                kw["method"] = None
+            plot.plot_survival(res[0], one, family=dist, xlabel=xlabel, **kw)
         else:
             plot.plot_fit(res[0], one, family=dist, ax=ax)
     else:
@@ -591,6 +611,7 @@ def _plot(args, dist, level, res, labels, arrays, mask):
             ax=ax,
             level=level,
             labels=[str(s) for s in labels],
+            method=args.ci,
         )
     fig.tight_layout()
     try:

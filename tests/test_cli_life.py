@@ -128,3 +128,23 @@ def test_life_columns_need_a_lifetime_family(pumps_csv, capsys):
     assert main(args) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "--mean-life need a lifetime family" in err and "not normal" in err
+
+
+@pytest.mark.parametrize("kind", ["probability", "hazard", "survival"])
+def test_plot_kinds(tmp_path, kind):
+    x, ev = PUMPS["P1"]
+    path = _write(tmp_path / "one.csv", ["hours", "failed"], list(zip(x, ev, strict=True)))
+    png = tmp_path / f"{kind}.png"
+    assert main(_args(path, "--plot", str(png), "--plot-kind", kind, "-q")) == EXIT_OK
+    assert png.stat().st_size > 10_000
+
+
+def test_plot_kind_mistakes(pumps_csv, tmp_path, capsys):
+    png = str(tmp_path / "p.png")
+    args = _args(pumps_csv, "--by", "pump", "--plot", png, "--plot-kind", "probability")
+    assert main(args) == EXIT_USAGE
+    assert "--plot-kind probability draws one group: leave out --by" in capsys.readouterr().err
+    args = ["fit", pumps_csv, "--family", "normal", "--value", "hours", "--plot", png,
+            "--plot-kind", "hazard"]  # fmt: skip
+    assert main(args) == EXIT_USAGE
+    assert "--plot-kind hazard need a lifetime family" in capsys.readouterr().err

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import surpyval as sp  # noqa: E402
 from reliability import Fitters  # noqa: E402
+from reliability.Probability_plotting import plotting_positions  # noqa: E402
 
 OUT = pathlib.Path(__file__).with_name("life_references.json")
 QS = [0.01, 0.1, 0.5]
@@ -107,6 +108,11 @@ def main():
             "sf": np.asarray(est_r, float).tolist(),
             "sf_bounds": np.sort(np.stack([lo_r, hi_r], -1), -1).tolist(),
         }
+        pt, pf = plotting_positions(failures=x[e == 1], right_censored=x[e == 0], sort=True)
+        rec["reliability"]["plotting_positions"] = [
+            np.asarray(pt, float).tolist(),
+            np.asarray(pf, float).tolist(),
+        ]
         out["datasets"][name] = rec
     OUT.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {OUT}")
