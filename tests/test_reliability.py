@@ -212,3 +212,25 @@ def test_errors():
         jm.quantile(wres, 0.0)
     with pytest.raises(ValueError, match="unknown interval method"):
         jm.mean_life(wres, method="bootstrap")
+
+
+def test_gumbel_min_is_the_log_of_a_weibull_and_names_are_explicit():
+    d = REF["datasets"]["weibull_30_right"]
+    x, e = np.array(d["x"]), np.array(d["event"])
+    weib = jm.fit_dist("weibull", x, event=e)
+    sev = jm.fit_dist("gumbel_min", np.log(x), event=e)
+    # log T of a Weibull T is the smallest-extreme-value law: loc = log scale, scale = 1/shape
+    assert np.isclose(float(sev.params["loc"]), np.log(float(weib.params["scale"])), rtol=1e-8)
+    assert np.isclose(float(sev.params["scale"]), 1 / float(weib.params["shape"]), rtol=1e-8)
+    # the log-likelihoods differ by the Jacobian of log t at the failures
+    assert np.isclose(float(sev.loglik) - np.sum(np.log(x[e == 1])), float(weib.loglik))
+    dist = jm.distributions.get_distribution("gumbel_max")
+    assert dist.name == "gumbel" and jm.distributions.get_distribution("gumbel_min").name == (
+        "gumbel_min"
+    )
+    y = np.array([0.3, 1.1, 2.0])
+    p = {"loc": 0.5, "scale": 1.5}
+    assert np.allclose(jm.distributions.get_distribution("gumbel_min").logsf(y, p),
+                       stats.gumbel_l.logsf(y, 0.5, 1.5), rtol=1e-12)  # fmt: skip
+    assert np.allclose(dist.logsf(y, p), stats.gumbel_r.logsf(y, 0.5, 1.5), rtol=1e-12)
+    assert jm.fit_dist("gumbel_max", y).model is jm.fit_dist("gumbel", y).model
