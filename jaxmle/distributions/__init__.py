@@ -149,8 +149,15 @@ Example:
 """
 
 
-#: other names of families: ``gumbel_max`` is ``gumbel`` (the largest extreme value)
 ALIASES: dict[str, str] = {"gumbel_max": "gumbel"}
+"""Other names of families, taken by :func:`get_distribution` and ``fit_dist``: ``gumbel_max``
+is ``gumbel`` (the largest extreme value; ``gumbel_min`` is the smallest).
+
+Example:
+    >>> from jaxmle.distributions import ALIASES, get_distribution
+    >>> ALIASES["gumbel_max"], get_distribution("gumbel_max").name
+    ('gumbel', 'gumbel')
+"""
 
 
 def get_distribution(name: str, **options: Any) -> Distribution:
