@@ -13,6 +13,15 @@ from .distributions import families
 from .distributions.families import fit_dist
 from .fit import fit, fit_batch
 from .hypothesis import Comparison, HypothesisTest, compare, lr_test, score_test, wald_test
+from .life import (
+    b_life,
+    hazard,
+    life_columns,
+    life_family,
+    mean_life,
+    quantile,
+    reliability,
+)
 from .model import Model
 from .profile import (
     Derived,
@@ -62,4 +71,11 @@ __all__ = [
     "compare",
     "BootstrapResult",
     "bootstrap",
+    "life_family",
+    "quantile",
+    "b_life",
+    "reliability",
+    "mean_life",
+    "hazard",
+    "life_columns",
 ]

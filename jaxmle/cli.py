@@ -4,10 +4,15 @@
 --out results.csv`` fits one model per group of a long-format table (CSV, or
 Parquet with ``pyarrow``) in one batch, prints a summary and writes one row per
 group: the group column, then ``NAME``, ``NAME_se``, ``NAME_lo``, ``NAME_hi``
-per parameter, then ``loglik``, ``nobs`` and ``status``. The intervals are Wald
-intervals on each parameter's fitting scale (log for a positive parameter, logit
-for a bounded one), mapped back: they never leave the support. A group with
-fewer observations than parameters gets status ``INVALID_DATA``.
+per parameter, then ``loglik``, ``nobs`` and ``status``. The intervals are by
+default Wald intervals on each parameter's fitting scale (log for a positive
+parameter, logit for a bounded one), mapped back: they never leave the support
+(``--ci profile`` for profile-likelihood intervals, ``--ci wald`` for the
+natural-scale Wald interval). A group with fewer observations than parameters
+gets status ``INVALID_DATA``. For a lifetime family, ``--b-life 10``,
+``--reliability-at 1000`` and ``--mean-life`` add the columns ``B10``,
+``R_1000`` and ``mean_life`` (each with ``_se``, ``_lo``, ``_hi``), those of
+:func:`jaxmle.life_columns` with the same interval method.
 
 ``jaxmle demo`` fits the worked examples of the maximum-likelihood note and
 prints each estimate and standard error beside its closed form, then fits a
@@ -47,6 +52,8 @@ import time
 import numpy as np
 
 from ._io import InputError, group_index, numeric_column, pad_groups, read_table, write_rows
+from .life import LIFE_FAMILIES, LIFE_METHODS, life_columns
+from .results import _fmt
 
 __all__ = ["main", "EXIT_OK", "EXIT_NOT_CONVERGED", "EXIT_USAGE", "cache_dir"]
 
@@ -129,7 +136,39 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--plot", metavar="FILE", help="save a figure (e.g. fit.png; needs jaxmle[plot])"
     )
+    fit.add_argument(
+        "--plot-kind",
+        choices=("auto", "probability", "survival", "hazard"),
+        default="auto",
+        help="the figure of one group: auto (density, or survival for censored data), a "
+        "probability plot, the survival curve, or the hazard (lifetime families); several "
+        "groups: a caterpillar plot",
+    )
     fit.add_argument("--level", default="0.95", help="confidence level (default 0.95)")
+    fit.add_argument(
+        "--ci",
+        choices=LIFE_METHODS,
+        default=CI_METHOD,
+        help="interval method: Wald on the log/logit scale (default; never leaves the "
+        "support), profile likelihood, or Wald on the natural scale",
+    )
+    fit.add_argument(
+        "--b-life",
+        action="append",
+        default=[],
+        type=float,
+        metavar="P",
+        help="add the B-life column BP: the time by which P percent fail (repeatable)",
+    )
+    fit.add_argument(
+        "--reliability-at",
+        action="append",
+        default=[],
+        type=float,
+        metavar="T",
+        help="add the column R_T: the reliability (fraction surviving) at time T (repeatable)",
+    )
+    fit.add_argument("--mean-life", action="store_true", help="add the column mean_life (the MTTF)")
     fit.add_argument(
         "--option",
         action="append",
@@ -333,6 +372,54 @@ def _check_extras(args) -> None:
             raise InputError(f"{flag} {path}: no such folder {folder}")
 
 
+def _check_life(args, dist) -> None:
+    """The life columns need a lifetime family and percentages inside (0, 100)."""
+    flags = [f for f, on in (("--b-life", args.b_life), ("--reliability-at", args.reliability_at),
+                             ("--mean-life", args.mean_life)) if on]  # fmt: skip
+    if args.plot_kind in ("probability", "hazard"):
+        flags.append(f"--plot-kind {args.plot_kind}")
+        if args.by:
+            raise InputError(f"--plot-kind {args.plot_kind} draws one group: leave out --by")
+    if not flags:
+        return
+    if dist.name not in LIFE_FAMILIES:
+        raise InputError(
+            f"{', '.join(flags)} need a lifetime family ({', '.join(LIFE_FAMILIES)}), "
+            f"not {dist.name}"
+        )
+    for p in args.b_life:
+        if not 0 < p < 100:
+            raise InputError(f"--b-life {_number(p)}: the percentage must lie strictly "
+                             "between 0 and 100")  # fmt: skip
+    for t in args.reliability_at:
+        if not (np.isfinite(t) and t >= 0):
+            raise InputError(f"--reliability-at {_number(t)}: the time must be finite and >= 0")
+
+
+def _life(args, res, level) -> dict:
+    return life_columns(
+        res, b_lives=args.b_life, reliability_at=args.reliability_at, mean=args.mean_life,
+        level=level, method=args.ci,
+    )  # fmt: skip
+
+
+def _life_lines(cols: dict, level: float) -> list[str]:
+    """One line per life quantity of a single fit: estimate, SE and interval."""
+    names = [k for k in cols if not k.endswith(("_se", "_lo", "_hi"))]
+    if not names:
+        return []
+    a = (1 - level) / 2
+    w = max(10, *(len(n) + 1 for n in names))
+    lines = [
+        "",
+        f"{'life':<{w}}{'estimate':>11}{'std err':>11}{f'[{a:.3g}':>12}{f'{1 - a:.3g}]':>12}",
+    ]
+    for n in names:
+        v = [float(np.ravel(cols[n + s])[0]) for s in ("", "_se", "_lo", "_hi")]
+        lines.append(f"{n:<{w}}{_fmt(v[0])}{_fmt(v[1])}{_fmt(v[2], 12)}{_fmt(v[3], 12)}")
+    return lines
+
+
 def _progress(args) -> bool:
     if args.progress is not None:
         return args.progress
@@ -502,8 +589,16 @@ def _plot(args, dist, level, res, labels, arrays, mask):
         ax = fig.subplots()
         one = {k: v[0][mask[0]] for k, v in arrays.items()}
         censored = "lower" in one or ("event" in one and bool(np.any(one["event"] == 0)))
-        if censored:
-            plot.plot_survival(res[0], one, family=dist, ax=ax)
+        xlabel = args.value if args.value is not None else f"{args.lower} to {args.upper}"
+        kw = dict(ax=ax, level=level, method=args.ci)
+        if args.plot_kind == "probability":
+            plot.plot_probability(res[0], one, xlabel=xlabel, **kw)
+        elif args.plot_kind == "hazard":
+            plot.plot_hazard(res[0], one, xlabel=xlabel, **kw)
+        elif censored or args.plot_kind == "survival":
+            if dist.name not in LIFE_FAMILIES:
+                kw["method"] = None
+            plot.plot_survival(res[0], one, family=dist, xlabel=xlabel, **kw)
         else:
             plot.plot_fit(res[0], one, family=dist, ax=ax)
     else:
@@ -516,6 +611,7 @@ def _plot(args, dist, level, res, labels, arrays, mask):
             ax=ax,
             level=level,
             labels=[str(s) for s in labels],
+            method=args.ci,
         )
     fig.tight_layout()
     try:
@@ -529,6 +625,7 @@ def _cmd_fit(args) -> int:
     _check_layout(args)
     dist = _family(args)
     _check_extras(args)
+    _check_life(args, dist)
 
     t0 = time.perf_counter()
     table, labels, inverse, data, rows = _read(args)
@@ -552,7 +649,10 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
 
     if args.by:
         names = model.param_names
-        taken = {f"{n}{s}" for n in names for s in ("", "_se", "_lo", "_hi")}
+        life = [f"B{_number(p)}" for p in args.b_life]
+        life += [f"R_{_number(t)}" for t in args.reliability_at]
+        life += ["mean_life"] if args.mean_life else []
+        taken = {f"{n}{s}" for n in (*names, *life) for s in ("", "_se", "_lo", "_hi")}
         if args.by in taken | {"loglik", "nobs", "status"}:
             raise InputError(
                 f"--by {args.by}: the results have a column of that name; rename the column"
@@ -574,8 +674,9 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
     t_fit = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    life = _life(args, res, level)
     if args.out is not None:
-        cols = res.to_dict(level, method=CI_METHOD)
+        cols = {**res.to_dict(level, method=args.ci), **life}
         if args.by:
             cols = {args.by: labels, **cols}
         write_rows(args.out, cols)
@@ -602,7 +703,9 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
     if G == 1:
         if too_small:
             out(too_small)
-        out(res[0].summary(level, method=CI_METHOD))
+        out(res[0].summary(level, method=args.ci))
+        for line in _life_lines(life, level):
+            out(line)
     else:
         out(f"  status: {_status_counts(status)}")
         if too_small:

@@ -6,6 +6,10 @@
 * :func:`plot_qq`, :func:`plot_pp`: quantile-quantile and probability-probability plots;
 * :func:`plot_survival`: the fitted survival curve over the Kaplan-Meier
   estimate (:func:`kaplan_meier`) and its Greenwood band, for censored lifetimes;
+* :func:`plot_probability`: the probability plot of a lifetime fit (Weibull,
+  lognormal, exponential paper) with censoring-aware plotting positions, the
+  fitted line and its confidence band;
+* :func:`plot_hazard`: the fitted hazard function and its confidence band;
 * :func:`plot_caterpillar`: a batch's estimates with their intervals, sorted;
 * :func:`plot_status`: a batch's status counts.
 
@@ -40,6 +44,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .life import hazard, life_family, plotting_positions, reliability, turnbull
 from .results import FitResult, Status
 
 __all__ = [
@@ -48,6 +53,8 @@ __all__ = [
     "plot_qq",
     "plot_pp",
     "plot_survival",
+    "plot_probability",
+    "plot_hazard",
     "plot_caterpillar",
     "plot_status",
     "kaplan_meier",
@@ -542,22 +549,37 @@ def kaplan_meier(time: Any, event: Any = None, level: float = 0.95) -> KaplanMei
     )
 
 
-def plot_survival(res: FitResult, data: Any, *, family=None, ax=None, level: float = 0.95):
+def plot_survival(
+    res: FitResult,
+    data: Any,
+    *,
+    family=None,
+    ax=None,
+    level: float = 0.95,
+    method: str = "wald_transformed",
+    xlabel: str = "time",
+):
     """The fitted survival function over the nonparametric estimate from the data.
 
     For right-censored data (``{"x": times, "event": 1/0}``, or plain
     times): the Kaplan-Meier estimate with its Greenwood band
     (:func:`kaplan_meier`), censored times marked ``+``. For interval-censored
-    data (``{"lower": ..., "upper": ...}``): the band between the empirical
-    survival functions of the lower and of the upper bounds, which holds the
-    survival curve of the unobserved exact times.
+    data (``{"lower": ..., "upper": ...}``): the Turnbull estimate
+    (:func:`jaxmle.life.turnbull`), drawn as its steps with a line across each
+    innermost interval (where the estimate does not say how the mass is spread).
+    For a lifetime family fitted with its covariance, the fitted curve has its
+    pointwise band from :func:`jaxmle.reliability` (``method``; the default stays
+    inside ``(0, 1)``).
 
     Args:
         res: a single fit of a continuous distribution family.
         data: the dataset the model was fitted to.
         family: the family, when it cannot be recognised from the model.
         ax: matplotlib axes (a new figure when ``None``).
-        level: confidence level of the Kaplan-Meier band.
+        level: confidence level of the bands.
+        method: interval method of the fitted curve's band (``"wald_transformed"``,
+            ``"profile"``, ``"wald"``), or ``None`` for no band.
+        xlabel: the label of the time axis (the data's column name and unit).
 
     Returns:
         The matplotlib ``Axes``.
@@ -601,21 +623,230 @@ def plot_survival(res: FitResult, data: Any, *, family=None, ax=None, level: flo
         finite_hi = np.isfinite(upper)
         top = float(max(np.max(lower[np.isfinite(lower)], initial=0.0),
                         np.max(upper[finite_hi], initial=0.0)))  # fmt: skip
-        grid = np.linspace(min(0.0, float(np.min(lower[np.isfinite(lower)], initial=0))), top, 400)
-        s_lo = np.mean(lower[None, :] > grid[:, None], axis=1)
-        s_hi = np.mean(upper[None, :] > grid[:, None], axis=1)
-        ax.fill_between(grid, s_lo, s_hi, step="post", color="C0", alpha=0.25,
-                        label=f"empirical bounds (n={lower.size:,} intervals)")  # fmt: skip
+        tb = turnbull(lower, upper)
+        before = np.concatenate([[1.0], tb.survival[:-1]])
+        right = np.where(np.isfinite(tb.right), tb.right, top * 1.05)
+        xs = np.column_stack([tb.left, right]).ravel()
+        ys = np.column_stack([before, tb.survival]).ravel()
+        start = min(0.0, float(tb.left[0]))
+        ax.plot(np.concatenate([[start], xs]), np.concatenate([[1.0], ys]), color="C0", lw=1.5,
+                label=f"Turnbull estimate (n={lower.size:,} intervals)")  # fmt: skip
         params = _params(res, dist, lower[np.isfinite(lower)])
     lo_s, _ = (float(np.asarray(v)) for v in dist.support(params))
     start = lo_s if math.isfinite(lo_s) else float(np.min(x if x is not None else lower))
     grid = np.linspace(start, top * 1.05 if top > 0 else top + 1.0, 400)
     sf = _eval(dist, "logsf", grid, params)
     ax.plot(grid, sf, color="C3", lw=2, label=f"fitted {dist.name} ({_param_text(res)})")
+    if method is not None and _has_life(res) and res.se_computed:
+        pos = grid[grid > 0][:: max(1, grid.size // 200)]
+        band = reliability(res, pos, level=level, method=method)
+        ax.fill_between(pos, np.asarray(band.low), np.asarray(band.high), color="C3", alpha=0.15,
+                        label=f"{level:.0%} band of the fit ({method})")  # fmt: skip
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("time")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("survival probability")
     ax.set_title(f"survival, {dist.name} fit")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _has_life(res) -> bool:
+    """Whether ``res`` is a fit of a lifetime family (life quantities and their bands)."""
+    try:
+        life_family(res)
+    except ValueError:
+        return False
+    return True
+
+
+#: the probability papers: y = g(F) on which the family's CDF is a straight line, and
+#: whether the time axis is logarithmic
+def _paper(dist):
+    from statistics import NormalDist
+
+    nd = NormalDist()
+    if dist.name == "lognormal":
+        return (np.vectorize(nd.inv_cdf), True, "lognormal")
+    if dist.name == "loglogistic":
+        return (lambda F: np.log(F) - np.log1p(-F), True, "log-logistic")
+    if dist.name == "exponential":
+        return (lambda F: -np.log1p(-F), False, "exponential")
+    return (lambda F: np.log(-np.log1p(-F)), True, "Weibull")
+
+
+def plot_probability(
+    res: FitResult,
+    data: Any,
+    *,
+    ax=None,
+    level: float = 0.95,
+    method: str | None = "wald_transformed",
+    xlabel: str = "time",
+):
+    """Probability plot of a lifetime fit: the data's plotting positions, the fitted CDF as a
+    line, and its confidence band, on the family's probability paper.
+
+    The paper is the one on which the family's CDF is a straight line: Weibull
+    (``log(-log(1 - F))`` against log time; also used for a gamma fit, which draws a
+    curve), lognormal (``Phi^-1(F)`` against log time), log-logistic (``logit F``
+    against log time), exponential (``-log(1 - F)`` against time). The y axis is
+    labelled in percent failing.
+
+    Plotting positions: for exact and right-censored data, Johnson's adjusted ranks with
+    Bernard's median rank ``(rank - 0.3) / (n + 0.4)``
+    (:func:`jaxmle.life.plotting_positions`), at the failure times; for
+    interval-censored data (``{"lower", "upper"}``), the Turnbull estimate
+    (:func:`jaxmle.life.turnbull`) of ``F`` at the right end of each innermost
+    interval (the last, where ``F = 1``, is not drawn). The band is the pointwise
+    interval of ``F(t) = 1 - R(t)`` from :func:`jaxmle.reliability` (``method``;
+    ``None``: no band).
+
+    Args:
+        res: a single fit of a lifetime family (``weibull``, ``lognormal``,
+            ``exponential``, ``loglogistic``, ``gamma``).
+        data: the dataset it was fitted to: times, ``{"x", "event"}`` or
+            ``{"lower", "upper"}``.
+        ax: matplotlib axes (a new figure when ``None``).
+        level: level of the band.
+        method: the band's interval method.
+        xlabel: the label of the time axis (the data's column name and unit).
+
+    Returns:
+        The matplotlib ``Axes``.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import jaxmle as jm
+        >>> from jaxmle.plot import plot_probability
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> life = 1000 * np.random.default_rng(4).weibull(1.5, size=50)
+        >>> hours, failed = np.minimum(life, 1200.0), life <= 1200.0
+        >>> res = jm.fit_dist("weibull", hours, event=failed)
+        >>> ax = plot_probability(res, {"x": hours, "event": failed}, xlabel="hours")
+        >>> ax.get_xlabel(), ax.get_title()
+        ('hours', 'Weibull probability plot')
+        >>> matplotlib.pyplot.close("all")
+    """
+    res = _single(res, "plot_probability")
+    dist = life_family(res)
+    x, event, lower, upper = _data(data, "plot_probability", allow_censored=True)
+    g, log_t, paper = _paper(dist)
+    ax = _axes(ax)
+    if x is not None:
+        t, F = plotting_positions(x, event)
+        what = f"data (n={x.size:,}, {int(x.size - t.size):,} censored; Johnson's ranks)"
+        span = x[np.isfinite(x) & (x > 0)]
+    else:
+        tb = turnbull(lower, upper)
+        F = 1.0 - tb.survival
+        t = tb.right
+        keep = np.isfinite(t) & (F < 1.0 - 1e-12) & (F > 0) & (t > 0)
+        t, F = t[keep], F[keep]
+        what = f"Turnbull estimate (n={lower.size:,} intervals)"
+        finite = np.concatenate([lower, upper])
+        span = finite[np.isfinite(finite) & (finite > 0)]
+    ax.plot(t, g(F), "o", ms=4, color="C0", label=what)
+    lo_t, hi_t = float(np.min(span)), float(np.max(span))
+    if log_t:
+        from matplotlib.ticker import LogFormatter
+
+        grid = np.geomspace(lo_t / 2.0, hi_t * 2.0, 200)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
+    else:
+        grid = np.linspace(0.0, hi_t * 1.5, 200)[1:]
+    params = _params(res, dist, span)
+    F_fit = -np.expm1(np.asarray(dist.logsf(grid, params), float))
+    ok = (F_fit > 0) & (F_fit < 1)
+    ax.plot(grid[ok], g(F_fit[ok]), color="C3", lw=2,
+            label=f"fitted {dist.name} ({_param_text(res)})")  # fmt: skip
+    if method is not None and res.se_computed:
+        band = reliability(res, grid, level=level, method=method)
+        f_lo, f_hi = 1.0 - np.asarray(band.high), 1.0 - np.asarray(band.low)
+        ok = (f_lo > 0) & (f_hi < 1) & np.isfinite(f_lo) & np.isfinite(f_hi)
+        ax.fill_between(grid[ok], g(f_lo[ok]), g(f_hi[ok]), color="C3", alpha=0.15,
+                        label=f"{level:.0%} band ({method})")  # fmt: skip
+    ticks = np.array([0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999])
+    y_all = np.concatenate([g(F), g(F_fit[(F_fit > 0) & (F_fit < 1)])])
+    y_lo, y_hi = float(np.min(y_all)), float(np.max(y_all))
+    shown = ticks[(g(ticks) >= y_lo - 0.5) & (g(ticks) <= y_hi + 0.5)]
+    ax.set_yticks(g(shown))
+    ax.set_yticklabels([f"{100 * v:g}" for v in shown])
+    ax.set_ylim(y_lo - 0.3, y_hi + 0.3)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("percent failing")
+    ax.set_title(f"{paper} probability plot")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def plot_hazard(
+    res: FitResult,
+    data: Any = None,
+    *,
+    t: Any = None,
+    ax=None,
+    level: float = 0.95,
+    method: str | None = "wald_transformed",
+    xlabel: str = "time",
+):
+    """The fitted hazard function ``h(t) = f(t) / R(t)`` of a lifetime fit, with its
+    pointwise confidence band (:func:`jaxmle.hazard`, by default on the log scale: it
+    stays above 0).
+
+    Args:
+        res: a single fit of a lifetime family.
+        data: the dataset (sets the time range), or ``None``.
+        t: the times to draw at (default: 200 points over the data, or from the fit's 0.1%
+            to its 99% quantile).
+        ax: matplotlib axes (a new figure when ``None``).
+        level: level of the band.
+        method: the band's interval method, or ``None`` for no band.
+        xlabel: the label of the time axis.
+
+    Returns:
+        The matplotlib ``Axes``.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import jaxmle as jm
+        >>> from jaxmle.plot import plot_hazard
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> hours = 1000 * np.random.default_rng(4).weibull(2.0, size=50)
+        >>> ax = plot_hazard(jm.fit_dist("weibull", hours), hours, xlabel="hours")
+        >>> ax.get_ylabel()
+        'hazard (failures per unit time)'
+        >>> matplotlib.pyplot.close("all")
+    """
+    res = _single(res, "plot_hazard")
+    dist = life_family(res)
+    if t is not None:
+        grid = np.asarray(t, float).ravel()
+    elif data is not None:
+        x, _, lower, upper = _data(data, "plot_hazard", allow_censored=True)
+        vals = x if x is not None else np.concatenate([lower, upper])
+        top = float(np.max(vals[np.isfinite(vals)]))
+        grid = np.linspace(top / 200.0, top, 200)
+    else:
+        q = _ppf(dist, np.array([0.001, 0.99]), _params(res, dist, None), np.array([1.0]))
+        grid = np.linspace(q[0], q[1], 200)
+    h = hazard(res, grid, level=level, method=method or "wald_transformed")
+    ax = _axes(ax)
+    ax.plot(grid, np.asarray(h.estimate), color="C3", lw=2,
+            label=f"fitted {dist.name} ({_param_text(res)})")  # fmt: skip
+    if method is not None and res.se_computed:
+        ax.fill_between(grid, np.asarray(h.low), np.asarray(h.high), color="C3", alpha=0.15,
+                        label=f"{level:.0%} band ({method})")  # fmt: skip
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("hazard (failures per unit time)")
+    ax.set_title(f"hazard, {dist.name} fit")
+    ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
     return ax
 
@@ -631,6 +862,7 @@ def plot_caterpillar(
     level: float = 0.95,
     labels: Any = None,
     max_labels: int = 40,
+    method: str = "wald_transformed",
 ):
     """Every dataset's estimate of one parameter with its interval, sorted by the estimate.
 
@@ -642,9 +874,11 @@ def plot_caterpillar(
         batch: a batch :class:`~jaxmle.FitResult` (a single fit counts as a batch of one).
         param: a flattened parameter name (``"shape"``, ``"beta[1]"``).
         ax: matplotlib axes (a new figure when ``None``).
-        level: level of the Wald intervals.
+        level: level of the intervals.
         labels: one label per dataset (e.g. the group names).
         max_labels: label the rows when there are at most this many.
+        method: the intervals of :meth:`~jaxmle.FitResult.conf_int`: ``"wald_transformed"``
+            (default: inside the support), ``"profile"`` or ``"wald"``.
 
     Returns:
         The matplotlib ``Axes``.
@@ -672,7 +906,7 @@ def plot_caterpillar(
         labels = [str(s) for s in labels]
         if len(labels) != n:
             raise ValueError(f"labels has {len(labels)} entries; the batch has {n} datasets")
-    cols = batch.to_dict(level)
+    cols = batch.to_dict(level, method=method)
     est = np.asarray(cols[param], float)
     lo, hi = np.asarray(cols[f"{param}_lo"], float), np.asarray(cols[f"{param}_hi"], float)
     ok = (np.asarray(batch.status) == Status.CONVERGED) & np.isfinite(est)

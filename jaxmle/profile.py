@@ -180,7 +180,8 @@ class Derived(NamedTuple):
         status: :class:`ProfileStatus` codes for ``method="profile"``, else
             ``None``.
         level: the confidence level.
-        method: ``"wald"`` or ``"profile"``.
+        method: ``"wald"`` or ``"profile"`` (the life quantities of :mod:`jaxmle.life` also
+            ``"wald_transformed"``).
 
     Example:
         >>> import jax, jax.numpy as jnp

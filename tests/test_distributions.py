@@ -169,6 +169,15 @@ CASES = [
         {("logsf", 1500): -749.5},
     ),
     (
+        "gumbel_min",
+        {},
+        {"loc": 1.0, "scale": 2.0},
+        st.gumbel_l(1, 2),
+        [-1500, -100, -3, 1, 10],
+        # F = 1 - exp(-exp(z)) = exp(z) (1 - exp(z)/2 + ...), z = -750.5; scipy: -inf
+        {("logcdf", -1500): -750.5},
+    ),
+    (
         "pareto",
         {"scale": 2.0},
         {"shape": 2.5},

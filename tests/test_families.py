@@ -133,6 +133,7 @@ REFERENCES = {
     },
     "logistic": _scipy(st.logistic, {"loc": lambda e: e[0], "scale": lambda e: e[1]}),
     "gumbel": _scipy(st.gumbel_r, {"loc": lambda e: e[0], "scale": lambda e: e[1]}),
+    "gumbel_min": _scipy(st.gumbel_l, {"loc": lambda e: e[0], "scale": lambda e: e[1]}),
     # scipy's pareto fit with floc=0 is the closed form: scale = min x, b = n / sum log(x/scale)
     "pareto": _scipy(st.pareto, {"shape": lambda e: e[0]}, floc=0),
 }
@@ -183,6 +184,7 @@ SAMPLERS = {
     "logistic": lambda r, s: r.logistic(1.0, 2.0, s),
     "loglogistic": lambda r, s: 2.0 * np.exp(r.logistic(0.0, 1 / 3.0, s)),
     "gumbel": lambda r, s: r.gumbel(1.0, 2.0, s),
+    "gumbel_min": lambda r, s: -r.gumbel(-1.0, 2.0, s),
     "pareto": lambda r, s: 1.5 * (1.0 + r.pareto(2.5, s)),
 }
 OPTIONS = {"binomial": {"trials": 10}, "categorical": {"k": 3}}

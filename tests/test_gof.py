@@ -273,19 +273,71 @@ def test_format_table(rows):
     lines = text.splitlines()
     assert len(lines) == 2 + len(rows)
     assert lines[0].split() == [
-        "family", "k", "loglik", "AIC", "dAIC", "BIC", "KS", "CvM", "AD", "status"
+        "family", "k", "loglik", "AIC", "AICc", "BIC", "dAICc", "KS", "CvM", "AD", "status"
     ]  # fmt: skip
     assert set(lines[1]) == {"-", " "}
     first = lines[2].split()
-    assert first[0] == rows[0]["family"] and first[4] == "0.00" and first[-1] == "CONVERGED"
+    assert first[0] == rows[0]["family"] and first[6] == "0.00" and first[-1] == "CONVERGED"
     # (the table prints AIC and KS rounded to a few decimals)
     assert float(first[3]) == pytest.approx(rows[0]["aic"], abs=1e-4)
-    assert float(first[6]) == pytest.approx(rows[0]["ks"], abs=1e-4)
+    assert float(first[4]) == pytest.approx(rows[0]["aicc"], abs=1e-4)
+    assert float(first[7]) == pytest.approx(rows[0]["ks"], abs=1e-4)
     with pytest.raises(TypeError, match="list of rows"):
         format_table({"families": ("normal",)})
 
 
 # -- censored data and errors ---------------------------------------------------------------
+def _kaplan_meier(t, event):
+    """Rows (event time, S just before it, S at it), by the product-limit formula."""
+    out, s = [], 1.0
+    for u in np.unique(t[event == 1]):
+        n_at_risk = np.sum(t >= u)
+        d = np.sum((t == u) & (event == 1))
+        out.append((u, s, s * (1 - d / n_at_risk)))
+        s *= 1 - d / n_at_risk
+    return np.array(out)
+
+
+def test_compare_families_on_interval_censored_data_ranks_by_aicc():
+    # inspections every 250 h: each unit's life is known to lie between two visits
+    rng = np.random.default_rng(12)
+    life = 1000.0 * rng.weibull(1.8, size=40)
+    visits = np.arange(0.0, 2001.0, 250.0)
+    k = np.searchsorted(visits, life)
+    lower = visits[k - 1]
+    upper = np.where(k < visits.size, visits[np.minimum(k, visits.size - 1)], np.inf)
+    fams = ("weibull", "lognormal", "exponential", "gamma")
+    rows = compare_families(None, fams, lower=lower, upper=upper)
+    assert [r["criterion"] for r in rows] == ["aicc"] * 4
+    aicc = [r["aicc"] for r in rows]
+    assert aicc == sorted(aicc)
+    n = 40
+    for r in rows:
+        ref = fit_dist(r["family"], lower=lower, upper=upper)
+        kk = r["n_params"]
+        assert r["loglik"] == pytest.approx(float(ref.loglik), rel=1e-10)
+        assert r["aicc"] == pytest.approx(
+            2 * kk - 2 * float(ref.loglik) + 2 * kk * (kk + 1) / (n - kk - 1), rel=1e-10
+        )
+        assert "ad" not in r and np.isfinite(r["ks"])
+    by_aic = compare_families(None, fams, lower=lower, upper=upper, criterion="aic")
+    assert [r["aic"] for r in by_aic] == sorted(r["aic"] for r in by_aic)
+    # a batch of the same data: the same numbers per dataset, best by AICc
+    table = compare_families(
+        None, fams, lower=np.stack([lower, lower]), upper=np.stack([upper, upper])
+    )
+    assert table["criterion"] == "aicc" and table["aicc"].shape == (4, 2)
+    assert table["best_family"].tolist() == [rows[0]["family"]] * 2
+    for i, f in enumerate(fams):
+        row = next(r for r in rows if r["family"] == f)
+        np.testing.assert_allclose(table["aicc"][i], row["aicc"], rtol=1e-9)
+        np.testing.assert_allclose(table["ks"][i], row["ks"], rtol=1e-9)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        compare_families(None, fams, lower=lower, upper=upper, criterion="waic")
+    with pytest.raises(ValueError, match="not both"):
+        compare_families(lower, fams, lower=lower, upper=upper)
+
+
 def test_censored_data():
     rng = np.random.default_rng(3)
     t = rng.weibull(1.5, 80) * 2.0
@@ -298,11 +350,17 @@ def test_censored_data():
     with pytest.raises(ValueError, match="complete"):
         gof_statistics("weibull", res, {"lower": t, "upper": t + 1})
     rows = compare_families(t, families=("exponential",), event=event)
-    assert "ks" not in rows[0] and "ad" not in rows[0]
+    assert "cvm" not in rows[0] and "ad" not in rows[0]
     ref = fit_dist("exponential", t, event=event)
     assert rows[0]["aic"] == pytest.approx(2 - 2 * float(ref.loglik), rel=1e-10)
+    # for censored data, ks is the largest distance to the Kaplan-Meier estimate
+    rate = float(ref.params["rate"])
+    km = _kaplan_meier(t, event)
+    F = 1 - np.exp(-rate * km[:, 0])
+    want = max(np.max(np.abs(F - (1 - km[:, 1]))), np.max(np.abs(F - (1 - km[:, 2]))))
+    assert rows[0]["ks"] == pytest.approx(want, rel=1e-10)
     line = format_table(rows).splitlines()[2].split()
-    assert line[6:9] == ["-", "-", "-"]
+    assert line[8:10] == ["-", "-"]
 
 
 def test_errors(rows, gamma_x):

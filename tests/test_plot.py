@@ -131,15 +131,21 @@ UPPER = np.array([2.0, 4.0, np.inf, 1.0, np.inf])
 INTERVAL_FIT = jm.fit_dist("exponential", None, lower=LOWER, upper=UPPER)
 
 
-def test_plot_survival_interval_censored_bounds():
+def test_plot_survival_interval_censored_turnbull():
     ax = plot.plot_survival(INTERVAL_FIT, {"lower": LOWER, "upper": UPPER})
     t, sf = _line(ax, "fitted exponential")
     np.testing.assert_allclose(sf, np.exp(-0.2 * t), rtol=1e-12)  # rate 3 events / 15
-    (band,) = ax.collections
-    assert band.get_label().startswith("empirical bounds (n=5")
-    # the band: fraction of lower bounds above t, and of upper bounds above t
-    paths = band.get_paths()[0].vertices
-    assert paths[:, 1].min() == 0.0 and paths[:, 1].max() == 1.0
+    # exact and right-censored intervals: the Turnbull estimate is Kaplan-Meier's
+    tt, ts = _line(ax, "Turnbull estimate (n=5")
+    km = plot.kaplan_meier(np.where(np.isfinite(UPPER), UPPER, LOWER), np.isfinite(UPPER))
+    for time, surv in zip(km.time[1:], km.survival[1:], strict=True):
+        if km.events[list(km.time).index(time)] > 0:
+            assert np.isclose(ts[np.flatnonzero(tt == time)[-1]], surv)
+    # the fitted curve's band (transformed Wald) holds the curve and stays inside (0, 1)
+    (band,) = [c for c in ax.collections if c.get_label().startswith("95% band of the fit")]
+    v = band.get_paths()[0].vertices
+    assert v[:, 1].min() > 0 and v[:, 1].max() < 1
+    assert ax.get_xlabel() == "time"
 
 
 def test_plot_profile_from_result_and_from_profile():

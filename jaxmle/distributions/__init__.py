@@ -27,7 +27,9 @@ student_t           loc, scale, df           ``t(df, loc, scale)``
 laplace             loc, scale               ``laplace(loc, scale)``
 logistic            loc, scale               ``logistic(loc, scale)``
 loglogistic         shape, scale             ``fisk(shape, scale=scale)``
-gumbel              loc, scale               ``gumbel_r(loc, scale)``
+gumbel              loc, scale               ``gumbel_r(loc, scale)`` (maximum; alias
+                                             ``gumbel_max``)
+gumbel_min          loc, scale               ``gumbel_l(loc, scale)`` (minimum)
 pareto              shape; option ``scale``  ``pareto(shape, scale=scale)``
 ==================  =======================  =========================================
 
@@ -56,6 +58,7 @@ from .continuous import (
     ExponentialDist,
     GammaDist,
     GumbelDist,
+    GumbelMinDist,
     LaplaceDist,
     LogisticDist,
     LogLogisticDist,
@@ -84,6 +87,7 @@ __all__ = [
     "DEFAULT_FAMILIES",
     "Distribution",
     "DISTRIBUTIONS",
+    "ALIASES",
     "get_distribution",
     "censored_loglik",
     "fit_dist",
@@ -106,6 +110,7 @@ __all__ = [
     "LogisticDist",
     "LogLogisticDist",
     "GumbelDist",
+    "GumbelMinDist",
     "ParetoDist",
 ]
 
@@ -131,6 +136,7 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         LogisticDist(),
         LogLogisticDist(),
         GumbelDist(),
+        GumbelMinDist(),
         ParetoDist(),
     )
 }
@@ -139,7 +145,18 @@ DISTRIBUTIONS: dict[str, Distribution] = {
 Example:
     >>> from jaxmle.distributions import DISTRIBUTIONS
     >>> len(DISTRIBUTIONS), DISTRIBUTIONS["weibull"].spec()
-    (19, {'shape': Positive(), 'scale': Positive()})
+    (20, {'shape': Positive(), 'scale': Positive()})
+"""
+
+
+ALIASES: dict[str, str] = {"gumbel_max": "gumbel"}
+"""Other names of families, taken by :func:`get_distribution` and ``fit_dist``: ``gumbel_max``
+is ``gumbel`` (the largest extreme value; ``gumbel_min`` is the smallest).
+
+Example:
+    >>> from jaxmle.distributions import ALIASES, get_distribution
+    >>> ALIASES["gumbel_max"], get_distribution("gumbel_max").name
+    ('gumbel', 'gumbel')
 """
 
 
@@ -155,6 +172,7 @@ def get_distribution(name: str, **options: Any) -> Distribution:
         BinomialDist(trials=5)
     """
     key = name.strip().lower() if isinstance(name, str) else name
+    key = ALIASES.get(key, key)
     if key not in DISTRIBUTIONS:
         raise ValueError(
             f"unknown family {name!r}; the known families are: {', '.join(DISTRIBUTIONS)}"

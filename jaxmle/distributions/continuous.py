@@ -40,6 +40,7 @@ __all__ = [
     "LogisticDist",
     "LogLogisticDist",
     "GumbelDist",
+    "GumbelMinDist",
     "ParetoDist",
 ]
 
@@ -297,7 +298,8 @@ class LogisticDist(_Real):
 
 @dataclass(frozen=True, repr=False)
 class GumbelDist(_Real):
-    """Gumbel (maximum) (loc, scale): ``scipy.stats.gumbel_r``. Starting rule: moments.
+    """Gumbel (maximum; the largest-extreme-value distribution) (loc, scale):
+    ``scipy.stats.gumbel_r``; also called ``gumbel_max``. Starting rule: moments.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -335,6 +337,50 @@ class GumbelDist(_Real):
         mean, var = wstats(v, valid)
         scale = positive(jnp.sqrt(6.0 * var) / math.pi)
         return {"loc": finite(mean - _EULER * scale), "scale": scale}
+
+
+@dataclass(frozen=True, repr=False)
+class GumbelMinDist(_Real):
+    """Gumbel minimum, the smallest-extreme-value distribution (loc, scale):
+    ``scipy.stats.gumbel_l``, ``S(x) = exp(-exp((x - loc) / scale))``. It is the
+    distribution of ``log T`` for a Weibull ``T`` (``loc = log scale``, ``scale = 1 /
+    shape``), the form reliability engineers mean by "Gumbel". Starting rule: moments.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions import GumbelMinDist
+        >>> round(float(GumbelMinDist().logsf(0.0, {"loc": 0.0, "scale": 1.0})), 6)
+        -1.0
+    """
+
+    name = "gumbel_min"
+    param_names = ("loc", "scale")
+
+    def _logpdf(self, x, params):
+        z = self._z(x, params)
+        return z - jnp.exp(z) - jnp.log(params["scale"])
+
+    def _logcdf(self, x, params):
+        # log(1 - exp(-u)), u = exp(z); for z < -20 it is z - u/2 to rounding
+        z = self._z(x, params)
+        far = z < -20.0
+        z_f = jnp.where(far, z, -20.0)
+        z_n = jnp.where(far, 0.0, jnp.minimum(z, 40.0))  # above 40, F = 1 to rounding
+        return jnp.where(far, z_f - 0.5 * jnp.exp(z_f), log1mexp(-jnp.exp(z_n)))
+
+    def _logsf(self, x, params):
+        return -jnp.exp(self._z(x, params))
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return params["loc"] - params["scale"] * jax.random.gumbel(key, shape, _dt(params))
+
+    def init(self, data):
+        v, valid = init_points(data)
+        mean, var = wstats(v, valid)
+        scale = positive(jnp.sqrt(6.0 * var) / math.pi)
+        return {"loc": finite(mean + _EULER * scale), "scale": scale}
 
 
 # -- positive support ------------------------------------------------------------

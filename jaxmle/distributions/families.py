@@ -64,6 +64,7 @@ __all__ = [
     "Logistic",
     "LogLogistic",
     "Gumbel",
+    "GumbelMin",
     "Pareto",
     "model_for",
     "fit_dist",
@@ -178,7 +179,9 @@ def _standard_form(dist: Distribution):
     for a family that is not closed under it, else ``(location_scale, {name: kind})`` with
     kind ``"loc"`` (``c + s v'``), ``"scale"`` (``s v'``), ``"rate"`` (``v' / s``), ``"log"``
     (``v' + log s``, the log-normal's mu) or ``None`` (unchanged)."""
-    if isinstance(dist, (_c.NormalDist, _c.LogisticDist, _c.GumbelDist, _c.LaplaceDist)):
+    if isinstance(
+        dist, (_c.NormalDist, _c.LogisticDist, _c.GumbelDist, _c.GumbelMinDist, _c.LaplaceDist)
+    ):
         return True, {"loc": "loc", "scale": "scale"}
     if isinstance(dist, _c.StudentTDist):
         return True, {"loc": "loc", "scale": "scale", "df": None}
@@ -597,6 +600,17 @@ def Gumbel() -> Model:
     return model_for(_c.GumbelDist())
 
 
+def GumbelMin() -> Model:
+    """Gumbel minimum (smallest extreme value) (loc, scale) model, scipy's ``gumbel_l``.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.GumbelMin().param_names
+        ('loc', 'scale')
+    """
+    return model_for(_c.GumbelMinDist())
+
+
 def Pareto(scale: float | None = None) -> Model:
     """Pareto(shape; scale) model: ``scale`` is fixed, by default the smallest observation.
 
@@ -620,12 +634,13 @@ def Pareto(scale: float | None = None) -> Model:
 # fit_dist
 # --------------------------------------------------------------------------
 def _resolve(family: Any, options: dict) -> Distribution:
-    from . import DISTRIBUTIONS
+    from . import ALIASES, DISTRIBUTIONS
 
     if isinstance(family, Distribution):
         dist = family
     elif isinstance(family, str):
         key = family.strip().lower()
+        key = ALIASES.get(key, key)
         if key not in DISTRIBUTIONS:
             raise ValueError(
                 f"unknown family {family!r}; the known families are: {', '.join(DISTRIBUTIONS)}"
@@ -694,7 +709,8 @@ def fit_dist(
             ``multinomial``, ``poisson``, ``negative_binomial``, ``geometric``,
             ``exponential``, ``normal``, ``lognormal``, ``gamma``, ``weibull``,
             ``beta``, ``student_t``, ``laplace``, ``logistic``,
-            ``loglogistic``, ``gumbel``, ``pareto`` (or a
+            ``loglogistic``, ``gumbel`` (maximum; also ``gumbel_max``), ``gumbel_min``
+            (minimum, the smallest extreme value), ``pareto`` (or a
             :class:`~jaxmle.distributions.Distribution`).
         x: observations, shape ``(n,)`` for one dataset or ``(B, n)`` for
             ``B`` datasets fitted at once with :func:`jaxmle.fit_batch` (pad

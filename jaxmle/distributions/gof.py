@@ -22,10 +22,15 @@ large (conservative); as ``fitdistrplus`` says, they do not apply. The
 statistics are useful to compare fits of several families to the same data
 (smaller is better), or as input to a parametric bootstrap.
 
-:func:`compare_families` fits several families to the same data with
-:func:`~jaxmle.distributions.fit_dist` and ranks them by AIC, like
-``fitdistrplus::gofstat`` on a list of fits or lifelines'
-``find_best_parametric_model``; :func:`format_table` prints its rows.
+:func:`compare_families` fits several families to the same data (complete,
+right-, left- or interval-censored) with :func:`~jaxmle.distributions.fit_dist`
+and ranks them by AICc (the default), AIC or BIC, like ``fitdistrplus::gofstat``
+on a list of fits, lifelines' ``find_best_parametric_model``, surpyval's
+``fit_best`` or ``reliability``'s ``Fit_Everything``; :func:`format_table`
+prints its rows. For censored data the EDF statistic it reports is the
+largest distance between the fitted CDF and the nonparametric (Kaplan-Meier or
+Turnbull) estimate, :func:`jaxmle.nonparametric.np_cdf_distance`, which is the
+Kolmogorov-Smirnov statistic for complete data.
 
 Example:
     >>> import jax, jax.numpy as jnp
@@ -49,11 +54,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compile import tuned_jit
+from ..nonparametric import np_cdf_distance
 from ..results import Status
 from .base import Distribution
 from .continuous import ParetoDist
 
-__all__ = ["gof_statistics", "compare_families", "format_table", "DEFAULT_FAMILIES"]
+__all__ = [
+    "gof_statistics",
+    "compare_families",
+    "format_table",
+    "DEFAULT_FAMILIES",
+    "CRITERIA",
+]
 
 #: the families :func:`compare_families` tries by default
 DEFAULT_FAMILIES = ("normal", "lognormal", "gamma", "weibull", "exponential", "loglogistic")
@@ -275,57 +287,77 @@ def gof_statistics(
 # --------------------------------------------------------------------------
 # comparing families
 # --------------------------------------------------------------------------
+#: the ranking criteria of :func:`compare_families`
+CRITERIA = ("aicc", "aic", "bic")
+
+
 def compare_families(
-    x: Any,
+    x: Any = None,
     families: Sequence[str | Distribution] = DEFAULT_FAMILIES,
     *,
     event: Any = None,
+    lower: Any = None,
+    upper: Any = None,
+    criterion: str = "aicc",
     mask: Any = None,
     nan_policy: str = "raise",
     cov_type: str = "observed",
     max_iter: int = 100,
     tol: float | None = None,
 ) -> list[dict[str, Any]] | dict[str, Any]:
-    """Fit several continuous families to the same data and rank them by AIC.
+    """Fit several continuous families to the same data and rank them by AICc, AIC or BIC.
 
     Each family is fitted with :func:`~jaxmle.distributions.fit_dist`
-    (``event``, ``mask``, ``nan_policy``, ``cov_type``, ``max_iter`` and
-    ``tol`` are passed on); for uncensored data the
-    :func:`gof_statistics` are added. The best family is the one with the
-    smallest AIC among the fits with status ``CONVERGED`` (a fit that did
-    not converge, or a family whose support excludes some observations,
-    ``loglik = -inf``, never wins). AIC compares non-nested families fitted
-    to the same observations; the EDF statistics carry no p-values (see
+    (``event``, ``lower``, ``upper``, ``mask``, ``nan_policy``, ``cov_type``,
+    ``max_iter`` and ``tol`` are passed on; one compilation per family and data
+    shape); for uncensored data the :func:`gof_statistics` are added, for
+    censored data the ``ks`` column is the largest distance between the fitted
+    CDF and the Kaplan-Meier or Turnbull estimate
+    (:func:`jaxmle.nonparametric.np_cdf_distance`; the KS statistic for complete
+    data). The best family is the one with the smallest ``criterion`` among the
+    fits with status ``CONVERGED`` (a fit that did not converge, or a family
+    whose support excludes some observations, ``loglik = -inf``, never wins).
+    AICc, ``AIC + 2k(k + 1) / (n - k - 1)`` with ``n`` the number of
+    observations (censored ones included), is AIC corrected for small samples
+    (and tends to it as ``n`` grows); the criteria compare non-nested families
+    fitted to the same observations; the EDF statistics carry no p-values (see
     :func:`gof_statistics`).
 
     Args:
         x: observations, ``(n,)`` for one dataset or ``(B, n)`` for a
             batch (pad ragged datasets with NaN and pass
-            ``nan_policy="omit"``).
+            ``nan_policy="omit"``); ``None`` with ``lower``/``upper``.
+        lower, upper: interval censoring instead of ``x`` (as in
+            :func:`~jaxmle.distributions.fit_dist`: ``lower == upper`` exact,
+            ``upper = inf`` right-censored, ``lower = 0`` left-censored for a
+            lifetime).
+        criterion: ``"aicc"`` (default), ``"aic"`` or ``"bic"``.
         families: continuous family names or
             :class:`~jaxmle.distributions.Distribution` objects; by default
             :data:`DEFAULT_FAMILIES` (normal, lognormal, gamma, weibull,
             exponential, loglogistic).
         event: optional event indicators (1 observed, 0 right-censored),
-            shape of ``x``. The EDF statistics are left out for a censored
+            shape of ``x``. Only ``ks`` (as above) is given for a censored
             dataset.
         mask, nan_policy, cov_type, max_iter, tol: as in
             :func:`~jaxmle.distributions.fit_dist`.
 
     Returns:
         For one dataset, a list of rows (dicts), best first: converged fits
-        by increasing AIC, then the others by AIC. Each row has ``family``,
-        ``n_params``, ``loglik``, ``aic``, ``bic``, ``status`` (the
-        :class:`~jaxmle.Status` name), ``ks``, ``cvm``, ``ad`` (only for
+        by increasing ``criterion``, then the others. Each row has
+        ``family``, ``n_params``, ``loglik``, ``aic``, ``aicc``, ``bic``,
+        ``criterion`` (its name), ``status`` (the :class:`~jaxmle.Status`
+        name), ``ks``, ``cvm``, ``ad`` (``cvm`` and ``ad`` only for
         uncensored data), and ``result`` (the :class:`~jaxmle.FitResult`).
 
         For a batch, a dict of numpy arrays, one row per family in the order
-        given: ``families`` (the names), ``n_params`` ``(F,)``, ``loglik``,
-        ``aic``, ``bic``, ``status``, ``ks``, ``cvm``, ``ad`` ``(F, B)`` (the
-        statistics NaN for censored datasets), ``best`` ``(B,)`` (index into
-        ``families`` of the smallest converged AIC, ``-1`` where no family
-        converged), ``best_family`` ``(B,)`` (its name, or ``None``), and
-        ``results`` (dict name -> batch :class:`~jaxmle.FitResult`).
+        given: ``families`` (the names), ``criterion``, ``n_params`` ``(F,)``,
+        ``loglik``, ``aic``, ``aicc``, ``bic``, ``status``, ``ks``, ``cvm``,
+        ``ad`` ``(F, B)`` (``cvm`` and ``ad`` NaN for censored datasets),
+        ``best`` ``(B,)`` (index into ``families`` of the smallest converged
+        criterion, ``-1`` where no family converged), ``best_family``
+        ``(B,)`` (its name, or ``None``), and ``results`` (dict name -> batch
+        :class:`~jaxmle.FitResult`).
 
     Raises:
         ValueError: an empty or duplicated list of families, a discrete
@@ -337,11 +369,14 @@ def compare_families(
         >>> jax.config.update("jax_enable_x64", True)
         >>> from jaxmle.distributions.gof import compare_families
         >>> x = jnp.array([0.5, 1.2, 1.9, 2.3, 3.1, 4.0])
-        >>> rows = compare_families(x, families=("normal", "exponential"))
+        >>> rows = compare_families(x, families=("normal", "exponential"), criterion="aic")
         >>> [(r["family"], r["n_params"], round(r["aic"], 3), r["status"]) for r in rows]
         [('normal', 2, 22.778, 'CONVERGED'), ('exponential', 1, 23.278, 'CONVERGED')]
         >>> round(rows[0]["ks"], 4)
         0.1316
+        >>> rows = compare_families(x, families=("normal", "exponential"))  # by AICc: n = 6
+        >>> [(r["family"], round(r["aicc"], 3)) for r in rows]
+        [('exponential', 24.278), ('normal', 26.778)]
     """
     from .families import fit_dist
 
@@ -355,9 +390,18 @@ def compare_families(
     if len(set(labels)) != len(labels):
         raise ValueError(f"families has duplicates: {labels}")
 
-    if _is_traced((x, event, mask)):
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    if _is_traced((x, event, mask, lower, upper)):
         raise TypeError("compare_families needs concrete arrays (it calls fit_dist)")
-    xa = np.asarray(x)
+    interval = lower is not None or upper is not None
+    if interval and (x is not None or event is not None):
+        raise ValueError("give either x= (with optional event=) or lower=/upper=, not both")
+    if interval and (lower is None or upper is None):
+        raise ValueError("interval censoring needs both lower= and upper=")
+    if x is None and not interval:
+        raise ValueError("compare_families needs the observations x (or lower= and upper=)")
+    xa = np.asarray(lower if interval else x)
     if xa.dtype.kind not in "biuf":
         raise TypeError(f"x has dtype {xa.dtype}; compare_families needs numeric arrays")
     xa = xa.astype(np.result_type(xa.dtype, np.float32))
@@ -372,7 +416,13 @@ def compare_families(
         if m.shape != xa.shape:
             raise ValueError(f"mask has shape {m.shape}; expected {xa.shape}")
         valid = valid & (m != 0)
-    if event is None:
+    if interval:
+        la, ua = xa, np.asarray(upper, float)
+        if ua.shape != la.shape:
+            raise ValueError(f"upper has shape {ua.shape}; expected {la.shape}")
+        valid = valid | (np.isfinite(ua) & (mask is None or np.asarray(mask) != 0))
+        censored = np.any(valid & (la != ua), axis=-1)
+    elif event is None:
         censored = np.zeros(xa.shape[:-1], bool)
     else:
         ev = np.asarray(event)
@@ -382,15 +432,28 @@ def compare_families(
     valid_j = jnp.asarray(valid)
     x_j = jnp.asarray(xa)
 
+    # the nonparametric estimate's data per dataset (censored datasets)
+    if interval:
+        bounds = (xa, np.asarray(upper, float))
+    else:
+        ev = np.ones(xa.shape, bool) if event is None else np.asarray(event) != 0
+        bounds = (xa, np.where(ev, xa, np.inf))
+
     fits = {}
     for label, dist in zip(labels, dists):
+        data = dict(lower=xa, upper=upper) if interval else dict(x=xa, event=event)
         res = fit_dist(
-            dist, xa, event=event, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
+            dist, **data, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
             max_iter=max_iter, tol=tol,
         )  # fmt: skip
         params = {k: res.params[k] for k in dist.param_names}
-        stats = _gof_arrays(dist, params, x_j, valid_j)
+        if interval:  # (the EDF statistics of complete data: the exact values)
+            x_j = jnp.asarray(np.where(xa == bounds[1], xa, np.nan))
+        stats = _gof_arrays(dist, params, x_j, valid_j & jnp.isfinite(x_j))
         stats = {k: np.where(censored, np.nan, np.asarray(v)) for k, v in stats.items()}
+        stats["ks"] = np.where(
+            censored, _censored_ks(dist, params, bounds, valid, censored), stats["ks"]
+        )
         fits[label] = (res, stats)
 
     if not batch:
@@ -401,36 +464,62 @@ def compare_families(
                 "n_params": int(res.n_params),
                 "loglik": float(res.loglik),
                 "aic": float(res.aic),
+                "aicc": float(res.aicc),
                 "bic": float(res.bic),
+                "criterion": criterion,
                 "status": Status(int(res.status)).name,
             }
-            if not censored:
-                row.update({k: float(stats[k]) for k in _GOF_KEYS})
+            row.update({k: float(stats[k]) for k in (_GOF_KEYS if not censored else ("ks",))})
             row["result"] = res
             rows.append(row)
 
         def key(row):
-            aic = row["aic"]
-            return (row["status"] != "CONVERGED", aic if math.isfinite(aic) else math.inf)
+            v = row[criterion]
+            return (row["status"] != "CONVERGED", v if math.isfinite(v) else math.inf)
 
         return sorted(rows, key=key)
 
-    out: dict[str, Any] = {"families": tuple(labels)}
+    out: dict[str, Any] = {"families": tuple(labels), "criterion": criterion}
     res_list = [fits[label][0] for label in labels]
     out["n_params"] = np.array([int(r.n_params) for r in res_list])
-    for name in ("loglik", "aic", "bic"):
+    for name in ("loglik", "aic", "aicc", "bic"):
         out[name] = np.stack([np.asarray(getattr(r, name), float) for r in res_list])
     out["status"] = np.stack([np.asarray(r.status) for r in res_list])
     for k in _GOF_KEYS:
         out[k] = np.stack([fits[label][1][k] for label in labels])
-    ok = (out["status"] == Status.CONVERGED) & np.isfinite(out["aic"])
-    score = np.where(ok, out["aic"], np.inf)
+    ok = (out["status"] == Status.CONVERGED) & np.isfinite(out[criterion])
+    score = np.where(ok, out[criterion], np.inf)
     best = np.where(ok.any(axis=0), np.argmin(score, axis=0), -1)
     out["best"] = best
     names = np.array([*labels, None], dtype=object)
     out["best_family"] = names[best]  # -1 picks the trailing None
     out["results"] = {label: fits[label][0] for label in labels}
     return out
+
+
+def _censored_ks(dist, params, bounds, valid, censored) -> np.ndarray:
+    """:func:`~jaxmle.nonparametric.np_cdf_distance` of each censored dataset (NaN for the
+    others), on the host."""
+    lo, hi = (np.asarray(b, float) for b in bounds)
+    out = np.full(censored.shape, np.nan)
+    cdf_jit = _cdf_fn(dist)
+    for idx in zip(*np.nonzero(np.atleast_1d(censored))):
+        ix = idx if censored.ndim else ()
+        p = {k: np.asarray(v)[ix] for k, v in params.items()}
+        keep = np.atleast_1d(valid)[ix] if censored.ndim else valid
+        if not keep.any() or not all(np.all(np.isfinite(v)) for v in p.values()):
+            continue
+        a, b = (lo[ix] if censored.ndim else lo)[keep], (hi[ix] if censored.ndim else hi)[keep]
+
+        def cdf(t, p=p):
+            return np.exp(np.asarray(cdf_jit(jnp.asarray(t, float), p), float))
+
+        out[ix] = np_cdf_distance(cdf, a, b)
+    return out
+
+
+def _cdf_fn(dist):
+    return jax.jit(lambda t, p: dist.logcdf(t, p))
 
 
 def _fmt(v, spec: str) -> str:
@@ -443,8 +532,10 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A plain-text table of the rows of :func:`compare_families` (one dataset).
 
     Columns: family, number of free parameters ``k``, log-likelihood, AIC,
-    ``dAIC`` (AIC minus the first row's), BIC, the KS, CvM and AD
-    statistics (``-`` where absent, e.g. for censored data), and status.
+    AICc, BIC, the difference of the ranking criterion to the first row's
+    (``dAICc``, ``dAIC`` or ``dBIC``), the KS, CvM and AD statistics (``-``
+    where absent: for censored data only KS, the distance to the nonparametric
+    estimate), and status.
 
     Args:
         rows: the list returned by :func:`compare_families` for one dataset
@@ -462,11 +553,11 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
         >>> jax.config.update("jax_enable_x64", True)
         >>> from jaxmle.distributions.gof import compare_families, format_table
         >>> x = jnp.array([0.5, 1.2, 1.9, 2.3, 3.1, 4.0])
-        >>> print(format_table(compare_families(x, families=("normal", "exponential"))))
-        family       k    loglik      AIC  dAIC      BIC      KS     CvM      AD  status
-        -----------  -  --------  -------  ----  -------  ------  ------  ------  ---------
-        normal       2   -9.3892  22.7783  0.00  22.3618  0.1316  0.0201  0.1552  CONVERGED
-        exponential  1  -10.6391  23.2783  0.50  23.0700  0.2586  0.0983  0.5438  CONVERGED
+        >>> print(format_table(compare_families(x, families=("normal", "gamma"))))
+        family  k   loglik      AIC     AICc      BIC  dAICc      KS     CvM      AD  status
+        ------  -  -------  -------  -------  -------  -----  ------  ------  ------  ---------
+        gamma   2  -9.3246  22.6493  26.6493  22.2328   0.00  0.1633  0.0255  0.1932  CONVERGED
+        normal  2  -9.3892  22.7783  26.7783  22.3618   0.13  0.1316  0.0201  0.1552  CONVERGED
     """
     if isinstance(rows, Mapping):
         raise TypeError(
@@ -474,19 +565,23 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             "dataset; for a batch, index its arrays (e.g. result['aic'][:, i])"
         )
     rows = list(rows)
-    best = rows[0]["aic"] if rows else None
-    header = ["family", "k", "loglik", "AIC", "dAIC", "BIC", "KS", "CvM", "AD", "status"]
+    crit = rows[0].get("criterion", "aic") if rows else "aic"
+    best = rows[0][crit] if rows else None
+    names = {"aic": "AIC", "aicc": "AICc", "bic": "BIC"}
+    header = ["family", "k", "loglik", "AIC", "AICc", "BIC", f"d{names[crit]}", "KS", "CvM",
+              "AD", "status"]  # fmt: skip
     body = []
     for r in rows:
-        daic = None if best is None or not math.isfinite(best) else r["aic"] - best
+        delta = None if best is None or not math.isfinite(best) else r[crit] - best
         body.append(
             [
                 str(r["family"]),
                 str(r["n_params"]),
                 _fmt(r["loglik"], ".4f"),
                 _fmt(r["aic"], ".4f"),
-                _fmt(daic, ".2f"),
+                _fmt(r.get("aicc"), ".4f"),
                 _fmt(r["bic"], ".4f"),
+                _fmt(delta, ".2f"),
                 *(_fmt(r.get(k), ".4f") for k in _GOF_KEYS),
                 str(r["status"]),
             ]
