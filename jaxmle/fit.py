@@ -793,17 +793,7 @@ def fit(
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
     _check_on_failure_grad(on_failure_grad)
-    extended = (
-        fixed
-        or groups is not None
-        or needs_adjustment(cov_type, information, small_sample, df_correction)
-    )
-    if args is not None and extended:
-        raise ValueError(
-            "args= cannot be combined with fixed=, groups=, cov_type='cluster' or the"
-            " information, small_sample and df_correction options"
-        )
-    if extended:
+    if _extended(fixed, groups, cov_type, information, small_sample, df_correction, args):
         from .fixed import fit_extended
 
         return fit_extended(
@@ -898,6 +888,22 @@ def _attach(res, prep, batch):
     if not batch:  # one dataset: device arrays, like every other field
         data, weights, mask = jax.tree_util.tree_map(jnp.asarray, (data, weights, mask))
     return dataclasses.replace(res, data=data, weights=weights, mask=mask)
+
+
+def _extended(fixed, groups, cov_type, information, small_sample, df_correction, args) -> bool:
+    """Whether a fit goes through :func:`jaxmle.fixed.fit_extended` (fixed parameters, or a
+    covariance the kernel does not compute); ``args=`` cannot be combined with those."""
+    extended = bool(
+        fixed
+        or groups is not None
+        or needs_adjustment(cov_type, information, small_sample, df_correction)
+    )
+    if args is not None and extended:
+        raise ValueError(
+            "args= cannot be combined with fixed=, groups=, cov_type='cluster' or the"
+            " information, small_sample and df_correction options"
+        )
+    return extended
 
 
 def _check_method(method, se, max_iter) -> int:
@@ -1024,17 +1030,7 @@ def fit_batch(
     max_iter = _check_method(method, se, max_iter)
     tol = _check_tol(tol)
     _check_on_failure_grad(on_failure_grad)
-    extended = (
-        fixed
-        or groups is not None
-        or needs_adjustment(cov_type, information, small_sample, df_correction)
-    )
-    if args is not None and extended:
-        raise ValueError(
-            "args= cannot be combined with fixed=, groups=, cov_type='cluster' or the"
-            " information, small_sample and df_correction options"
-        )
-    if extended:
+    if _extended(fixed, groups, cov_type, information, small_sample, df_correction, args):
         from .fixed import fit_extended
 
         return fit_extended(
