@@ -993,11 +993,10 @@ def fit_batch(
     batch is one traced ``vmap``.
 
     Args:
-        model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol,
-        method, se, fixed, groups, information, small_sample, df_correction,
-        on_failure_grad, args: as in :func:`fit`, with the leading batch axis (a
-            fixed value is a scalar, or one per dataset; ``args`` are shared by
-            every dataset).
+        model, data, init, weights, mask, nan_policy, cov_type, max_iter, tol, method,
+        se, fixed, groups, information, small_sample, df_correction, on_failure_grad, args:
+            as in :func:`fit`, with the leading batch axis (a fixed value is a scalar, or
+            one per dataset; ``args`` are shared by every dataset).
         chunk_size: datasets per compiled call; by default chosen from the
             size of one dataset (about 2^18 numbers per chunk).
         progress: ``True`` shows a progress bar over the chunks (needs
