@@ -145,8 +145,9 @@ def _scale(g, H, x):
     coordinate with (nearly) no curvature but a slope, as a block of the Hessian that is
     exactly zero at the start, takes its scale from the gradient over the coordinate's size
     (both in the units of a curvature), so that a step moves it by about its size (or one
-    unit) at most, rather than by ``g / (eps max|H_ii|)``; one with neither, a floor
-    relative to the others."""
+    unit) at most, rather than by ``g / (eps max|H_ii|)``; one with neither (below ``eps``
+    of the largest), ``1 / size^2``: it moves about its size per unit of the radius (Beale's
+    ``x1`` at ``x2 = 1``, whose first step was 1.9e7 with a floor relative to the others)."""
     eps = jnp.finfo(g.dtype).eps
     size = jnp.maximum(jnp.abs(x), 1.0)
     d2 = jnp.maximum(jnp.abs(diag(H)), jnp.abs(g) / size)

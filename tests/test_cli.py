@@ -1,7 +1,6 @@
 """`jaxmle fit`: CSV in, one row per group out, equal to the library's fits; every user
 mistake is one line on stderr with exit code 2; the compilation cache works across runs."""
 
-import csv
 import json
 import os
 import shutil
@@ -10,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from _shared import read_csv as _read_csv
+from _shared import write_csv as _write
 
 import jaxmle as jm
 from jaxmle.cli import EXIT_NOT_CONVERGED, EXIT_OK, EXIT_USAGE, main
@@ -19,19 +20,6 @@ from jaxmle.cli import EXIT_NOT_CONVERGED, EXIT_OK, EXIT_USAGE, main
 def _no_persistent_cache(monkeypatch):
     # in-process runs must not write to the user's cache folder
     monkeypatch.setenv("JAXMLE_CACHE_DIR", "off")
-
-
-def _write(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
-
-
-def _read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # three sensors of different sizes, Weibull lifetimes right-censored at 1,500 hours,

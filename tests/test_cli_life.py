@@ -2,10 +2,10 @@
 methods (--ci): the columns equal the Python API's, and the default bounds of positive
 quantities are positive."""
 
-import csv
-
 import numpy as np
 import pytest
+from _shared import read_csv as _read_csv
+from _shared import write_csv as _write
 
 import jaxmle as jm
 from jaxmle.cli import EXIT_OK, EXIT_USAGE, main
@@ -14,19 +14,6 @@ from jaxmle.cli import EXIT_OK, EXIT_USAGE, main
 @pytest.fixture(autouse=True)
 def _no_persistent_cache(monkeypatch):
     monkeypatch.setenv("JAXMLE_CACHE_DIR", "off")
-
-
-def _write(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
-
-
-def _read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # three pumps: two with many failures, one with three failures among ten seals

@@ -12,6 +12,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from _shared import plot_line as _line  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import jaxmle as jm  # noqa: E402
@@ -39,11 +40,6 @@ WEIBULL_FIT = jm.fit_dist("weibull", HOURS, event=FAILED)
 def _close_figures():
     yield
     plt.close("all")
-
-
-def _line(ax, label_start):
-    (line,) = [ln for ln in ax.get_lines() if ln.get_label().startswith(label_start)]
-    return np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
 
 
 def _gamma_scipy():

@@ -13,6 +13,7 @@ from scipy import stats
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from _shared import plot_line as _line  # noqa: E402
 
 import jaxmle as jm  # noqa: E402
 from jaxmle import plot  # noqa: E402
@@ -27,11 +28,6 @@ REF = json.loads(
 def _close_figures():
     yield
     plt.close("all")
-
-
-def _line(ax, label_start):
-    (line,) = [ln for ln in ax.get_lines() if ln.get_label().startswith(label_start)]
-    return np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
 
 
 def _inspections(seed, n=150):
