@@ -287,6 +287,11 @@ class Solver:
     - ``step(fun, args, state, plan, extra)``: the state after the iteration;
     - ``terminate(state)``: whether the member is finished (converged, stalled, its
       start not finite, or out of iterations);
+    - ``repair(fun, args, state)``: the state with what the step could not compute filled
+      in by other means (the Newton methods: Hessian entries that are not finite where the
+      gradient is, from differences of the gradient), run only where
+      ``repair_needed(state)`` and, in a batch, only in iterations where some member needs
+      it (``has_repair`` says whether a solver has one);
     - ``postprocess(fun, args, state)``: the :class:`NewtonResult`.
 
     The implementations are :class:`TrustRegion` (the default), :class:`DampedNewton`
@@ -308,6 +313,8 @@ class Solver:
 
     #: whether ``plan`` may ask for ``extra`` work (drivers skip the branch otherwise)
     has_extra: bool = False
+    #: whether ``repair`` may be needed (drivers skip the branch otherwise)
+    has_repair: bool = False
     #: iteration limit (accepted plus rejected steps)
     max_iter: int
     #: tolerance of the convergence test (``None``: the solver's default for the dtype)
@@ -348,6 +355,12 @@ class Solver:
     def terminate(self, state):
         raise NotImplementedError
 
+    def repair_needed(self, state):
+        return jnp.zeros((), bool)
+
+    def repair(self, fun, args, state):
+        return state
+
     def postprocess(self, fun, args, state) -> NewtonResult:
         raise NotImplementedError
 
@@ -370,6 +383,41 @@ def _evaluate(fun, x, args):
     known = finite | finite.T
     Hs = jnp.where(finite, H, jnp.where(finite.T, H.T, 0.0))
     return f, g, Hs, known
+
+
+def _complete_hessian(fun, x, args, H, known):
+    """``(H, known)`` with the unknown entries of ``H`` (``~known``) from central differences
+    of the exact gradient, symmetrized, where those are a derivative: the differences with
+    steps ``h = eps ** (1/3)`` of each coordinate's size (an error of about ``eps ** (2/3)``
+    relative, 4e-11 in float64) and ``2 h`` agree to 1e-5. Where second derivatives are
+    ``0 * inf`` at every point while the gradient is finite (``(lo / lam) ** rho`` with
+    ``lo = 0`` and ``rho < 2``: the derivative of ``0 ** (rho - 2)``), the Newton step and the
+    information still have the curvature they need; where the curvature itself is infinite
+    (``|x| ** 1.5`` at 0) the differences grow as the step shrinks, and the entry stays
+    unknown."""
+    eps = jnp.finfo(x.dtype).eps
+    h = eps ** (1 / 3) * jnp.maximum(jnp.abs(x), 1.0)
+    grad = jax.grad(fun)
+    cols = jnp.any(~known, axis=0)
+
+    def column(j):
+        e = jnp.zeros_like(x).at[j].set(jnp.where(cols[j], h[j], 0.0))
+        g1 = (grad(x + e, *args) - grad(x - e, *args)) / (2 * h[j])
+        g2 = (grad(x + 2 * e, *args) - grad(x - 2 * e, *args)) / (4 * h[j])
+        return g1, g2
+
+    F, F2 = jax.vmap(column)(jnp.arange(x.shape[0]))  # F[j, i]: d g_i / d x_j
+
+    def sym(F):  # (an entry has both halves where both columns were differenced)
+        both = cols[:, None] & cols[None, :]
+        return jnp.where(both, 0.5 * (F + F.T), jnp.where(cols[None, :], F.T, F))
+
+    Fs, F2s = sym(F), sym(F2)
+    filled = jnp.where(known, H, Fs)
+    d = jnp.sqrt(jnp.abs(diag(filled)))
+    agree = jnp.abs(Fs - F2s) <= 1e-5 * (jnp.abs(Fs) + d[:, None] * d[None, :])
+    ok = known | (jnp.isfinite(filled) & jnp.isfinite(F2s) & agree)
+    return jnp.where(ok, filled, 0.0), ok
 
 
 class _NewtonSolver(Solver):
@@ -398,6 +446,16 @@ class _NewtonSolver(Solver):
 
     def terminate(self, s):
         return ~(s.fresh | ((~s.done) & (s.n_iter < self.max_iter)))
+
+    has_repair = True
+
+    def repair_needed(self, s):
+        # (a point whose value and gradient are finite, whose Hessian is not everywhere)
+        return ~jnp.all(s.H_known) & jnp.isfinite(s.f) & jnp.all(jnp.isfinite(s.g)) & ~s.fresh
+
+    def repair(self, fun, args, s):
+        H, known = _complete_hessian(fun, s.x, args, s.H, s.H_known)
+        return s._replace(H=H, H_known=known)
 
     def _levels(self, s):
         """``(noise, small)``: the rounding level of f, and the decrement that counts as
@@ -1063,7 +1121,12 @@ def _iterate(solver, fun, args, state):
         extra = lax.cond(need, solver.extra, solver.no_extra, plan)
     else:
         extra = solver.no_extra(plan)
-    return solver.step(fun, args, state, plan, extra)
+    state = solver.step(fun, args, state, plan, extra)
+    if solver.has_repair:
+        state = lax.cond(
+            solver.repair_needed(state), lambda s: solver.repair(fun, args, s), lambda s: s, state
+        )
+    return state
 
 
 def newton(
@@ -1109,32 +1172,32 @@ def newton(
     return solver.postprocess(fun, (), state)
 
 
-def _batch_extra(solver, plan, need, few):
-    """``solver.extra`` for the members of a batch that ``need`` it, ``no_extra`` for the
-    others: skipped where none does; where at most ``few`` do, computed on those gathered
-    into a batch of ``few`` (a handful of hard members then costs a handful of solves, not a
-    batch of them); otherwise on the whole batch."""
+def _where_needed(work, skip, tree, need, few):
+    """``work(tree)`` for the members of a batch that ``need`` it, ``skip(tree)`` for the
+    others (both map a batch to a batch): skipped where none does; where at most ``few`` do,
+    computed on those gathered into a batch of ``few`` (a handful of hard members then
+    costs a handful of solves, not a batch of them); otherwise on the whole batch."""
     B = need.shape[0]
     count = jnp.sum(need)
 
-    def none(plan):
-        return jax.vmap(solver.no_extra)(plan)
-
-    def gathered(plan):
+    def gathered(tree):
         idx = jnp.nonzero(need, size=few, fill_value=0)[0]
-        sub = jax.vmap(solver.extra)(jax.tree_util.tree_map(lambda a: a[idx], plan))
-        full = none(plan)
+        sub = work(jax.tree_util.tree_map(lambda a: a[idx], tree))
+        full = skip(tree)
         # (padding indices repeat member 0, which is written last, with its own value)
         real = jnp.arange(few) < count
         return jax.tree_util.tree_map(
             lambda f, s_: f.at[jnp.where(real, idx, B)].set(s_, mode="drop"), full, sub
         )
 
-    def every(plan):
-        return jax.vmap(solver.extra)(plan)
+    def every(tree):
+        return jax.tree_util.tree_map(
+            lambda w, s_: jnp.where(jnp.reshape(need, (B,) + (1,) * (w.ndim - 1)), w, s_),
+            work(tree), skip(tree),
+        )  # fmt: skip
 
     branch = jnp.where(count == 0, 0, jnp.where(count <= few, 1, 2))
-    return lax.switch(branch, [none, gathered, every], plan)
+    return lax.switch(branch, [skip, gathered, every], tree)
 
 
 def newton_batch(
@@ -1200,8 +1263,11 @@ def newton_batch(
         plan, need = jax.vmap(solver.plan)(s)
         # the extra work only where some member needs it (a batch-level branch): none, a
         # few members gathered into a small batch of their own, or the whole batch
+        few = max(B // 32, 1)
         if solver.has_extra:
-            extra = _batch_extra(solver, plan, on & need, max(B // 32, 1))
+            extra = _where_needed(
+                jax.vmap(solver.extra), jax.vmap(solver.no_extra), plan, on & need, few
+            )
         else:
             extra = solver.no_extra(plan)
         new = jax.vmap(lambda s_, a, pl, ex: solver.step(fun, a, s_, pl, ex), (0, 0, 0, 0))(
@@ -1210,6 +1276,11 @@ def newton_batch(
         s = jax.tree_util.tree_map(
             lambda n, o: jnp.where(jnp.reshape(on, (B,) + (1,) * (n.ndim - 1)), n, o), new, s
         )
+        if solver.has_repair:
+            s, _ = _where_needed(
+                jax.vmap(lambda sa: (solver.repair(fun, sa[1], sa[0]), sa[1])),
+                lambda sa: sa, (s, args), on & jax.vmap(solver.repair_needed)(s), few,
+            )  # fmt: skip
         left = jnp.sum(active(s), dtype=jnp.int32)
         # a few members left, none of which finished in this iteration: stragglers
         stuck = (left <= allowed) & (left >= count)
