@@ -89,6 +89,13 @@ _FLAT_LIMIT = 8
 #: accepted steps in a row along which a coordinate is linear (no curvature, the same slope)
 #: after which it is taken to run to a limit
 _LINEAR_LIMIT = 10
+#: accepted steps in a row below the rounding of x, held back after the model failed,
+#: after which the solver stops (:meth:`_NewtonSolver.step`)
+_CREEP_LIMIT = 2
+#: accepted steps per window of the valley test, and windows alike in a row that stop the
+#: solver (:meth:`_NewtonSolver.step`)
+_WINDOW = 10
+_VALLEY_WINDOWS = 3
 
 
 def default_tol(dtype) -> float:
@@ -256,6 +263,15 @@ class _State(NamedTuple):
     # zeros for the rest)
     linear: jax.Array  # accepted steps in a row along which f was linear
     x_lin: jax.Array  # x where that run began
+    creep: jax.Array  # accepted steps in a row shorter than the rounding of x, held back
+    # by the damping (or region) after the model failed
+    w_x: jax.Array  # x at the start of the current window of accepted steps ...
+    w_f: jax.Array  # ... and f there
+    w_n: jax.Array  # accepted steps in the current window
+    w_k: jax.Array  # the coordinate that moved most in the last window (its share of f) ...
+    w_rate: jax.Array  # ... the change of f per unit of it there
+    w_hits: jax.Array  # windows in a row that repeated the one before (a valley to a limit)
+    frozen: jax.Array  # (p,): coordinates found running to a limit, held where they are
 
 
 class _Proposal(NamedTuple):
@@ -420,6 +436,15 @@ def _complete_hessian(fun, x, args, H, known):
     return jnp.where(ok, filled, 0.0), ok
 
 
+def _hold(frozen, g, H):
+    """``(g, H)`` with the coordinates in ``frozen`` taken out of the problem: no slope, a
+    unit curvature of their own and none shared, so that every step leaves them where they
+    are."""
+    both = frozen[:, None] | frozen[None, :]
+    eye = jnp.eye(g.shape[0], dtype=H.dtype)
+    return jnp.where(frozen, 0.0, g), jnp.where(both, eye, H)
+
+
 class _NewtonSolver(Solver):
     """What the two Newton methods share: evaluation (f, g and the exact H at every
     accepted point), acceptance, convergence on the Newton decrement, the polish step, stall
@@ -442,6 +467,9 @@ class _NewtonSolver(Solver):
             converged=false, stalled=false, flat=jnp.zeros((), jnp.int32), done=false,
             fresh=jnp.ones((), bool), start_ok=false, rejected=false, c0=zero, c1=zero,
             H_known=jnp.ones((size, size), bool), linear=jnp.zeros((), jnp.int32), x_lin=x0,
+            creep=jnp.zeros((), jnp.int32), w_x=x0, w_f=zero, w_n=jnp.zeros((), jnp.int32),
+            w_k=jnp.zeros((), jnp.int32), w_rate=zero, w_hits=jnp.zeros((), jnp.int32),
+            frozen=jnp.zeros((size,), bool),
         )  # fmt: skip
 
     def terminate(self, s):
@@ -542,20 +570,60 @@ class _NewtonSolver(Solver):
         # quadratic far from its minimum, crossed by short steps, is not a limit)
         far = jnp.any(jnp.abs(x_new - x_lin) >= jnp.maximum(jnp.abs(x_lin), 1.0))
         runaway = (linear >= _LINEAR_LIMIT) & far
+        # Accepted steps that change x by less than the rounding of its size, held back by
+        # the damping (not the Newton step) after the model overestimated the gain: the
+        # model is fitting the rounding of the gradient (a residual at its floor divided by
+        # a scale near 0), and the remaining gains are a geometric series below it. Two in
+        # a row stop the solver at the next iteration (after its convergence test).
+        eps = jnp.finfo(dtype).eps
+        tiny = jnp.all(jnp.abs(p) <= jnp.sqrt(eps) * jnp.maximum(jnp.abs(s.x), 1.0))
+        held = (~prop.pd | jnp.any(p != prop.newton)) & (ratio < 0.25)
+        creep = jnp.where(accept & tiny & held & ~converged, s.creep + 1, 0)
+        creep = jnp.where(s.fresh, 0, creep).astype(jnp.int32)
+        # A valley to a limit: window after window of accepted steps, the same coordinate
+        # moves the same way by at least 1 (an e-fold of a positive parameter) and f falls
+        # at the same rate per unit of it, as the log-likelihood of a scale running to 0
+        # along a curved valley of the others (a Gaussian with a free sigma on data the mean
+        # can fit exactly: f = m log(sigma) + const along sigma^2 = S(x) / m, no maximum).
+        # After _VALLEY_WINDOWS such windows that coordinate is held where it is (reported
+        # as running to a limit) and the others converge on their own: their limit as it
+        # goes to its end (the x of a zero residual, which Newton's method on the others
+        # reaches quadratically, where the valley crawled).
+        counted = accept & ~s.fresh & ~converged
+        w_n = s.w_n + counted.astype(jnp.int32)
+        x_now, f_now = jnp.where(accept, x_new, s.x), jnp.where(accept, f_new, s.f)
+        dx = x_now - s.w_x
+        k = jnp.argmax(jnp.abs(dx)).astype(jnp.int32)
+        moved = dx[k]
+        rate = (f_now - s.w_f) / jnp.where(moved != 0, moved, 1.0)
+        repeat = (
+            (k == s.w_k) & (jnp.abs(moved) >= jnp.maximum(0.05 * jnp.abs(s.w_x[k]), 1.0))
+            & (f_now < s.w_f) & (jnp.sign(rate) == jnp.sign(s.w_rate))
+            & (jnp.abs(rate - s.w_rate) <= 0.25 * jnp.abs(s.w_rate))
+        )  # fmt: skip
+        full = w_n >= _WINDOW
+        w_hits = jnp.where(full, jnp.where(repeat, s.w_hits + 1, 0), s.w_hits)
+        valley = w_hits >= _VALLEY_WINDOWS - 1
         stalled = ~converged & (
-            (flat >= _FLAT_LIMIT) | (~accept & jnp.all(s.x + p == s.x)) | runaway
+            (flat >= _FLAT_LIMIT)
+            | (~accept & jnp.all(s.x + p == s.x))
+            | runaway
+            | (s.creep >= _CREEP_LIMIT)
         )
+        frozen = s.frozen | (valley & (jnp.arange(s.x.shape[0]) == k))
         stalled = stalled & ~s.fresh
         start_ok = jnp.where(s.fresh, finite, s.start_ok)
 
         def pick(new, old):
             return jnp.where(accept, new, old)
 
+        g_out, H_out = _hold(frozen, pick(g_new, s.g), pick(H_new, s.H))
+
         return _State(
             x=pick(x_new, s.x),
             f=pick(f_new, s.f),
-            g=pick(g_new, s.g),
-            H=pick(H_new, s.H),
+            g=g_out,
+            H=H_out,
             damping=jnp.where(converged | s.fresh, s.damping, damping).astype(dtype),
             step=p,
             decrement=jnp.where(s.fresh, s.decrement, dec),
@@ -574,6 +642,14 @@ class _NewtonSolver(Solver):
             H_known=pick(H_known, s.H_known),
             linear=linear,
             x_lin=x_lin,
+            creep=creep,
+            w_x=jnp.where(full | s.fresh, x_now, s.w_x),
+            w_f=jnp.where(full | s.fresh, f_now, s.w_f),
+            w_n=jnp.where(full | s.fresh, 0, w_n).astype(jnp.int32),
+            w_k=jnp.where(full, k, s.w_k).astype(jnp.int32),
+            w_rate=jnp.where(full, rate, jnp.where(s.fresh, 0.0, s.w_rate)).astype(dtype),
+            w_hits=jnp.where(s.fresh | valley, 0, w_hits).astype(jnp.int32),
+            frozen=frozen,
         )
 
     def postprocess(self, fun, args, s) -> NewtonResult:
@@ -594,7 +670,7 @@ class _NewtonSolver(Solver):
         # (after a run of linear steps: the coordinates that moved)
         moving = s.step != 0
         runaway = (s.linear >= _LINEAR_LIMIT) & s.stalled
-        divergent = _at_limit(s.c0, s.c1, weight, start_ok) | (runaway & moving)
+        divergent = _at_limit(s.c0, s.c1, weight, start_ok) | (runaway & moving) | s.frozen
         hess = jnp.where(s.H_known, s.H, jnp.nan)  # (NaN only where an entry is unknown)
         return NewtonResult(
             x=s.x, value=s.f, grad=s.g, hess=hess, step=p_final, n_iter=s.n_iter,
