@@ -33,6 +33,7 @@ from .profile import (
     profile_intervals,
 )
 from .results import FitResult, Status
+from .tables import fit_groups
 
 __version__ = "0.1.0"
 
@@ -47,6 +48,7 @@ __all__ = [
     "fit",
     "fit_batch",
     "fit_dist",
+    "fit_groups",
     "families",
     "distributions",
     "FitResult",
