@@ -23,6 +23,7 @@ from .life import (
     reliability,
 )
 from .model import Model
+from .models import fit_formula
 from .profile import (
     Derived,
     Profile,
@@ -49,6 +50,7 @@ __all__ = [
     "fit_batch",
     "fit_dist",
     "fit_groups",
+    "fit_formula",
     "families",
     "distributions",
     "FitResult",
