@@ -54,11 +54,12 @@ import time
 import numpy as np
 
 from ._io import InputError, group_index, numeric_column, read_table, write_rows
+from .distributions import DISTRIBUTIONS
 from .life import LIFE_FAMILIES, LIFE_METHODS, life_columns
 from .results import _fmt
 from .tables import fit_grouped
 
-__all__ = ["main", "EXIT_OK", "EXIT_NOT_CONVERGED", "EXIT_USAGE", "cache_dir"]
+__all__ = ["main", "EXIT_OK", "EXIT_NOT_CONVERGED", "EXIT_USAGE", "cache_dir", "family_list"]
 
 EXIT_OK = 0
 EXIT_NOT_CONVERGED = 1
@@ -75,6 +76,34 @@ SHOW_GROUPS = 10
 #: each parameter's unconstrained scale (log for a positive parameter, logit for a bounded
 #: one) and mapped back, so that they never leave the parameter's support
 CI_METHOD = "wald_transformed"
+
+
+#: the option a family needs before it has parameters (its number of trials or categories)
+_NEEDED_OPTION = {"binomial": "trials=N", "categorical": "k=K", "multinomial": "k=K"}
+
+
+def family_list() -> str:
+    """The families of ``jaxmle fit --family``, one a line, each with its parameters (the
+    columns of the results), as ``jaxmle fit --help`` lists them.
+
+    Example:
+        >>> from jaxmle.cli import family_list
+        >>> print(family_list().splitlines()[11])
+          weibull             shape, scale
+    """
+    lines = []
+    for name, dist in DISTRIBUTIONS.items():
+        if name == "multinomial":  # (k count columns per row: Python only)
+            continue
+        option = _NEEDED_OPTION.get(name)
+        filled = dist.with_options(**{option.split("=")[0]: 2}) if option else dist
+        params = "p[0], ..., p[K-1]" if name == "categorical" else ", ".join(filled.spec())
+        if option:
+            params += f"   (--option {option})"
+        if name == "pareto":
+            params += "   (--option scale=S; default: the smallest value)"
+        lines.append(f"  {name:<20}{params}")
+    return "\n".join(lines)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,14 +143,18 @@ def _parser() -> argparse.ArgumentParser:
         "fit",
         parents=[common],
         help="fit a distribution family to each group of a CSV or Parquet table",
-        description="Fit a distribution family by maximum likelihood to each group of a "
+        description="Fit a distribution family by maximum likelihood to each group of a\n"
         "long-format table (one row per observation), the groups fitted together in batches.",
-        epilog="example: jaxmle fit readings.csv --family weibull --value hours --event failed "
-        "--by sensor_id --out results.csv. Exit codes: 0 done, 1 no group converged, "
-        "2 usage or input error.",
+        epilog=f"families (--family NAME) and their parameters:\n{family_list()}\n\n"
+        "example:\n  jaxmle fit readings.csv --family weibull --value hours --event failed \\\n"
+        "      --by sensor_id --out results.csv\n\n"
+        "exit codes: 0 done, 1 no group converged, 2 usage or input error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fit.add_argument("data", help="a .csv, .tsv, .csv.gz or .parquet file with a header")
-    fit.add_argument("--family", required=True, help="family name, e.g. weibull, lognormal")
+    fit.add_argument(
+        "--family", required=True, help="family name, e.g. weibull, lognormal (listed below)"
+    )
     fit.add_argument("--value", metavar="COL", help="column of the observations")
     fit.add_argument(
         "--event", metavar="COL", help="column: 1 observed, 0 right-censored (with --value)"

@@ -157,6 +157,27 @@ class FitResult:
         return self.status == Status.CONVERGED
 
     @property
+    def status_names(self):
+        """The status as names: ``"CONVERGED"`` for one fit, a numpy array of names for a
+        batch (``batch.status_names[:3]``), where :attr:`status` holds the integer codes
+        (an array that batches and traces).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> import jaxmle as jm
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> model = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x,
+            ...                  {"rate": jm.Positive()})
+            >>> batch = jm.fit_batch(model, jnp.array([[2.0, 4.0], [1.0, 3.0], [0.0, 0.0]]))
+            >>> batch.status[:3]
+            Array([0, 0, 3], dtype=int32)
+            >>> batch.status_names[:3]
+            array(['CONVERGED', 'CONVERGED', 'BOUNDARY'], dtype='<U12')
+        """
+        names = np.array([s.name for s in Status])[np.asarray(self.status)]
+        return str(names) if names.ndim == 0 else names
+
+    @property
     def param_names(self) -> tuple[str, ...]:
         """Names of the rows of :attr:`cov`: ``mu``, ``beta[0]``, ..."""
         return self.model.param_names
@@ -352,8 +373,7 @@ class FitResult:
             cols[f"{name}_hi"] = np.asarray(hi[..., j])
         cols["loglik"] = np.asarray(self.loglik)
         cols["nobs"] = np.asarray(self.nobs)
-        names = np.array([s.name for s in Status])
-        cols["status"] = names[np.asarray(self.status)]
+        cols["status"] = np.asarray(self.status_names)
         return cols
 
     def to_dataframe(self, level: float = 0.95):
