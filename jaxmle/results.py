@@ -66,7 +66,9 @@ class FitResult:
 
     A pytree whose leaves are arrays, so it passes through ``jit`` and ``vmap``;
     a batch result has a leading axis of datasets on every field, and
-    ``batch[i]`` is the result of dataset ``i``.
+    ``batch[i]`` is the result of dataset ``i``. A result pickles (its model
+    as the family or regression model's factory call, or with its functions by
+    reference); unpickling runs code, so unpickle only files you trust.
 
     Attributes:
         params: dict name -> estimate, in the constrained (natural) space.

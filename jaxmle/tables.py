@@ -18,10 +18,9 @@ Example:
     >>> table = {"unit": np.array(["a", "a", "b", "b", "b"]),
     ...          "hours": np.array([2.0, 4.0, 1.0, 2.0, 3.0])}
     >>> out = jm.fit_groups(table, "exponential", by="unit", value="hours")
-    >>> out[["unit", "rate", "nobs", "status"]]  # doctest: +SKIP
-      unit      rate  nobs     status
-    0    a  0.333333     2  CONVERGED
-    1    b  0.500000     3  CONVERGED
+    >>> out[["unit", "rate", "nobs", "status"]].to_dict("list")
+    {'unit': ['a', 'b'], 'rate': [0.3333333333333333, 0.5], 'nobs': [2, 3],
+     'status': ['CONVERGED', 'CONVERGED']}
 """
 
 from __future__ import annotations
