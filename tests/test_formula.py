@@ -105,3 +105,29 @@ def test_formula_mistakes():
         jm.fit_formula("C(g) + x1", df, "logistic")
     with pytest.raises(ValueError, match="must be one numeric column"):
         jm.fit_formula("g ~ x1", df, "logistic")
+
+
+@pytest.mark.parametrize("kind", ["probit", "negative_binomial"])
+def test_named_coefficients_equal_the_vector_model(kind):
+    """The formula's model is the regression model with its coefficients named: the same fit
+    as jm.models' on the same design (here with weights, and a frame with a repeated index)."""
+    df = _table("poisson", n=120)
+    if kind == "probit":
+        df["y"] = (df["y"] > 1).astype(float)
+    df["w"] = np.random.default_rng(5).integers(1, 3, size=120)
+    df.index = np.repeat(np.arange(60), 2)
+    res = jm.fit_formula("y ~ C(g) + x1", df, kind, weights="w")
+    X = np.column_stack([np.ones(120), df.g == "b", df.g == "c", df.x1]).astype(float)
+    base = {
+        "probit": jm.models.ProbitRegression,
+        "negative_binomial": jm.models.NegativeBinomialRegression,
+    }
+    ref = jm.fit(base[kind](4), {"X": X, "y": df["y"].to_numpy()}, weights=df["w"].to_numpy())
+    names = ["Intercept", "C(g)[T.b]", "C(g)[T.c]", "x1"]
+    np.testing.assert_allclose([float(res.params[n]) for n in names], ref.params["beta"], rtol=1e-8)
+    np.testing.assert_allclose([float(res.se[n]) for n in names], ref.se["beta"], rtol=1e-7)
+    np.testing.assert_allclose(np.asarray(res.cov), np.asarray(ref.cov), rtol=1e-7, atol=1e-12)
+    if kind == "negative_binomial":
+        np.testing.assert_allclose(
+            float(res.params["alpha"]), float(ref.params["alpha"]), rtol=1e-8
+        )

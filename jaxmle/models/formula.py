@@ -111,11 +111,9 @@ def _pandas(table):
         import pandas as pd
     except ImportError:
         raise ImportError('fit_formula needs pandas: pip install "jaxmle[formula]"') from None
-    if isinstance(table, pd.DataFrame):
-        return table
-    if hasattr(table, "to_pandas"):  # polars, pyarrow
-        return table.to_pandas()
-    return pd.DataFrame(table)
+    if not isinstance(table, pd.DataFrame):
+        table = table.to_pandas() if hasattr(table, "to_pandas") else pd.DataFrame(table)
+    return table.reset_index(drop=True)  # (rows are then found by position)
 
 
 def _design(formula: str, df):
