@@ -4,7 +4,7 @@
 --out results.csv`` fits one model per group of a long-format table (CSV, or
 Parquet with ``pyarrow``) in batches, as :func:`jaxmle.fit_groups` does (one
 batch, or one per power-of-two size bucket where the group sizes are very
-uneven), prints a summary and writes one row per
+uneven and the padding would be large), prints a summary and writes one row per
 group: the group column, then ``NAME``, ``NAME_se``, ``NAME_lo``, ``NAME_hi``
 per parameter, then ``loglik``, ``nobs`` and ``status``. The intervals are by
 default Wald intervals on each parameter's fitting scale (log for a positive

@@ -7,8 +7,10 @@ groups are fitted in batches: every group goes into the bucket of the smallest
 power of two that holds its rows, each bucket is padded to its longest group
 (the padding masked out) and fitted with one :func:`jaxmle.fit_batch`, so that
 groups of 1 to 10,000 rows cost a few compiled kernels, not one per size, and
-padding never more than doubles the work. Where one batch padded to the
-longest group costs no more than that, the groups go into one batch.
+padding never more than doubles the work. Where padding costs less than a
+compilation (a few seconds), buckets are merged: one batch, when padding
+every group to the longest at most doubles the rows or adds at most a million
+cells.
 
 Example:
     >>> import jax
@@ -40,13 +42,23 @@ from .fit import _progress_bar, fit_batch
 from .model import Model
 from .results import FitResult
 
-__all__ = ["fit_groups", "fit_grouped", "table_columns", "group_rows", "bucket_width"]
+__all__ = [
+    "fit_groups",
+    "fit_grouped",
+    "table_columns",
+    "group_rows",
+    "bucket_width",
+    "batch_buckets",
+]
 
 #: the keyword arguments of fit_batch that fit_groups passes on (the rest are family options)
 _FIT_OPTIONS = frozenset(inspect.signature(fit_batch).parameters) - {"model", "data", "mask"}
-#: how groups are batched: power-of-two size buckets, one batch, or one batch where it costs
-#: at most twice the rows
+#: how groups are batched: power-of-two size buckets ("pow2"), one batch ("none"), or the
+#: buckets merged where the padding that costs is cheaper than a compilation ("auto")
 BUCKETS = ("auto", "pow2", "none")
+#: padding cells that buckets="auto" adds to save a compilation: compiling a batch kernel
+#: takes seconds, about what the solver spends on a million padded cells
+MERGE_CELLS = 2**20
 #: interval methods of the NAME_lo and NAME_hi columns
 _INTERVALS = ("wald_transformed", "wald", "profile")
 
@@ -164,6 +176,55 @@ def bucket_width(size) -> np.ndarray:
     return np.left_shift(1, np.ceil(np.log2(size)).astype(np.int64))
 
 
+def _cheap(sizes: np.ndarray) -> bool:
+    """Whether groups of ``sizes`` rows are worth one batch padded to the longest: at most
+    twice the rows, or at most :data:`MERGE_CELLS` cells of padding."""
+    cells, rows = sizes.size * int(sizes.max()), int(sizes.sum())
+    return cells <= 2 * rows or cells - rows <= MERGE_CELLS
+
+
+def batch_buckets(sizes, buckets: str = "auto") -> np.ndarray:
+    """The batch of each group of ``sizes`` rows, as the padded length of its bucket.
+
+    ``"pow2"``: the power-of-two buckets of :func:`bucket_width` (1, 2, 3-4,
+    5-8, ... rows). ``"none"``: one batch. ``"auto"``: one batch where padding
+    every group to the longest at most doubles the rows or adds at most
+    :data:`MERGE_CELLS` cells; else the buckets, from the smallest up, each
+    merged into the one before while that holds for the two together (a
+    compilation costs more than that much padding).
+
+    Example:
+        >>> import numpy as np
+        >>> from jaxmle.tables import batch_buckets
+        >>> sizes = np.array([1, 3, 3, 40, 60, 100])
+        >>> batch_buckets(sizes, "pow2").tolist()
+        [1, 4, 4, 64, 64, 128]
+        >>> np.unique(batch_buckets(sizes)).size  # a few hundred cells: one batch
+        1
+        >>> big = np.array([1] * 10_000 + [5_000] * 300)
+        >>> np.unique(batch_buckets(big)).tolist()  # 10,000 one-row groups padded to 5,000?
+        [1, 8192]
+    """
+    if buckets not in BUCKETS:
+        raise ValueError(f"buckets must be one of {BUCKETS}, got {buckets!r}")
+    sizes = np.asarray(sizes, np.int64)
+    widths = bucket_width(sizes)
+    if buckets == "none" or (buckets == "auto" and _cheap(sizes)):
+        return np.full_like(widths, int(widths.max()))
+    if buckets == "pow2":
+        return widths
+    out = widths.copy()
+    members = np.zeros(sizes.size, bool)
+    for w in np.unique(widths):
+        this = widths == w
+        if members.any() and _cheap(sizes[members | this]):
+            members |= this
+        else:
+            members = this
+        out[members] = w  # (the batch is known by its largest bucket)
+    return out
+
+
 # --------------------------------------------------------------------------
 # fitting long-format data group by group, in size buckets
 # --------------------------------------------------------------------------
@@ -259,9 +320,14 @@ def fit_grouped(
 
     Every leaf of ``data`` (and ``weights``) has the rows as its leading axis;
     row ``i`` belongs to group ``inverse[i]`` (``0 <= inverse < n_groups``; every
-    group needs a row). Groups go into buckets by :func:`bucket_width` and each
-    bucket is one :func:`jaxmle.fit_batch`; the bucket results are put together
-    (observation axes padded to the longest bucket and masked) in group order.
+    group needs a row). Groups go into buckets by :func:`bucket_width`, each
+    bucket padded to its longest group and fitted with one
+    :func:`jaxmle.fit_batch`; the bucket results are put together (observation
+    axes padded to the longest bucket and masked) in group order.
+    ``buckets="auto"`` (default) merges buckets
+    where the padding that adds costs less than a compilation (see
+    :func:`batch_buckets`); ``"pow2"`` always uses the buckets, ``"none"``
+    never.
 
     Example:
         >>> import jax, numpy as np
@@ -277,13 +343,7 @@ def fit_grouped(
     counts = np.bincount(inverse, minlength=n_groups)
     if counts.size != n_groups or (counts == 0).any():
         raise ValueError("every group needs at least one row")
-    if buckets not in BUCKETS:
-        raise ValueError(f"buckets must be one of {BUCKETS}, got {buckets!r}")
-    widths = bucket_width(counts)
-    if buckets == "none" or (
-        buckets == "auto" and n_groups * int(counts.max()) <= 2 * int(counts.sum())
-    ):
-        widths = np.ones_like(widths)  # one batch, padded to the longest group
+    widths = batch_buckets(counts, buckets)
     order = np.argsort(inverse, kind="stable")  # rows by group, file order within a group
     g = inverse[order]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -470,10 +530,12 @@ def fit_groups(
             interval on the log or logit scale of a positive or bounded
             parameter, mapped back, so it stays inside the support, as the
             command line's), ``"wald"`` or ``"profile"``.
-        buckets: ``"auto"`` (default): the groups go into power-of-two size
-            buckets, one batch each, unless one batch padded to the longest
-            group holds at most twice the rows; ``"pow2"``: always the
-            buckets; ``"none"``: one batch.
+        buckets: ``"pow2"``: the groups go into power-of-two size buckets,
+            one batch each; ``"none"``: one batch; ``"auto"`` (default): the
+            buckets, merged where the padding that adds is cheaper than a
+            compilation (one batch where padding to the longest group at most
+            doubles the rows or adds at most a million cells; see
+            :func:`batch_buckets`).
         **fit_options: passed to :func:`jaxmle.fit_batch` (``cov_type``,
             ``max_iter``, ``method``, ``nan_policy``, ``progress``, ...); any
             other keyword is a family option (``trials=`` for the binomial).
@@ -554,7 +616,8 @@ def fit_groups(
 
     if fit_options.get("nan_policy", "raise") == "raise":
         _check_finite(data, sources, getattr(model, "infinite_bounds_ok", False))
-    res = fit_grouped(model, data, inverse, int(inverse.max()) + 1, weights=w, **fit_options)
+    n_groups = int(inverse.max()) + 1
+    res = fit_grouped(model, data, inverse, n_groups, weights=w, buckets=buckets, **fit_options)
     cols = res.to_dict(level, method=interval)
     nobs = cols["nobs"]
     if w is None and np.all(np.isfinite(nobs)):

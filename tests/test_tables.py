@@ -40,10 +40,8 @@ def lifetimes():
     return _lifetimes()
 
 
-@pytest.fixture(scope="module")
-def fitted(lifetimes):
-    """The pandas table's fit, and the fit_batch calls it made (their data shapes)."""
-    df, _, _ = lifetimes
+def _fit_counting_batches(table, **kw):
+    """fit_groups' table, and the data shapes of the fit_batch calls it made."""
     calls = []
     real = TABLES.fit_batch
 
@@ -53,10 +51,16 @@ def fitted(lifetimes):
 
     TABLES.fit_batch = spy
     try:
-        out = jm.fit_groups(df, "weibull", by="sensor", value="hours", event="failed")
+        out = jm.fit_groups(table, "weibull", by="sensor", value="hours", event="failed", **kw)
     finally:
         TABLES.fit_batch = real
     return out, calls
+
+
+@pytest.fixture(scope="module")
+def fitted(lifetimes):
+    """The pandas table's fit in power-of-two buckets, and its fit_batch calls."""
+    return _fit_counting_batches(lifetimes[0], buckets="pow2")
 
 
 def test_one_row_per_group_and_columns(fitted, lifetimes):
@@ -115,13 +119,15 @@ def test_pandas_rows_equal_each_group_alone(fitted, lifetimes):
 
 
 def _same(a, b):
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-8)
 
 
-def test_polars_table(fitted, lifetimes):
+def test_polars_table_in_one_batch(fitted, lifetimes):
+    """By default (buckets="auto") the 2,000 groups are one batch: padding 75,000 rows to
+    2,000 x 200 cells costs less than the compilations of 9 buckets; the same numbers."""
     pl = pytest.importorskip("polars")
-    df = lifetimes[0]
-    out = jm.fit_groups(pl.from_pandas(df), "weibull", by="sensor", value="hours", event="failed")
+    out, calls = _fit_counting_batches(pl.from_pandas(lifetimes[0]))
+    assert calls == [(N_GROUPS, 200)]
     _same(out, fitted[0])
 
 
