@@ -471,9 +471,13 @@ def _check_finite(data, sources, bounds_ok) -> None:
             row = int(np.argmin(fin))
             what = "a missing value" if np.isnan(x[row]).any() else "an infinite value"
             raise ValueError(
-                f"column {column!r} has {what} on row {row} ({int((~fin).sum()):,} rows in "
-                "all); pass nan_policy='omit' to leave such rows out"
+                f"column {column!r} has {what} on row {row}{_more(int((~fin).sum()))}; "
+                "pass nan_policy='omit' to leave such rows out"
             )
+
+
+def _more(n: int) -> str:
+    return f" ({n:,} rows in all)" if n > 1 else ""
 
 
 def _source(sources, path):
