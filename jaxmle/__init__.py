@@ -23,6 +23,7 @@ from .life import (
     reliability,
 )
 from .model import Model
+from .models import fit_formula
 from .profile import (
     Derived,
     Profile,
@@ -33,6 +34,7 @@ from .profile import (
     profile_intervals,
 )
 from .results import FitResult, Status
+from .tables import fit_groups
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,8 @@ __all__ = [
     "fit",
     "fit_batch",
     "fit_dist",
+    "fit_groups",
+    "fit_formula",
     "families",
     "distributions",
     "FitResult",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 import weakref
 
@@ -42,13 +44,29 @@ class InferenceWarning(UserWarning):
 
 
 FLOAT32_MESSAGE = (
-    "jaxmle is fitting in float32 (JAX's default dtype): estimates and standard errors "
-    "are then accurate to about 1e-6 relative, 1e-4 at worst for the families with special "
-    "functions and worse for ill-conditioned models, against about 1e-12 in float64. For "
-    "float64, run "
+    "jaxmle is fitting in float32 (JAX's default dtype): estimates are then accurate to about "
+    "1e-5 relative and standard errors to about 1e-4 (worse for ill-conditioned models), "
+    "against about 1e-12 in float64. For float64, run "
     'jax.config.update("jax_enable_x64", True) at the start of the program, before any '
     "array is created. (Shown once per process.)"
 )
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` of a warning raised in jaxmle that points at the first frame outside
+    the package: the line of the user's code that called jaxmle (through any depth of
+    jaxmle's own calls).
+
+    Example:
+        >>> from jaxmle._warnings import caller_stacklevel
+        >>> caller_stacklevel() >= 1
+        True
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1  # (the frame that calls warnings.warn)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 #: set once the float32 warning has been emitted in this process
@@ -75,7 +93,8 @@ def warn_float32() -> None:
     if _EMITTED:
         return
     _EMITTED.append(True)
-    warnings.warn(FLOAT32_MESSAGE, Float32Warning, stacklevel=1)
+    # (pointing at the user's line that started the fit)
+    warnings.warn(FLOAT32_MESSAGE, Float32Warning, stacklevel=caller_stacklevel())
 
 
 class RecompileWarning(UserWarning):

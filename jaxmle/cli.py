@@ -2,7 +2,9 @@
 
 ``jaxmle fit DATA.csv --family weibull --value hours --event failed --by sensor_id
 --out results.csv`` fits one model per group of a long-format table (CSV, or
-Parquet with ``pyarrow``) in one batch, prints a summary and writes one row per
+Parquet with ``pyarrow``) in batches, as :func:`jaxmle.fit_groups` does (one
+batch, or one per power-of-two size bucket where the group sizes are very
+uneven and the padding would be large), prints a summary and writes one row per
 group: the group column, then ``NAME``, ``NAME_se``, ``NAME_lo``, ``NAME_hi``
 per parameter, then ``loglik``, ``nobs`` and ``status``. The intervals are by
 default Wald intervals on each parameter's fitting scale (log for a positive
@@ -51,11 +53,13 @@ import time
 
 import numpy as np
 
-from ._io import InputError, group_index, numeric_column, pad_groups, read_table, write_rows
+from ._io import InputError, group_index, numeric_column, read_table, write_rows
+from .distributions import DISTRIBUTIONS
 from .life import LIFE_FAMILIES, LIFE_METHODS, life_columns
 from .results import _fmt
+from .tables import fit_grouped
 
-__all__ = ["main", "EXIT_OK", "EXIT_NOT_CONVERGED", "EXIT_USAGE", "cache_dir"]
+__all__ = ["main", "EXIT_OK", "EXIT_NOT_CONVERGED", "EXIT_USAGE", "cache_dir", "family_list"]
 
 EXIT_OK = 0
 EXIT_NOT_CONVERGED = 1
@@ -72,6 +76,34 @@ SHOW_GROUPS = 10
 #: each parameter's unconstrained scale (log for a positive parameter, logit for a bounded
 #: one) and mapped back, so that they never leave the parameter's support
 CI_METHOD = "wald_transformed"
+
+
+#: the option a family needs before it has parameters (its number of trials or categories)
+_NEEDED_OPTION = {"binomial": "trials=N", "categorical": "k=K", "multinomial": "k=K"}
+
+
+def family_list() -> str:
+    """The families of ``jaxmle fit --family``, one a line, each with its parameters (the
+    columns of the results), as ``jaxmle fit --help`` lists them.
+
+    Example:
+        >>> from jaxmle.cli import family_list
+        >>> print(family_list().splitlines()[11])
+          weibull             shape, scale
+    """
+    lines = []
+    for name, dist in DISTRIBUTIONS.items():
+        if name == "multinomial":  # (k count columns per row: Python only)
+            continue
+        option = _NEEDED_OPTION.get(name)
+        filled = dist.with_options(**{option.split("=")[0]: 2}) if option else dist
+        params = "p[0], ..., p[K-1]" if name == "categorical" else ", ".join(filled.spec())
+        if option:
+            params += f"   (--option {option})"
+        if name == "pareto":
+            params += "   (--option scale=S; default: the smallest value)"
+        lines.append(f"  {name:<20}{params}")
+    return "\n".join(lines)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,14 +143,18 @@ def _parser() -> argparse.ArgumentParser:
         "fit",
         parents=[common],
         help="fit a distribution family to each group of a CSV or Parquet table",
-        description="Fit a distribution family by maximum likelihood to each group of a "
-        "long-format table (one row per observation), all groups in one batch.",
-        epilog="example: jaxmle fit readings.csv --family weibull --value hours --event failed "
-        "--by sensor_id --out results.csv. Exit codes: 0 done, 1 no group converged, "
-        "2 usage or input error.",
+        description="Fit a distribution family by maximum likelihood to each group of a\n"
+        "long-format table (one row per observation), the groups fitted together in batches.",
+        epilog=f"families (--family NAME) and their parameters:\n{family_list()}\n\n"
+        "example:\n  jaxmle fit readings.csv --family weibull --value hours --event failed \\\n"
+        "      --by sensor_id --out results.csv\n\n"
+        "exit codes: 0 done, 1 no group converged, 2 usage or input error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fit.add_argument("data", help="a .csv, .tsv, .csv.gz or .parquet file with a header")
-    fit.add_argument("--family", required=True, help="family name, e.g. weibull, lognormal")
+    fit.add_argument(
+        "--family", required=True, help="family name, e.g. weibull, lognormal (listed below)"
+    )
     fit.add_argument("--value", metavar="COL", help="column of the observations")
     fit.add_argument(
         "--event", metavar="COL", help="column: 1 observed, 0 right-censored (with --value)"
@@ -556,14 +592,13 @@ def _table_lines(res, labels, by) -> list[str]:
     return lines
 
 
-def _too_small(model, res, labels, mask, by) -> str | None:
+def _too_small(model, res, labels, sizes, by) -> str | None:
     """One line naming the groups with fewer observations than free parameters (the fit gives
     them status INVALID_DATA and NaN estimates), or None."""
     from .results import Status
 
     k = model.free_size
     need = k if model.min_nobs is None else model.min_nobs
-    sizes = mask.sum(axis=1)
     few = (sizes < need) & (np.asarray(res.status) == Status.INVALID_DATA)
     n = int(few.sum())
     if not n:
@@ -579,7 +614,7 @@ def _too_small(model, res, labels, mask, by) -> str | None:
     return f"  {groups} fewer observations than {params}, status INVALID_DATA: {', '.join(names)}"
 
 
-def _plot(args, dist, level, res, labels, arrays, mask):
+def _plot(args, dist, level, res, labels, one):
     from matplotlib.figure import Figure
 
     from . import plot
@@ -587,7 +622,6 @@ def _plot(args, dist, level, res, labels, arrays, mask):
     if len(labels) == 1:
         fig = Figure(figsize=(6.4, 4.8))
         ax = fig.subplots()
-        one = {k: v[0][mask[0]] for k, v in arrays.items()}
         censored = "lower" in one or ("event" in one and bool(np.any(one["event"] == 0)))
         xlabel = args.value if args.value is not None else f"{args.lower} to {args.upper}"
         kw = dict(ax=ax, level=level, method=args.ci)
@@ -632,9 +666,7 @@ def _cmd_fit(args) -> int:
     with _jax_settings(float64=not args.float32, use_cache=not args.no_cache):
         dist, model = _model(dist, data)
         _check_support(args, table, dist, model, data, rows)  # before padding into groups
-        names = list(data)
-        padded, mask = pad_groups(inverse, len(labels), *(data[k] for k in names))
-        read = (table, labels, dict(zip(names, padded)), mask, rows.size)
+        read = (table, labels, inverse, data, rows.size)
         t_read = time.perf_counter() - t0
         return _fit_and_report(args, dist, model, level, read, t_read)
 
@@ -643,9 +675,8 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
     import jax
 
     out = (lambda *a, **k: None) if args.quiet else print
-    table, labels, arrays, mask, n_used = read
-
-    from .fit import fit_batch
+    table, labels, inverse, data, n_used = read
+    sizes = np.bincount(inverse, minlength=len(labels))
 
     if args.by:
         names = model.param_names
@@ -659,10 +690,11 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
             )
     t0 = time.perf_counter()
     try:
-        res = fit_batch(
+        res = fit_grouped(
             model,
-            arrays,
-            mask=None if mask.all() else mask,
+            data,
+            inverse,
+            len(labels),
             nan_policy="propagate",  # the values were checked above; inf bounds are censoring
             cov_type=args.cov_type,
             max_iter=args.max_iter,
@@ -681,19 +713,18 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
             cols = {args.by: labels, **cols}
         write_rows(args.out, cols)
     if args.plot is not None:
-        _plot(args, dist, level, res, labels, arrays, mask)
+        _plot(args, dist, level, res, labels, data)
     t_write = time.perf_counter() - t0
 
     from .results import _status_counts
 
     status = np.asarray(res.status)
-    too_small = _too_small(model, res, labels, mask, args.by)
+    too_small = _too_small(model, res, labels, sizes, args.by)
     G = len(labels)
     dtype = np.asarray(res.loglik).dtype.name
     skipped = table.n_rows - n_used
     rows = f"{n_used:,} rows" + (f" ({skipped:,} with missing values left out)" if skipped else "")
     if args.by:
-        sizes = np.asarray(mask.sum(axis=1))
         out(
             f"jaxmle fit: {dist.name} on {args.data}: {rows}, {G:,} groups by {args.by} "
             f"({sizes.min():,} to {sizes.max():,} rows each), {dtype}"

@@ -175,7 +175,9 @@ def _adjust_one(u, cov_free, cov, at_limit, nobs, data, weights, mask, ids, *, p
     if df_correction:
         # the coefficients' rows: sigma^2 = RSS / n becomes RSS / (n - p) (the information
         # is block diagonal at the maximum: sigma's row is left as it is)
-        start, stop = model._free_slices[model.linear_coef]
+        # (a name, or the names of the coefficients as scalars: a formula's model)
+        coefs = model.linear_coef if isinstance(model.linear_coef, tuple) else (model.linear_coef,)
+        start, stop = model._free_slices[coefs[0]][0], model._free_slices[coefs[-1]][1]
         n_coef = stop - start
         coef = (jnp.arange(p) >= start) & (jnp.arange(p) < stop)
         scale = jnp.where(coef, jnp.sqrt(nobs / (nobs - n_coef)), 1.0)

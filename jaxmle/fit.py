@@ -90,11 +90,14 @@ def with_args(model: Model, args) -> Model:
         >>> float(with_args(m, 2.0).loglik({"mu": 1.0}, jnp.asarray(3.0)))
         -8.0
     """
-    loglik = model.loglik
     bound = copy.copy(model)
-    bound.loglik = lambda params, data: loglik(params, data, args)
+    bound.loglik = functools.partial(_with_args, model.loglik, args=args)
     bound._free_loglik = None  # (a family's own form in u takes no args)
     return bound
+
+
+def _with_args(loglik, params, data, *, args):
+    return loglik(params, data, args)
 
 
 def _solver(method, max_iter, tol, compute_se):

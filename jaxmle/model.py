@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -116,8 +117,13 @@ class Model:
         # diagonal of the weighted hat matrix of its linear predictor (what HC2 and HC3 need).
         self.leverage: Callable[[dict, Any, jax.Array], jax.Array] | None = None
         # The name of the coefficients of a Gaussian linear model (``df_correction=True``
-        # rescales their covariance to the unbiased variance), or None.
-        self.linear_coef: str | None = None
+        # rescales their covariance to the unbiased variance), a tuple of the names of scalar
+        # coefficients that follow each other in the spec, or None.
+        self.linear_coef: str | tuple[str, ...] | None = None
+        # How a pickled model is rebuilt: ``(factory, args)`` for a model a factory made (a
+        # family, a regression model: unpickling calls the factory again), or None (its
+        # attributes are pickled, its functions by reference).
+        self._factory: tuple | None = None
 
         offsets, start = {}, 0
         for key, c in self.spec.items():
@@ -260,3 +266,55 @@ class Model:
     def __repr__(self) -> str:
         spec = ", ".join(f"{k!r}: {c!r}" for k, c in self.spec.items())
         return f"Model({self.name}, {{{spec}}})"
+
+    # -- pickling ---------------------------------------------------------------
+    def __copy__(self) -> Model:
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._factory = None  # (a copy is changed after: it pickles by its attributes)
+        return new
+
+    def __reduce__(self):
+        """A model pickles as its factory call (families, regression models), or as its
+        attributes: its functions by reference, so a ``loglik`` defined with ``def`` at module
+        level pickles and a lambda or a nested function does not (a ``PicklingError`` that
+        names it). Unpickling runs code: unpickle only what you trust."""
+        if self._factory is not None:
+            return self._factory
+        for attr, role in _FUNCTIONS.items():
+            fn = self.__dict__.get(attr)
+            if fn is None:
+                continue
+            try:
+                pickle.dumps(fn)
+            except Exception as err:
+                what = getattr(fn, "__qualname__", None) or repr(fn)
+                where = getattr(fn, "__module__", None)
+                raise pickle.PicklingError(
+                    f"the model {self.name!r} cannot be pickled: its {role} {what}"
+                    f"{f' (in {where})' if where else ''} cannot be ({err}). Pickle stores a "
+                    "function by its module and name: define it with def at the top level of "
+                    "a module (not a lambda or a function inside a function), or save the "
+                    "numbers instead (res.to_dict())"
+                ) from None
+        return (_restore, (type(self), self.__dict__))
+
+
+#: the model's functions, and what the pickling error calls them
+_FUNCTIONS = {
+    "loglik": "loglik",
+    "init_fn": "init function",
+    "simulate": "simulate function",
+    "_free_loglik": "free-coordinate loglik",
+    "data_check": "data check",
+    "standardize": "standardization",
+    "expected_info": "expected information",
+    "leverage": "leverage function",
+}
+
+
+def _restore(cls, state):
+    """A model from its pickled attributes."""
+    model = object.__new__(cls)
+    model.__dict__.update(state)
+    return model

@@ -66,7 +66,9 @@ class FitResult:
 
     A pytree whose leaves are arrays, so it passes through ``jit`` and ``vmap``;
     a batch result has a leading axis of datasets on every field, and
-    ``batch[i]`` is the result of dataset ``i``.
+    ``batch[i]`` is the result of dataset ``i``. A result pickles (its model
+    as the family or regression model's factory call, or with its functions by
+    reference); unpickling runs code, so unpickle only files you trust.
 
     Attributes:
         params: dict name -> estimate, in the constrained (natural) space.
@@ -155,6 +157,27 @@ class FitResult:
     def converged(self) -> jax.Array:
         """``status == Status.CONVERGED`` (a boolean array)."""
         return self.status == Status.CONVERGED
+
+    @property
+    def status_names(self):
+        """The status as names: ``"CONVERGED"`` for one fit, a numpy array of names for a
+        batch (``batch.status_names[:3]``), where :attr:`status` holds the integer codes
+        (an array that batches and traces).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> import jaxmle as jm
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> model = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x,
+            ...                  {"rate": jm.Positive()})
+            >>> batch = jm.fit_batch(model, jnp.array([[2.0, 4.0], [1.0, 3.0], [0.0, 0.0]]))
+            >>> batch.status[:3]
+            Array([0, 0, 3], dtype=int32)
+            >>> batch.status_names[:3]
+            array(['CONVERGED', 'CONVERGED', 'BOUNDARY'], dtype='<U12')
+        """
+        names = np.array([s.name for s in Status])[np.asarray(self.status)]
+        return str(names) if names.ndim == 0 else names
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -352,8 +375,7 @@ class FitResult:
             cols[f"{name}_hi"] = np.asarray(hi[..., j])
         cols["loglik"] = np.asarray(self.loglik)
         cols["nobs"] = np.asarray(self.nobs)
-        names = np.array([s.name for s in Status])
-        cols["status"] = names[np.asarray(self.status)]
+        cols["status"] = np.asarray(self.status_names)
         return cols
 
     def to_dataframe(self, level: float = 0.95):

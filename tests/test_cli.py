@@ -94,7 +94,7 @@ def test_fit_csv_equals_fit_batch(sensors_csv, tmp_path, capsys):
 
 def test_fit_jsonl_level_plot_and_progress(sensors_csv, tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    fit_module = sys.modules["jaxmle.fit"]  # (jaxmle.fit is also the function)
+    fit_module = sys.modules["jaxmle.tables"]  # the command fits through fit_groups' batches
     calls = []
     real = fit_module.fit_batch
 
@@ -122,7 +122,9 @@ def test_fit_jsonl_level_plot_and_progress(sensors_csv, tmp_path, capsys, monkey
     # stderr is not a terminal here: no bar by default
     assert main(_fit_args(sensors_csv, "--by", "sensor_id", "--quiet")) == EXIT_OK
     assert capsys.readouterr().out == ""
-    assert calls == [True, False]
+    # one batch (padding the 25 to 40 rows to 40 costs less than twice the rows), and its
+    # progress reported to the one display of the command
+    assert [callable(c) for c in calls] == [True, False]
 
 
 # exponential lifetimes: the MLE of the rate is events / total time, a closed form
@@ -690,7 +692,7 @@ SUPPORT_CASES = [
 def test_data_outside_the_support(
     support_inputs, tmp_path, capsys, monkeypatch, key, extra, message
 ):
-    fit_module = sys.modules["jaxmle.fit"]
+    fit_module = sys.modules["jaxmle.tables"]
 
     def no_fit(*a, **k):  # the check comes before any fitting
         raise AssertionError("fit_batch called")
@@ -823,7 +825,7 @@ def _with_statuses(monkeypatch, statuses):
 
     import jax.numpy as jnp
 
-    fit_module = sys.modules["jaxmle.fit"]
+    fit_module = sys.modules["jaxmle.tables"]  # (the groups here are all of one size bucket)
     real = fit_module.fit_batch
 
     def fake(*a, **k):

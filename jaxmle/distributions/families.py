@@ -85,6 +85,34 @@ def _discrete_data(dist, data):
     return data["x"]
 
 
+# The model's functions are module-level functions of the distribution (bound with
+# functools.partial), not closures: a model, and every result that holds one, pickles.
+def _continuous_loglik(dist, params, data):
+    return censored_loglik(dist, params, data)
+
+
+def _discrete_loglik(dist, params, data):
+    return dist.logpdf(_discrete_data(dist, data), params)
+
+
+def _pareto_scale(dist, data):
+    return dist.scale if dist.scale is not None else _c.default_pareto_scale(data)
+
+
+def _pareto_loglik(dist, params, data):
+    return censored_loglik(dist, {**params, "scale": _pareto_scale(dist, data)}, data)
+
+
+def _pareto_init(dist, data):
+    return dist.init(data, scale=_pareto_scale(dist, data))
+
+
+def _simplex_free_loglik(dist, simplex, u, data):
+    """The categorical's and multinomial's loglik in the free coordinates: ``p = softmax(
+    logits(u))``, without the log of ``p``."""
+    return dist.logpdf_logits(_discrete_data(dist, data), simplex.logits(u))
+
+
 @functools.cache
 def model_for(dist: Distribution) -> Model:
     """The :class:`~jaxmle.Model` of a distribution (with its options); cached.
@@ -98,39 +126,18 @@ def model_for(dist: Distribution) -> Model:
     spec = dist.spec()
     name = type(dist).__name__.removesuffix("Dist")
     if isinstance(dist, _c.ParetoDist):
-
-        def scale_of(data):
-            if dist.scale is not None:
-                return dist.scale
-            return _c.default_pareto_scale(data)
-
-        def loglik(params, data):
-            return censored_loglik(dist, {**params, "scale": scale_of(data)}, data)
-
-        def init(data):
-            return dist.init(data, scale=scale_of(data))
-
+        loglik = functools.partial(_pareto_loglik, dist)
+        init = functools.partial(_pareto_init, dist)
     elif dist.continuous:
-
-        def loglik(params, data):
-            return censored_loglik(dist, params, data)
-
-        init = dist.init
+        loglik, init = functools.partial(_continuous_loglik, dist), dist.init
     else:
-
-        def loglik(params, data):
-            return dist.logpdf(_discrete_data(dist, data), params)
-
-        init = dist.init
+        loglik, init = functools.partial(_discrete_loglik, dist), dist.init
     loglik.__name__ = name
-    model = Model(loglik, spec, init=init, name=name, simulate=_simulator(dist))
+    model = Model(loglik, spec, init=init, name=name, simulate=functools.partial(_simulate, dist))
+    model._factory = (model_for, (dist,))  # (unpickled: the cached model itself)
     if isinstance(dist, (_d.CategoricalDist, _d.MultinomialDist)):
-        simplex = spec["p"]  # (the only parameter: u is its free block)
-
-        def free_loglik(u, data):  # p = softmax(logits(u)), without the log of p
-            return dist.logpdf_logits(_discrete_data(dist, data), simplex.logits(u))
-
-        model._free_loglik = free_loglik
+        # (the only parameter, p: u is its free block)
+        model._free_loglik = functools.partial(_simplex_free_loglik, dist, spec["p"])
     # jm.fit takes lower=-inf / upper=inf (censoring bounds) in the data as valid values
     model.infinite_bounds_ok = dist.continuous
     model.data_check = functools.partial(_outside_support, dist)
@@ -375,27 +382,23 @@ def _outside_support(dist: Distribution, data) -> tuple[np.ndarray, str] | None:
     )
 
 
-def _simulator(dist: Distribution):
-    """``simulate(key, params, data)`` of a family: new uncensored observations like ``data``."""
-
-    def simulate(key, params, data):
-        data = as_data_dict(data)
-        if set(data) != {"x"}:
-            raise ValueError(
-                f"{dist.name}: simulating needs uncensored data {{'x': ...}}; got keys "
-                f"{sorted(data)} (censoring or truncation need a model of the censoring: pass a "
-                "Model with your own simulate=)"
-            )
-        x = jax.numpy.asarray(data["x"])
-        if isinstance(dist, _d.MultinomialDist):
-            new = dist.sample(key, params, x.shape[:-1], trials=x.sum(axis=-1))
-        elif isinstance(dist, _c.ParetoDist) and dist.scale is None:
-            new = dist.sample(key, {**params, "scale": _c.default_pareto_scale(data)}, x.shape)
-        else:
-            new = dist.sample(key, params, x.shape)
-        return {"x": new.astype(jax.numpy.result_type(float, x.dtype))}
-
-    return simulate
+def _simulate(dist: Distribution, key, params, data):
+    """A family's ``simulate(key, params, data)``: new uncensored observations like ``data``."""
+    data = as_data_dict(data)
+    if set(data) != {"x"}:
+        raise ValueError(
+            f"{dist.name}: simulating needs uncensored data {{'x': ...}}; got keys "
+            f"{sorted(data)} (censoring or truncation need a model of the censoring: pass a "
+            "Model with your own simulate=)"
+        )
+    x = jax.numpy.asarray(data["x"])
+    if isinstance(dist, _d.MultinomialDist):
+        new = dist.sample(key, params, x.shape[:-1], trials=x.sum(axis=-1))
+    elif isinstance(dist, _c.ParetoDist) and dist.scale is None:
+        new = dist.sample(key, {**params, "scale": _c.default_pareto_scale(data)}, x.shape)
+    else:
+        new = dist.sample(key, params, x.shape)
+    return {"x": new.astype(jax.numpy.result_type(float, x.dtype))}
 
 
 def Bernoulli() -> Model:

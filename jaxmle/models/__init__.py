@@ -17,6 +17,7 @@ Example:
 """
 
 from .design import design_matrix
+from .formula import fit_formula
 from .regression import (
     LinearRegression,
     LogisticRegression,
@@ -34,4 +35,5 @@ __all__ = [
     "NegativeBinomialRegression",
     "WeibullAFT",
     "design_matrix",
+    "fit_formula",
 ]

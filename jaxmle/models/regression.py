@@ -128,6 +128,7 @@ def LinearRegression(n_features: int) -> Model:
         extra=lambda p, data, weights: 2.0 * jnp.sum(weights) / p["sigma"] ** 2,
     )
     model.linear_coef = "beta"
+    model._factory = (LinearRegression, (n_features,))  # (how it pickles)
     return model
 
 
@@ -155,6 +156,7 @@ def LogisticRegression(n_features: int) -> Model:
     model.expected_info, model.leverage = _glm_information(
         lambda p, data: jax.nn.sigmoid(_eta(p, data)) * jax.nn.sigmoid(-_eta(p, data))
     )
+    model._factory = (LogisticRegression, (n_features,))  # (how it pickles)
     return model
 
 
@@ -178,6 +180,7 @@ def PoissonRegression(n_features: int) -> Model:
 
     model = Model(loglik, {"beta": Real(shape=(n_features,))}, name="PoissonRegression")
     model.expected_info, model.leverage = _glm_information(lambda p, data: jnp.exp(_eta(p, data)))
+    model._factory = (PoissonRegression, (n_features,))  # (how it pickles)
     return model
 
 
@@ -219,6 +222,7 @@ def ProbitRegression(n_features: int) -> Model:
 
     model = Model(loglik, {"beta": Real(shape=(n_features,))}, name="ProbitRegression")
     model.expected_info, model.leverage = _glm_information(working_weight)
+    model._factory = (ProbitRegression, (n_features,))  # (how it pickles)
     return model
 
 
@@ -290,6 +294,7 @@ def NegativeBinomialRegression(n_features: int) -> Model:
         lambda p, data: (mean := jnp.exp(_eta(p, data))) / (1.0 + p["alpha"] * mean),
         extra=alpha_information,
     )
+    model._factory = (NegativeBinomialRegression, (n_features,))  # (how it pickles)
     return model
 
 
@@ -348,9 +353,11 @@ def WeibullAFT(n_features: int) -> Model:
         beta, _ = _rows_lstsq(X, z + _EULER / shape, valid)
         return {"beta": beta, "shape": shape}
 
-    return Model(
+    model = Model(
         loglik,
         {"beta": Real(shape=(n_features,)), "shape": Positive()},
         init=init,
         name="WeibullAFT",
     )
+    model._factory = (WeibullAFT, (n_features,))  # (how it pickles)
+    return model
