@@ -31,6 +31,8 @@ gumbel              loc, scale               ``gumbel_r(loc, scale)`` (maximum; 
                                              ``gumbel_max``)
 gumbel_min          loc, scale               ``gumbel_l(loc, scale)`` (minimum)
 pareto              shape; option ``scale``  ``pareto(shape, scale=scale)``
+weibull_3p          shape, scale, threshold  ``weibull_min(shape, threshold, scale)``
+lognormal_3p        mu, sigma, threshold     ``lognorm(sigma, threshold, exp(mu))``
 ==================  =======================  =========================================
 
 :func:`censored_loglik` gives per-observation contributions under right,
@@ -62,10 +64,12 @@ from .continuous import (
     LaplaceDist,
     LogisticDist,
     LogLogisticDist,
+    LogNormal3Dist,
     LogNormalDist,
     NormalDist,
     ParetoDist,
     StudentTDist,
+    Weibull3Dist,
     WeibullDist,
 )
 from .discrete import (
@@ -112,6 +116,8 @@ __all__ = [
     "GumbelDist",
     "GumbelMinDist",
     "ParetoDist",
+    "Weibull3Dist",
+    "LogNormal3Dist",
 ]
 
 #: family name -> distribution with default options
@@ -138,6 +144,8 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         GumbelDist(),
         GumbelMinDist(),
         ParetoDist(),
+        Weibull3Dist(),
+        LogNormal3Dist(),
     )
 }
 """Family name -> :class:`Distribution` with default options (the names ``fit_dist`` takes).
@@ -145,7 +153,7 @@ DISTRIBUTIONS: dict[str, Distribution] = {
 Example:
     >>> from jaxmle.distributions import DISTRIBUTIONS
     >>> len(DISTRIBUTIONS), DISTRIBUTIONS["weibull"].spec()
-    (20, {'shape': Positive(), 'scale': Positive()})
+    (22, {'shape': Positive(), 'scale': Positive()})
 """
 
 
