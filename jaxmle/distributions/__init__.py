@@ -33,6 +33,8 @@ gumbel_min          loc, scale               ``gumbel_l(loc, scale)`` (minimum)
 pareto              shape; option ``scale``  ``pareto(shape, scale=scale)``
 weibull_3p          shape, scale, threshold  ``weibull_min(shape, threshold, scale)``
 lognormal_3p        mu, sigma, threshold     ``lognorm(sigma, threshold, exp(mu))``
+weibull_mixture     p, shape1, scale1,       ``p weibull_min(shape1, scale=scale1) +``
+                    shape2, scale2           ``(1 - p) weibull_min(shape2, scale=scale2)``
 ==================  =======================  =========================================
 
 :func:`censored_loglik` gives per-observation contributions under right,
@@ -71,6 +73,7 @@ from .continuous import (
     StudentTDist,
     Weibull3Dist,
     WeibullDist,
+    WeibullMixtureDist,
 )
 from .discrete import (
     BernoulliDist,
@@ -118,6 +121,7 @@ __all__ = [
     "ParetoDist",
     "Weibull3Dist",
     "LogNormal3Dist",
+    "WeibullMixtureDist",
 ]
 
 #: family name -> distribution with default options
@@ -146,6 +150,7 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         ParetoDist(),
         Weibull3Dist(),
         LogNormal3Dist(),
+        WeibullMixtureDist(),
     )
 }
 """Family name -> :class:`Distribution` with default options (the names ``fit_dist`` takes).
@@ -153,7 +158,7 @@ DISTRIBUTIONS: dict[str, Distribution] = {
 Example:
     >>> from jaxmle.distributions import DISTRIBUTIONS
     >>> len(DISTRIBUTIONS), DISTRIBUTIONS["weibull"].spec()
-    (22, {'shape': Positive(), 'scale': Positive()})
+    (23, {'shape': Positive(), 'scale': Positive()})
 """
 
 

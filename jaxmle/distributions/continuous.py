@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln, log_ndtr, xlog1py, xlogy
 
-from ..constraints import Positive, Real
+from ..constraints import Positive, Real, UnitInterval
 from ._special import (
     _betainc_log_fraction,
     betaln,
@@ -44,6 +44,7 @@ __all__ = [
     "ParetoDist",
     "Weibull3Dist",
     "LogNormal3Dist",
+    "WeibullMixtureDist",
 ]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -890,3 +891,85 @@ class LogNormal3Dist(_Threshold):
     name = "lognormal_3p"
     param_names = ("mu", "sigma", "threshold")
     base = LogNormalDist()
+
+
+# -- two Weibull subpopulations ------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class WeibullMixtureDist(_PositiveSupport):
+    """Mixture of two Weibull subpopulations:
+    ``F(x) = p F_1(x) + (1 - p) F_2(x)``, ``F_j`` Weibull(``shape{j}``, ``scale{j}``), ``p``
+    the fraction of the first (the reliability package's ``Fit_Weibull_Mixture``: a batch
+    with an early-failure subpopulation among long-lived units).
+
+    The two labels can swap (``p <-> 1 - p`` and the components exchanged give the same
+    law); the starting rule puts the first component on the earlier half of the data
+    (each half's Weibull start, ``p = 1/2``), so the first component is the early one.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions import WeibullMixtureDist
+        >>> p = {"p": 0.3, "shape1": 1.0, "scale1": 1.0, "shape2": 1.0, "scale2": 1.0}
+        >>> round(float(WeibullMixtureDist().logsf(2.0, p)), 6)    # one exponential
+        -2.0
+    """
+
+    name = "weibull_mixture"
+    param_names = ("p", "shape1", "scale1", "shape2", "scale2")
+
+    def spec(self):
+        return {
+            "p": UnitInterval(),
+            "shape1": Positive(),
+            "scale1": Positive(),
+            "shape2": Positive(),
+            "scale2": Positive(),
+        }
+
+    def _safe(self, params):
+        return jnp.sqrt(params["scale1"] * params["scale2"])
+
+    @staticmethod
+    def _parts(params):
+        one = {"shape": params["shape1"], "scale": params["scale1"]}
+        two = {"shape": params["shape2"], "scale": params["scale2"]}
+        return one, two
+
+    def _logpdf(self, x, params):
+        one, two = self._parts(params)
+        w = WeibullDist()
+        p = params["p"]
+        return jnp.logaddexp(jnp.log(p) + w.logpdf(x, one), jnp.log1p(-p) + w.logpdf(x, two))
+
+    def _cdf_sf(self, x, params):
+        one, two = self._parts(params)
+        w = WeibullDist()
+        lp, lq = jnp.log(params["p"]), jnp.log1p(-params["p"])
+        c1, s1 = w.logcdf_logsf(x, one)
+        c2, s2 = w.logcdf_logsf(x, two)
+        return jnp.logaddexp(lp + c1, lq + c2), jnp.logaddexp(lp + s1, lq + s2)
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        k1, k2, k3 = jax.random.split(key, 3)
+        one, two = self._parts(params)
+        w = WeibullDist()
+        first = jax.random.uniform(k1, shape, _dt(params)) < params["p"]
+        return jnp.where(first, w.sample(k2, one, shape), w.sample(k3, two, shape))
+
+    def init(self, data):
+        v, valid = init_points(data, 0.0)
+        med = wmedian(v, valid)
+        early = valid & (v <= med)
+        late = valid & (v > med)
+        w = WeibullDist()
+        a = w.init({"x": jnp.where(early, v, jnp.nan)})
+        b = w.init({"x": jnp.where(late, v, jnp.nan)})
+        dtype = jnp.result_type(v)
+        return {
+            "p": jnp.asarray(0.5, dtype),
+            "shape1": a["shape"],
+            "scale1": a["scale"],
+            "shape2": b["shape"],
+            "scale2": b["scale"],
+        }

@@ -68,6 +68,7 @@ __all__ = [
     "Pareto",
     "Weibull3P",
     "LogNormal3P",
+    "WeibullMixture",
     "threshold_limit",
     "model_for",
     "fit_dist",
@@ -707,6 +708,18 @@ def LogNormal3P() -> Model:
     return model_for(_c.LogNormal3Dist())
 
 
+def WeibullMixture() -> Model:
+    """Mixture of two Weibull subpopulations (``p``, ``shape1``, ``scale1``, ``shape2``,
+    ``scale2``; censoring and truncation supported), the first component the early one.
+
+    Example:
+        >>> from jaxmle.distributions import families
+        >>> families.WeibullMixture().param_names
+        ('p', 'shape1', 'scale1', 'shape2', 'scale2')
+    """
+    return model_for(_c.WeibullMixtureDist())
+
+
 # --------------------------------------------------------------------------
 # fit_dist
 # --------------------------------------------------------------------------
@@ -789,7 +802,7 @@ def fit_dist(
             ``loglogistic``, ``gumbel`` (maximum; also ``gumbel_max``), ``gumbel_min``
             (minimum, the smallest extreme value), ``pareto``, ``weibull_3p`` and
             ``lognormal_3p`` (with a ``threshold``, the location below which no unit
-            fails) (or a
+            fails), ``weibull_mixture`` (two Weibull subpopulations) (or a
             :class:`~jaxmle.distributions.Distribution`).
         x: observations, shape ``(n,)`` for one dataset or ``(B, n)`` for
             ``B`` datasets fitted at once with :func:`jaxmle.fit_batch` (pad
