@@ -195,3 +195,34 @@ def test_threshold_limit_and_support():
     res = jm.fit_dist("weibull_3p", lower=lower, upper=lower + 25.0)
     assert jm.Status(int(res.status)) in (jm.Status.CONVERGED, jm.Status.BOUNDARY)
     assert float(res.params["threshold"]) < (lower + 25.0).min()
+
+
+def test_life_quantities_of_the_three_parameter_families():
+    life = 1500.0 + 4000.0 * np.random.default_rng(11).weibull(1.8, size=40)
+    hours, failed = np.minimum(life, 6000.0), (life <= 6000.0).astype(int)
+    res = jm.fit_dist("weibull_3p", hours, event=failed)
+    k, lam, g = (float(res.params[n]) for n in ("shape", "scale", "threshold"))
+    b = jm.b_life(res, np.array([1.0, 10.0]))
+    want = stats.weibull_min.ppf([0.01, 0.10], k, loc=g, scale=lam)
+    np.testing.assert_allclose(b.estimate, want, rtol=1e-10)
+    assert np.all((g < b.low) & (b.low < b.estimate) & (b.estimate < b.high))
+    # the transformed interval is on log t_q: exp(log t -/+ z se / t)
+    z = stats.norm.ppf(0.975)
+    np.testing.assert_allclose(b.low, b.estimate * np.exp(-z * b.se / b.estimate), rtol=1e-10)
+    prof = jm.b_life(res, 10, method="profile")
+    assert int(prof.status) == 0 and prof.low < float(b.estimate[1]) < prof.high
+    r = jm.reliability(res, 3000.0)
+    assert np.isclose(r.estimate, stats.weibull_min.sf(3000.0, k, loc=g, scale=lam), rtol=1e-10)
+    assert 0 < r.low < r.estimate < r.high < 1
+    m = jm.mean_life(res)
+    assert np.isclose(m.estimate, stats.weibull_min.mean(k, loc=g, scale=lam), rtol=1e-10)
+    h = jm.hazard(res, 3000.0)
+    want_h = stats.weibull_min.pdf(3000.0, k, g, lam) / stats.weibull_min.sf(3000.0, k, g, lam)
+    assert np.isclose(h.estimate, want_h, rtol=1e-10)
+    ln = jm.fit_dist("lognormal_3p", hours, event=failed)
+    mu, s, gl = (float(ln.params[n]) for n in ("mu", "sigma", "threshold"))
+    rl = jm.reliability(ln, 3000.0)
+    assert np.isclose(rl.estimate, stats.lognorm.sf(3000.0, s, gl, np.exp(mu)), rtol=1e-10)
+    assert np.isclose(
+        jm.b_life(ln, 10).estimate, stats.lognorm.ppf(0.1, s, gl, np.exp(mu)), rtol=1e-10
+    )
