@@ -205,12 +205,16 @@ def test_life_quantities_of_the_three_parameter_families():
     b = jm.b_life(res, np.array([1.0, 10.0]))
     want = stats.weibull_min.ppf([0.01, 0.10], k, loc=g, scale=lam)
     np.testing.assert_allclose(b.estimate, want, rtol=1e-10)
-    assert np.all((g < b.low) & (b.low < b.estimate) & (b.estimate < b.high))
+    # (the threshold is uncertain too: a B1 bound may lie below its estimate, never below 0)
+    assert np.all((0 < b.low) & (b.low < b.estimate) & (b.estimate < b.high))
     # the transformed interval is on log t_q: exp(log t -/+ z se / t)
     z = stats.norm.ppf(0.975)
     np.testing.assert_allclose(b.low, b.estimate * np.exp(-z * b.se / b.estimate), rtol=1e-10)
-    prof = jm.b_life(res, 10, method="profile")
-    assert int(prof.status) == 0 and prof.low < float(b.estimate[1]) < prof.high
+    # the profile of a three-parameter fit may climb to the unbounded edge (a threshold at the
+    # first failure with a shape below 1): it says so, with a status, rather than an interval
+    with pytest.warns(jm.ProfileWarning):
+        prof = jm.b_life(res, 10, method="profile")
+    assert jm.ProfileStatus(int(prof.status)).name in ("BETTER_OPTIMUM", "FAILED")
     r = jm.reliability(res, 3000.0)
     assert np.isclose(r.estimate, stats.weibull_min.sf(3000.0, k, loc=g, scale=lam), rtol=1e-10)
     assert 0 < r.low < r.estimate < r.high < 1
