@@ -230,3 +230,20 @@ def test_life_quantities_of_the_three_parameter_families():
     assert np.isclose(
         jm.b_life(ln, 10).estimate, stats.lognorm.ppf(0.1, s, gl, np.exp(mu)), rtol=1e-10
     )
+
+
+def test_probability_plot_of_a_three_parameter_fit():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxmle import plot
+
+    life = 1500.0 + 4000.0 * np.random.default_rng(11).weibull(1.8, size=40)
+    hours, failed = np.minimum(life, 6000.0), (life <= 6000.0).astype(int)
+    for family, paper in (("weibull_3p", "Weibull"), ("lognormal_3p", "lognormal")):
+        res = jm.fit_dist(family, hours, event=failed)
+        ax = plot.plot_probability(res, {"x": hours, "event": failed})
+        assert ax.get_title().startswith(paper)
+        assert any(ln.get_label().startswith(f"fitted {family}") for ln in ax.get_lines())
+        plt.close(ax.figure)
