@@ -199,9 +199,12 @@ def _loglik_at(name, x, params):
     return float(np.sum(dist.logpdf(x, {k: np.asarray(v) for k, v in params.items()})))
 
 
-# (the three-parameter families, whose likelihood can run to the smallest observation, have
-# their own references and batch checks in test_threshold.py)
-@pytest.mark.parametrize("name", sorted(set(DISTRIBUTIONS) - {"weibull_3p", "lognormal_3p"}))
+# (the three-parameter families, whose likelihood can run to the smallest observation, and the
+# Weibull mixture have their own references and batch checks in test_threshold.py and
+# test_mixture_competing.py)
+@pytest.mark.parametrize(
+    "name", sorted(set(DISTRIBUTIONS) - {"weibull_3p", "lognormal_3p", "weibull_mixture"})
+)
 def test_fit_matches_reference_and_batch_matches_single_fits(name):
     rng = np.random.default_rng(sum(map(ord, name)))
     opts = OPTIONS.get(name, {})
