@@ -163,6 +163,10 @@ def test_threshold_running_to_the_smallest_failure_is_boundary():
         c, _, s = stats.weibull_min.fit(x - (x.min() - g), floc=0)
         ll.append(stats.weibull_min.logpdf(x - (x.min() - g), c, 0, s).sum())
     assert ll[0] < ll[1] < ll[2] < float(res.loglik)
+    # with the shape fixed (below 1), the threshold still runs there, and says so
+    fixed = jm.fit(jm.families.Weibull3P(), x, fixed={"shape": 0.6})
+    assert jm.Status(int(fixed.status)) is jm.Status.BOUNDARY
+    assert np.isnan(float(fixed.se["threshold"])) and np.isfinite(float(fixed.se["scale"]))
     # in a batch: that dataset alone
     batch = jm.fit_dist("weibull_3p", np.stack([x, _weibull3(1, n=30)]))
     assert [jm.Status(int(s)).name for s in batch.status] == ["BOUNDARY", "CONVERGED"]
