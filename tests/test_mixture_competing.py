@@ -157,3 +157,25 @@ def test_competing_batch_and_errors():
     with pytest.raises(ValueError, match="causes must be"):
         jm.competing_risks({})
     assert jm.competing_risks(CAUSES) is jm.competing_risks(dict(CAUSES))
+
+
+def test_competing_risks_coverage_over_a_batch():
+    # 400 simulated fleets in one call: the default 95% intervals (log scale) cover the truth
+    # about 95% of the time for every parameter (binomial tolerance: 4 standard deviations)
+    rng = np.random.default_rng(77)
+    B, n = 400, 150
+    wear = 1000.0 * rng.weibull(2.5, (B, n))
+    shock = rng.exponential(2500.0, (B, n))
+    t = np.minimum(np.minimum(wear, shock), 1200.0)
+    cause = np.where(t == 1200.0, 0, np.where(wear < shock, 1, 2))
+    batch = jm.fit_competing(t, cause, CAUSES)
+    ok = np.asarray(batch.converged)
+    assert ok.mean() == 1.0
+    truth = {"wear.shape": 2.5, "wear.scale": 1000.0, "shock.rate": 1 / 2500.0}
+    ci = batch.conf_int(0.95)
+    for key, value in truth.items():
+        lo, hi = (np.asarray(v) for v in ci[key])
+        cover = np.mean((lo <= value) & (value <= hi))
+        assert abs(cover - 0.95) < 4 * np.sqrt(0.95 * 0.05 / B), (key, cover)
+        pull = (np.asarray(batch.params[key]) - value) / np.asarray(batch.se[key])
+        assert abs(pull.mean()) < 0.25 and 0.75 < pull.std() < 1.3, (key, pull.mean(), pull.std())
