@@ -251,3 +251,23 @@ def test_probability_plot_of_a_three_parameter_fit():
         assert ax.get_title().startswith(paper)
         assert any(ln.get_label().startswith(f"fitted {family}") for ln in ax.get_lines())
         plt.close(ax.figure)
+
+
+def test_command_line_fits_the_three_parameter_weibull(tmp_path, monkeypatch):
+    from _shared import read_csv, write_csv
+
+    from jaxmle.cli import EXIT_OK, main
+
+    monkeypatch.setenv("JAXMLE_CACHE_DIR", "off")
+    life = 1500.0 + 4000.0 * np.random.default_rng(11).weibull(1.8, size=40)
+    hours, failed = np.minimum(life, 6000.0), (life <= 6000.0).astype(int)
+    rows = [("A", float(t), int(e)) for t, e in zip(hours, failed, strict=True)]
+    path = write_csv(tmp_path / "b.csv", ["unit", "hours", "failed"], rows)
+    out = str(tmp_path / "out.csv")
+    args = ["fit", path, "--family", "weibull_3p", "--value", "hours", "--event", "failed"]
+    assert main([*args, "--by", "unit", "--b-life", "10", "--out", out]) == EXIT_OK
+    (row,) = read_csv(out)
+    res = jm.fit_dist("weibull_3p", hours, event=failed)
+    assert np.isclose(float(row["threshold"]), float(res.params["threshold"]), rtol=1e-8)
+    assert np.isclose(float(row["B10"]), float(jm.b_life(res, 10).estimate), rtol=1e-8)
+    assert float(row["shape_lo"]) > 0 and float(row["B10_lo"]) > 0
