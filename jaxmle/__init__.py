@@ -8,6 +8,7 @@ intervals and fit diagnostics, for one dataset or thousands at once.
 from . import distributions, interop, models
 from ._warnings import Float32Warning, InferenceWarning, RecompileWarning
 from .bootstrap import BootstrapResult, bootstrap
+from .competing import cause_params, competing_reliability, competing_risks, fit_competing
 from .constraints import Bounded, Constraint, Positive, Real, Simplex, UnitInterval
 from .distributions import families
 from .distributions.families import fit_dist
@@ -82,4 +83,8 @@ __all__ = [
     "mean_life",
     "hazard",
     "life_columns",
+    "competing_risks",
+    "fit_competing",
+    "cause_params",
+    "competing_reliability",
 ]

@@ -219,6 +219,8 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se, probe=None) -> F
             for key, _, free in model.param_blocks()
         ]
     )
+    if model.data_edge is not None:
+        edge = edge | model.data_edge(params, data, mask)
     if probe is None:  # (a batch passes the probes it computed for all its members at once)
         probe = _probe_if_needed(closed, u, args, model, _probe_needed(sol, model))
     limit = sol.divergent | edge | probe

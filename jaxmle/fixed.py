@@ -130,6 +130,21 @@ class Reduction:
         )
         if self.model is not None and full.expected_info is not None:
             self.model.expected_info = self._expected_info
+        if (
+            self.model is not None
+            and full.data_edge is not None
+            and all(b.kind in ("free", "fixed") for b in self.blocks)
+        ):
+            # (whole parameters free or fixed: the reduced free coordinates are the full ones
+            # of the free parameters, in order)
+            keep = np.concatenate(
+                [
+                    np.full(free.stop - free.start, self._is_free(key))
+                    for key, _, free in full.param_blocks()
+                ]
+            )
+            self._edge_keep = np.flatnonzero(keep)
+            self.model.data_edge = self._data_edge
         # full flat component -> (reduced flat index or -1, fixed slot or -1)
         red_start = {}
         start = 0
@@ -219,6 +234,13 @@ class Reduction:
         J = jax.jacfwd(full_flat)(flat)
         F = self.full.expected_info(self.expand(red, values), data["data"], weights)
         return J.T @ F @ J
+
+    def _is_free(self, key: str) -> bool:
+        return next(b.kind for b in self.blocks if b.key == key) == "free"
+
+    def _data_edge(self, red, data, mask):
+        full = self.expand(red, _squeeze(data["fixed"]))
+        return self.full.data_edge(full, data["data"], mask)[self._edge_keep]
 
     def _init(self, data):
         given = self.full.init_fn(data["data"])

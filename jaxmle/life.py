@@ -1,8 +1,9 @@
 """Life quantities of a fitted lifetime distribution, with intervals.
 
 A fit of a lifetime family (``fit_dist("weibull", ...)`` and the other
-families on ``(0, inf)``: exponential, lognormal, gamma, loglogistic) gives,
-by name:
+families on ``(0, inf)``: exponential, lognormal, gamma, loglogistic; and the
+three-parameter ``weibull_3p`` and ``lognormal_3p``, whose quantities are the
+two-parameter family's shifted by the threshold) gives, by name:
 
 * :func:`quantile` ``t_q``, the time by which a fraction ``q`` has failed,
   and :func:`b_life` ``B_p = t_{p/100}`` (the B10 life is ``quantile(res, 0.1)``);
@@ -70,7 +71,15 @@ __all__ = [
 ]
 
 #: the families whose fits have life quantities (lifetimes on ``(0, inf)``)
-LIFE_FAMILIES = ("exponential", "weibull", "lognormal", "gamma", "loglogistic")
+LIFE_FAMILIES = (
+    "exponential",
+    "weibull",
+    "lognormal",
+    "gamma",
+    "loglogistic",
+    "weibull_3p",
+    "lognormal_3p",
+)
 
 #: the interval methods of the life quantities (the first is the default)
 LIFE_METHODS = ("wald_transformed", "profile", "wald")
@@ -104,6 +113,9 @@ def life_family(res) -> Any:
 # --------------------------------------------------------------------------
 def _log_quantile(dist, p, q):
     """``log t_q`` of a family (``q`` the fraction failed)."""
+    if isinstance(dist, _c._Threshold):  # t_q = threshold + the base family's quantile
+        base = jnp.exp(_log_quantile(dist.base, dist._base_params(p), q))
+        return jnp.log(p["threshold"] + base)
     if isinstance(dist, _c.ExponentialDist):
         return jnp.log(-jnp.log1p(-q)) - jnp.log(p["rate"])
     if isinstance(dist, _c.WeibullDist):
@@ -141,6 +153,8 @@ def _gamma_log_quantile(dist, p, q):
 
 
 def _log_mean(dist, p):
+    if isinstance(dist, _c._Threshold):
+        return jnp.log(p["threshold"] + jnp.exp(_log_mean(dist.base, dist._base_params(p))))
     if isinstance(dist, _c.ExponentialDist):
         return -jnp.log(p["rate"])
     if isinstance(dist, _c.WeibullDist):
@@ -176,6 +190,8 @@ def _reliability_scale(dist, x, p):
     ``log(-log R)`` (the Weibull's, also used for the exponential and the gamma),
     ``Phi^-1(1 - R)`` (the lognormal's), ``log((1 - R) / R)`` (the loglogistic's)."""
     lc, ls = dist.logcdf_logsf(x, p)
+    if isinstance(dist, _c._Threshold):
+        dist = dist.base  # (the same scale as the two-parameter family's)
     if isinstance(dist, _c.LogNormalDist):
         return -ndtri(jnp.exp(ls))
     if isinstance(dist, _c.LogLogisticDist):
@@ -187,6 +203,8 @@ def _natural(kind, dist, h):
     """The quantity from its scale ``h`` (increasing in ``h``, except the reliability)."""
     if kind != "reliability":
         return jnp.exp(h)
+    if isinstance(dist, _c._Threshold):
+        dist = dist.base
     if isinstance(dist, _c.LogNormalDist):
         return ndtr(-h)
     if isinstance(dist, _c.LogLogisticDist):

@@ -108,6 +108,11 @@ class Model:
         # back (``u = a + b u'``, dicts of arrays of shape ``lead``) and the change of the
         # log-likelihood; or None.
         self.standardize: Callable[..., Any] | None = None
+        # A limit of the parameter space that depends on the data (the threshold of a
+        # three-parameter lifetime family, below the smallest failure): ``data_edge(params,
+        # data, mask)`` returns, per free coordinate, whether the estimate is at that limit
+        # (traceable, one dataset); the fit then ends BOUNDARY as at a constraint's edge.
+        self.data_edge: Callable[[dict, Any, Any], jax.Array] | None = None
         # The expected (Fisher) information in closed form (the families and regression models
         # set it): ``expected_info(params, data, weights)`` is the ``(m, m)`` matrix over the
         # flattened constrained parameters, summed over the observations with ``weights`` (0 for

@@ -665,7 +665,7 @@ def _paper(dist):
     from statistics import NormalDist
 
     nd = NormalDist()
-    if dist.name == "lognormal":
+    if dist.name in ("lognormal", "lognormal_3p"):
         return (np.vectorize(nd.inv_cdf), True, "lognormal")
     if dist.name == "loglogistic":
         return (lambda F: np.log(F) - np.log1p(-F), True, "log-logistic")

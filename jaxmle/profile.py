@@ -180,8 +180,8 @@ class Derived(NamedTuple):
         status: :class:`ProfileStatus` codes for ``method="profile"``, else
             ``None``.
         level: the confidence level.
-        method: ``"wald"`` or ``"profile"`` (the life quantities of :mod:`jaxmle.life` also
-            ``"wald_transformed"``).
+        method: ``"wald"``, ``"wald_log"`` or ``"profile"`` (the life quantities of
+            :mod:`jaxmle.life` also ``"wald_transformed"``).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -884,6 +884,10 @@ def derived(
     * ``method="wald"``: delta method, ``se = sqrt(g' cov g)`` with ``g`` the
       gradient of ``fn`` (exact, by ``jax.grad``) and ``cov`` the fit's
       covariance (so ``cov_type`` applies); interval ``estimate -/+ z se``.
+    * ``method="wald_log"``, for a quantity that is positive (a lifetime, a
+      rate, a variance): the same delta method on ``log fn``, mapped back,
+      ``estimate * exp(-/+ z se / estimate)``; the interval is never negative.
+      (An estimate that is not positive gets a NaN interval.)
     * ``method="profile"``: the profile-likelihood interval of ``fn``:
       ``{psi : 2 (l_hat - max_{fn(theta) = psi} l(theta)) <= chi2_1(level)}``,
       the constrained maximum by an augmented Lagrangian. It is invariant to
@@ -894,7 +898,7 @@ def derived(
         res: a :class:`~jaxmle.FitResult` (single or batch).
         fn: scalar function of the parameter dict; pure and traceable.
         level: confidence level.
-        method: ``"wald"`` or ``"profile"``.
+        method: ``"wald"``, ``"wald_log"`` (a positive quantity) or ``"profile"``.
 
     Returns:
         A :class:`Derived` (arrays with the batch axis for a batch).
@@ -907,19 +911,31 @@ def derived(
         >>> d = res.derived(lambda p: 1.0 / p["rate"])          # mean lifetime: 11 / 2 years
         >>> float(d.estimate), round(float(d.se), 4)
         (5.5, 3.8891)
+        >>> round(float(d.low), 4)                               # 5.5 - 1.96 * 3.8891
+        -2.1225
+        >>> d = res.derived(lambda p: 1.0 / p["rate"], method="wald_log")
+        >>> round(float(d.low), 4), round(float(d.high), 4)    # 5.5 exp(-/+ 1.96 * 3.8891 / 5.5)
+        (1.3755, 21.9914)
         >>> d = res.derived(lambda p: 1.0 / p["rate"], method="profile")
         >>> lo, hi = res.conf_int(method="profile")["rate"]
         >>> bool(jnp.isclose(d.low, 1 / hi)) and bool(jnp.isclose(d.high, 1 / lo))
         True
     """
-    if method not in ("wald", "profile"):
-        raise ValueError(f"method must be 'wald' or 'profile', got {method!r}")
+    if method not in ("wald", "wald_log", "profile"):
+        raise ValueError(f"method must be 'wald', 'wald_log' or 'profile', got {method!r}")
     if not callable(fn):
         raise TypeError(f"fn must be a function of the parameter dict, got {fn!r}")
     est, se = _wald_derived(res, fn)
     if method == "wald":
         z = z_value(level)
         return Derived(est, se, est - z * se, est + z * se, None, float(level), "wald")
+    if method == "wald_log":
+        z = z_value(level)
+        pos = est > 0
+        half = z * se / jnp.where(pos, est, 1.0)
+        low = jnp.where(pos, est * jnp.exp(-half), jnp.nan)
+        high = jnp.where(pos, est * jnp.exp(half), jnp.nan)
+        return Derived(est, se, low, high, None, float(level), "wald_log")
     problem, data, weights, mask, red, values = problem_of(res, "a profile interval")
     z_hat = _start(res, problem, red, values)
     lo, hi, opn, better, failed = _derived_jit(

@@ -227,20 +227,26 @@ class FitResult:
         return jax.tree_util.tree_map(lambda x: x[i], self)
 
     # -- intervals -----------------------------------------------------------
-    def conf_int(self, level: float = 0.95, method: str = "wald") -> dict:
+    def conf_int(self, level: float = 0.95, method: str = "wald_transformed") -> dict:
         """Confidence intervals per parameter.
 
         Args:
             level: confidence level.
-            method: ``"wald"`` (default): ``estimate -/+ z * se`` on the natural
-                scale, as statsmodels and iminuit's HESSE report it; ``z`` is
-                the t quantile with :attr:`df_resid` degrees of freedom where
-                the fit has them (cluster-robust, or the linear model with
-                ``df_correction=True``).
-                ``"wald_transformed"``: the Wald interval built on each
-                element's unconstrained scale (log for positive, logit for
-                bounded and simplex components) and mapped back; it always
-                stays inside the support.
+            method: ``"wald_transformed"`` (default): the Wald interval built on
+                each element's link scale and mapped back: ``log x`` for a
+                positive component, ``log((x - a) / (b - x))`` for one bounded
+                in ``(a, b)`` (the logit for ``(0, 1)``), the logit of each
+                simplex component; the identity for an unbounded parameter,
+                whose interval is the plain Wald one. With ``eta = link(x)``,
+                ``link^-1(eta -/+ z * se * |d eta / dx|)``: it always stays
+                inside the support (a positive parameter never gets a negative
+                lower bound).
+                ``"wald"``: ``estimate -/+ z * se`` on the natural scale, as
+                statsmodels and iminuit's HESSE report it (it can leave the
+                support).
+                For both, ``z`` is the t quantile with :attr:`df_resid` degrees
+                of freedom where the fit has them (cluster-robust, or the linear
+                model with ``df_correction=True``), else the normal's.
                 ``"profile"``: the profile-likelihood interval,
                 ``2 (l_hat - l_profile) <= chi2_1(level)`` with the other
                 parameters re-optimized (see :mod:`jaxmle.profile`): asymmetric,
@@ -264,12 +270,12 @@ class FitResult:
             ...     return x * jnp.log(p["theta"]) + (1 - x) * jnp.log1p(-p["theta"])
             >>> m = jm.Model(loglik, {"theta": jm.UnitInterval()})
             >>> res = jm.fit(m, jnp.array([1.0, 1, 0, 1, 0]))
-            >>> lo, hi = res.conf_int(0.95)["theta"]
-            >>> round(float(lo), 4), round(float(hi), 4)
-            (0.1706, 1.0294)
-            >>> lo, hi = res.conf_int(0.95, method="wald_transformed")["theta"]
+            >>> lo, hi = res.conf_int(0.95)["theta"]            # on the logit scale
             >>> round(float(lo), 4), round(float(hi), 4)
             (0.2004, 0.8998)
+            >>> lo, hi = res.conf_int(0.95, method="wald")["theta"]
+            >>> round(float(lo), 4), round(float(hi), 4)
+            (0.1706, 1.0294)
         """
         if method not in _CI_METHODS:
             raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
@@ -293,7 +299,12 @@ class FitResult:
             else:
                 eta, deta = c.link(est)
                 half = z * se * jnp.abs(deta)
-                out[key] = (c.link_inverse(eta - half), c.link_inverse(eta + half))
+                # a fixed component (se 0) keeps its value exactly
+                exact = se == 0
+                out[key] = (
+                    jnp.where(exact, est, c.link_inverse(eta - half)),
+                    jnp.where(exact, est, c.link_inverse(eta + half)),
+                )
         return out
 
     def _critical(self, level: float):
@@ -323,8 +334,9 @@ class FitResult:
 
     def derived(self, fn, level: float = 0.95, method: str = "wald"):
         """Estimate, delta-method SE and interval of a scalar ``fn(params)``: a
-        :class:`~jaxmle.Derived` (see :func:`jaxmle.derived`; ``method="wald"`` or
-        ``"profile"``).
+        :class:`~jaxmle.Derived` (see :func:`jaxmle.derived`; ``method="wald"``,
+        ``"wald_log"`` for a positive quantity (the interval on its log scale, never
+        negative) or ``"profile"``).
 
         Example:
             >>> import jax, jax.numpy as jnp
@@ -341,13 +353,15 @@ class FitResult:
         return derived(self, fn, level=level, method=method)
 
     # -- presentation -------------------------------------------------------
-    def to_dict(self, level: float = 0.95, method: str = "wald") -> dict[str, np.ndarray]:
+    def to_dict(
+        self, level: float = 0.95, method: str = "wald_transformed"
+    ) -> dict[str, np.ndarray]:
         """Plain numpy columns: per flattened parameter ``NAME``, ``NAME_se``, ``NAME_lo``,
         ``NAME_hi``, then ``loglik``, ``nobs``, ``status`` (as names).
 
         ``NAME_lo`` and ``NAME_hi`` are the interval of :meth:`conf_int` with this
-        ``level`` and ``method`` (``"wald_transformed"`` keeps a positive or bounded
-        parameter's interval inside its support).
+        ``level`` and ``method`` (the default ``"wald_transformed"`` keeps a positive or
+        bounded parameter's interval inside its support; ``"wald"`` is the plain one).
 
         Example:
             >>> import jax, jax.numpy as jnp
@@ -357,9 +371,9 @@ class FitResult:
             ...              {"rate": jm.Positive()})
             >>> res = jm.fit(m, jnp.array([1.0, 3.0]))
             >>> round(float(res.to_dict()["rate_lo"]), 4)
-            -0.193
-            >>> round(float(res.to_dict(method="wald_transformed")["rate_lo"]), 4)
             0.125
+            >>> round(float(res.to_dict(method="wald")["rate_lo"]), 4)    # natural scale
+            -0.193
         """
         ci = self.conf_int(level, method)
         batch = self.batch_shape
@@ -378,8 +392,9 @@ class FitResult:
         cols["status"] = np.asarray(self.status_names)
         return cols
 
-    def to_dataframe(self, level: float = 0.95):
-        """The columns of :meth:`to_dict` as a pandas DataFrame (one row per dataset).
+    def to_dataframe(self, level: float = 0.95, method: str = "wald_transformed"):
+        """The columns of :meth:`to_dict` (with this ``level`` and interval ``method``) as a
+        pandas DataFrame (one row per dataset).
 
         pandas is optional: it is imported here, with a clear message when missing.
 
@@ -400,15 +415,18 @@ class FitResult:
             raise ImportError(
                 "to_dataframe needs pandas: pip install pandas (or use to_dict())"
             ) from e
-        cols = self.to_dict(level)
+        cols = self.to_dict(level, method)
         if not self.batch_shape:
             cols = {k: np.reshape(v, (1,)) for k, v in cols.items()}
         return pd.DataFrame(cols)
 
-    def summary(self, level: float = 0.95, method: str = "wald", null: dict | None = None) -> str:
+    def summary(
+        self, level: float = 0.95, method: str = "wald_transformed", null: dict | None = None
+    ) -> str:
         """A text table: estimate, SE, z, p and interval per parameter, then fit health.
 
-        The intervals are those of :meth:`conf_int` with this ``level`` and ``method``.
+        The intervals are those of :meth:`conf_int` with this ``level`` and ``method``
+        (by default on each parameter's link scale: inside its support).
         The z (or t) and p columns are the Wald test of each parameter against its null
         value, and only where that value is inside the parameter's support:
 
@@ -534,7 +552,7 @@ def _row_tests(res: FitResult, est, se, null: dict):
     return z, kind
 
 
-def _single_summary(res: FitResult, level: float, method: str = "wald", null=None) -> str:
+def _single_summary(res: FitResult, level: float, method: str, null=None) -> str:
     model = res.model
     est = np.asarray(model.flatten(res.params))
     se = np.asarray(model.flatten(res.se))
@@ -580,6 +598,7 @@ def _single_summary(res: FitResult, level: float, method: str = "wald", null=Non
             f"{name:<{w}}{_fmt(est[j])}{_fmt(se[j])}{zs}{ps}{_fmt(lo[j], 12)}{_fmt(hi[j], 12)}"
         )
     lines += _test_footer(res, names, kind, nulls, stat, df)
+    lines.append(_interval_note(res, method))
     at_limit = _params_at_limit(res)
     yes = {True: "yes", False: "NO"}
     lines += [
@@ -622,6 +641,18 @@ def _test_footer(res, names, kind, nulls, stat, df) -> list[str]:
         why = "clusters - 1" if res.cov_type == "cluster" else "n - p, the unbiased variance"
         out.append(f"reference distribution: t({df:g}) ({why}), for the intervals too")
     return out
+
+
+def _interval_note(res: FitResult, method: str) -> str:
+    """What the interval columns are."""
+    if method == "profile":
+        return "intervals: profile likelihood"
+    if method == "wald" or all(_unconstrained(c) for c in res.model.spec.values()):
+        return "intervals: Wald, estimate -/+ critical value * SE"
+    return (
+        "intervals: Wald on the log / logit scale of positive / bounded parameters, mapped "
+        "back (method='wald' for the natural scale)"
+    )
 
 
 def _se_note(res: FitResult) -> list[str]:

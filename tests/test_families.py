@@ -199,7 +199,12 @@ def _loglik_at(name, x, params):
     return float(np.sum(dist.logpdf(x, {k: np.asarray(v) for k, v in params.items()})))
 
 
-@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
+# (the three-parameter families, whose likelihood can run to the smallest observation, and the
+# Weibull mixture have their own references and batch checks in test_threshold.py and
+# test_mixture_competing.py)
+@pytest.mark.parametrize(
+    "name", sorted(set(DISTRIBUTIONS) - {"weibull_3p", "lognormal_3p", "weibull_mixture"})
+)
 def test_fit_matches_reference_and_batch_matches_single_fits(name):
     rng = np.random.default_rng(sum(map(ord, name)))
     opts = OPTIONS.get(name, {})

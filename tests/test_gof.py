@@ -319,7 +319,7 @@ def test_compare_families_on_interval_censored_data_ranks_by_aicc():
         assert r["aicc"] == pytest.approx(
             2 * kk - 2 * float(ref.loglik) + 2 * kk * (kk + 1) / (n - kk - 1), rel=1e-10
         )
-        assert "ad" not in r and np.isfinite(r["ks"])
+        assert np.isfinite(r["ks"]) and np.isfinite(r["cvm"]) and np.isfinite(r["ad"])
     by_aic = compare_families(None, fams, lower=lower, upper=upper, criterion="aic")
     assert [r["aic"] for r in by_aic] == sorted(r["aic"] for r in by_aic)
     # a batch of the same data: the same numbers per dataset, best by AICc
@@ -331,7 +331,8 @@ def test_compare_families_on_interval_censored_data_ranks_by_aicc():
     for i, f in enumerate(fams):
         row = next(r for r in rows if r["family"] == f)
         np.testing.assert_allclose(table["aicc"][i], row["aicc"], rtol=1e-9)
-        np.testing.assert_allclose(table["ks"][i], row["ks"], rtol=1e-9)
+        for k in ("ks", "cvm", "ad"):
+            np.testing.assert_allclose(table[k][i], row[k], rtol=1e-9)
     with pytest.raises(ValueError, match="criterion must be one of"):
         compare_families(None, fams, lower=lower, upper=upper, criterion="waic")
     with pytest.raises(ValueError, match="not both"):
@@ -350,7 +351,6 @@ def test_censored_data():
     with pytest.raises(ValueError, match="complete"):
         gof_statistics("weibull", res, {"lower": t, "upper": t + 1})
     rows = compare_families(t, families=("exponential",), event=event)
-    assert "cvm" not in rows[0] and "ad" not in rows[0]
     ref = fit_dist("exponential", t, event=event)
     assert rows[0]["aic"] == pytest.approx(2 - 2 * float(ref.loglik), rel=1e-10)
     # for censored data, ks is the largest distance to the Kaplan-Meier estimate
@@ -360,7 +360,34 @@ def test_censored_data():
     want = max(np.max(np.abs(F - (1 - km[:, 1]))), np.max(np.abs(F - (1 - km[:, 2]))))
     assert rows[0]["ks"] == pytest.approx(want, rel=1e-10)
     line = format_table(rows).splitlines()[2].split()
-    assert line[8:10] == ["-", "-"]
+    assert float(line[8]) == pytest.approx(rows[0]["cvm"], abs=1e-4)
+    # the Cramer-von Mises and Anderson-Darling integrals against the Kaplan-Meier estimate,
+    # by numerical quadrature of the step function (scipy.integrate), up to the last time
+    from scipy import integrate
+
+    # (the estimate is determined up to the largest time, and beyond it if that is a failure)
+    n = t.size
+    last = np.inf if event[np.argmax(t)] == 1 else t.max()
+
+    def f_np(u):
+        j = np.searchsorted(km[:, 0], u, side="right") - 1
+        return 0.0 if j < 0 else 1 - km[j, 2]
+
+    def pieces(weight):
+        knots = np.concatenate([[0.0], km[:, 0], [last]])  # (F_np constant between knots)
+        total = 0.0
+        for a, b in zip(knots[:-1], knots[1:]):
+            if b > a:
+                c = f_np(a)
+                g = lambda s, c=c: (c - (1 - np.exp(-rate * s))) ** 2 * weight(s)
+                total += integrate.quad(g, a, b, epsabs=1e-13, epsrel=1e-11)[0]
+        return n * total
+
+    dens = lambda s: rate * np.exp(-rate * s)
+    cvm = pieces(dens)
+    ad = pieces(lambda s: rate / -np.expm1(-rate * s))  # f / (F (1 - F)) of the exponential
+    assert rows[0]["cvm"] == pytest.approx(cvm, rel=1e-7)
+    assert rows[0]["ad"] == pytest.approx(ad, rel=1e-6)
 
 
 def test_errors(rows, gamma_x):
@@ -383,3 +410,20 @@ def test_errors(rows, gamma_x):
         compare_families(gamma_x, families=("gamma", "Gamma"))
     with pytest.raises(ValueError, match="NaN"):  # fit_dist's nan_policy="raise" default
         compare_families(np.array([1.0, np.nan, 2.0]), families=("normal",))
+
+
+def test_np_edf_statistics_of_complete_data_are_the_usual_ones():
+    from jaxmle.nonparametric import np_edf_statistics
+
+    x = np.random.default_rng(0).weibull(1.5, 30) * 2.0
+    res = fit_dist("weibull", x)
+    k, lam = float(res.params["shape"]), float(res.params["scale"])
+
+    def cdf(t):
+        return st.weibull_min.cdf(t, k, scale=lam)
+
+    got = np_edf_statistics(cdf, x, x)
+    want = gof_statistics("weibull", res, x)
+    for key in ("ks", "cvm", "ad"):
+        assert got[key] == pytest.approx(float(want[key]), rel=1e-10)
+    assert got["cvm"] == pytest.approx(st.cramervonmises(x, cdf).statistic, rel=1e-10)

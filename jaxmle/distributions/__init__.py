@@ -31,6 +31,10 @@ gumbel              loc, scale               ``gumbel_r(loc, scale)`` (maximum; 
                                              ``gumbel_max``)
 gumbel_min          loc, scale               ``gumbel_l(loc, scale)`` (minimum)
 pareto              shape; option ``scale``  ``pareto(shape, scale=scale)``
+weibull_3p          shape, scale, threshold  ``weibull_min(shape, threshold, scale)``
+lognormal_3p        mu, sigma, threshold     ``lognorm(sigma, threshold, exp(mu))``
+weibull_mixture     p, shape1, scale1,       ``p weibull_min(shape1, scale=scale1) +``
+                    shape2, scale2           ``(1 - p) weibull_min(shape2, scale=scale2)``
 ==================  =======================  =========================================
 
 :func:`censored_loglik` gives per-observation contributions under right,
@@ -62,11 +66,14 @@ from .continuous import (
     LaplaceDist,
     LogisticDist,
     LogLogisticDist,
+    LogNormal3Dist,
     LogNormalDist,
     NormalDist,
     ParetoDist,
     StudentTDist,
+    Weibull3Dist,
     WeibullDist,
+    WeibullMixtureDist,
 )
 from .discrete import (
     BernoulliDist,
@@ -112,6 +119,9 @@ __all__ = [
     "GumbelDist",
     "GumbelMinDist",
     "ParetoDist",
+    "Weibull3Dist",
+    "LogNormal3Dist",
+    "WeibullMixtureDist",
 ]
 
 #: family name -> distribution with default options
@@ -138,6 +148,9 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         GumbelDist(),
         GumbelMinDist(),
         ParetoDist(),
+        Weibull3Dist(),
+        LogNormal3Dist(),
+        WeibullMixtureDist(),
     )
 }
 """Family name -> :class:`Distribution` with default options (the names ``fit_dist`` takes).
@@ -145,7 +158,7 @@ DISTRIBUTIONS: dict[str, Distribution] = {
 Example:
     >>> from jaxmle.distributions import DISTRIBUTIONS
     >>> len(DISTRIBUTIONS), DISTRIBUTIONS["weibull"].spec()
-    (20, {'shape': Positive(), 'scale': Positive()})
+    (23, {'shape': Positive(), 'scale': Positive()})
 """
 
 

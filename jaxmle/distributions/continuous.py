@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln, log_ndtr, xlog1py, xlogy
 
-from ..constraints import Positive, Real
+from ..constraints import Positive, Real, UnitInterval
 from ._special import (
     _betainc_log_fraction,
     betaln,
@@ -42,6 +42,9 @@ __all__ = [
     "GumbelDist",
     "GumbelMinDist",
     "ParetoDist",
+    "Weibull3Dist",
+    "LogNormal3Dist",
+    "WeibullMixtureDist",
 ]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -789,3 +792,184 @@ class BetaDist(Distribution):
         common = m * (1.0 - m) / var - 1.0
         ok = jnp.isfinite(common) & (common > 0) & (m > 0) & (m < 1)
         return {"a": jnp.where(ok, m * common, 1.0), "b": jnp.where(ok, (1.0 - m) * common, 1.0)}
+
+
+# -- three parameters: a threshold (location) below which no unit fails ------------------
+class _Threshold(Distribution):
+    """A lifetime family shifted by a ``threshold``: ``X - threshold`` follows the two-parameter
+    family (:attr:`base`). The support is ``(threshold, inf)``; the likelihood of data is
+    ``-inf`` for a threshold at or above the smallest exact observation.
+
+    Starting rule: the threshold a quarter of the way from the smallest observation down
+    towards 0 by the distance to the median (``m - (median - m) / 4``), and the base
+    family's starting rule for the data less it.
+    """
+
+    base: Distribution = None  # (set by subclasses: the two-parameter family)
+
+    def spec(self):
+        return {**self.base.spec(), "threshold": Real()}
+
+    def support(self, params):
+        return params["threshold"], jnp.inf
+
+    def _safe(self, params):
+        return params["threshold"] + self.base._safe(params)
+
+    def _base_params(self, params):
+        return {k: params[k] for k in self.base.param_names}
+
+    def _logpdf(self, x, params):
+        z = x - params["threshold"]
+        ok = z > 0
+        zs = jnp.where(ok, z, jax.lax.stop_gradient(self.base._safe(params)))
+        return jnp.where(ok, self.base.logpdf(zs, self._base_params(params)), -jnp.inf)
+
+    def _cdf_sf(self, x, params):
+        return self.base.logcdf_logsf(x - params["threshold"], self._base_params(params))
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        return params["threshold"] + self.base.sample(key, self._base_params(params), shape)
+
+    def init(self, data):
+        v, valid = init_points(data)
+        m = jnp.min(jnp.where(valid, v, jnp.inf))
+        med = wmedian(v, valid)
+        gap = positive(0.25 * (med - m), positive(0.25 * jnp.abs(m)))
+        t0 = finite(m - gap)
+        d = as_data_dict(data)
+        if "x" in d:
+            shifted = {"x": jnp.where(valid, v - t0, jnp.nan)}
+        else:
+            shifted = {"lower": d["lower"] - t0, "upper": d["upper"] - t0}
+        return {**self.base.init(shifted), "threshold": t0}
+
+
+@dataclass(frozen=True, repr=False)
+class Weibull3Dist(_Threshold):
+    """Three-parameter Weibull(shape, scale, threshold):
+    ``S(x) = exp(-((x - threshold) / scale)^shape)`` for ``x > threshold``,
+    ``scipy.stats.weibull_min(shape, loc=threshold, scale=scale)``; reliability texts'
+    ``gamma`` is the threshold (a failure-free time).
+
+    The likelihood grows without bound as the threshold approaches the smallest failure
+    when the shape is below 1; a fit whose threshold runs there ends ``BOUNDARY``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions import Weibull3Dist
+        >>> p = {"shape": 2.0, "scale": 1.0, "threshold": 10.0}
+        >>> round(float(Weibull3Dist().logsf(12.0, p)), 6)        # -((12 - 10) / 1)^2
+        -4.0
+    """
+
+    name = "weibull_3p"
+    param_names = ("shape", "scale", "threshold")
+    base = WeibullDist()
+
+
+@dataclass(frozen=True, repr=False)
+class LogNormal3Dist(_Threshold):
+    """Three-parameter log-normal(mu, sigma, threshold): ``log(x - threshold)`` is
+    normal(mu, sigma), ``scipy.stats.lognorm(sigma, loc=threshold, scale=exp(mu))``.
+
+    Its likelihood is unbounded as the threshold approaches the smallest failure (for any
+    sigma); the estimate is the interior local maximum where there is one, and a fit
+    whose threshold runs to the smallest failure ends ``BOUNDARY``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions import LogNormal3Dist
+        >>> p = {"mu": 0.0, "sigma": 1.0, "threshold": 5.0}
+        >>> round(float(LogNormal3Dist().logcdf(6.0, p)), 6)       # log Phi(log 1)
+        -0.693147
+    """
+
+    name = "lognormal_3p"
+    param_names = ("mu", "sigma", "threshold")
+    base = LogNormalDist()
+
+
+# -- two Weibull subpopulations ------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class WeibullMixtureDist(_PositiveSupport):
+    """Mixture of two Weibull subpopulations:
+    ``F(x) = p F_1(x) + (1 - p) F_2(x)``, ``F_j`` Weibull(``shape{j}``, ``scale{j}``), ``p``
+    the fraction of the first (the reliability package's ``Fit_Weibull_Mixture``: a batch
+    with an early-failure subpopulation among long-lived units).
+
+    The two labels can swap (``p <-> 1 - p`` and the components exchanged give the same
+    law); the starting rule puts the first component on the earlier half of the data
+    (each half's Weibull start, ``p = 1/2``), so the first component is the early one.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.distributions import WeibullMixtureDist
+        >>> p = {"p": 0.3, "shape1": 1.0, "scale1": 1.0, "shape2": 1.0, "scale2": 1.0}
+        >>> round(float(WeibullMixtureDist().logsf(2.0, p)), 6)    # one exponential
+        -2.0
+    """
+
+    name = "weibull_mixture"
+    param_names = ("p", "shape1", "scale1", "shape2", "scale2")
+
+    def spec(self):
+        return {
+            "p": UnitInterval(),
+            "shape1": Positive(),
+            "scale1": Positive(),
+            "shape2": Positive(),
+            "scale2": Positive(),
+        }
+
+    def _safe(self, params):
+        return jnp.sqrt(params["scale1"] * params["scale2"])
+
+    @staticmethod
+    def _parts(params):
+        one = {"shape": params["shape1"], "scale": params["scale1"]}
+        two = {"shape": params["shape2"], "scale": params["scale2"]}
+        return one, two
+
+    def _logpdf(self, x, params):
+        one, two = self._parts(params)
+        w = WeibullDist()
+        p = params["p"]
+        return jnp.logaddexp(jnp.log(p) + w.logpdf(x, one), jnp.log1p(-p) + w.logpdf(x, two))
+
+    def _cdf_sf(self, x, params):
+        one, two = self._parts(params)
+        w = WeibullDist()
+        lp, lq = jnp.log(params["p"]), jnp.log1p(-params["p"])
+        c1, s1 = w.logcdf_logsf(x, one)
+        c2, s2 = w.logcdf_logsf(x, two)
+        return jnp.logaddexp(lp + c1, lq + c2), jnp.logaddexp(lp + s1, lq + s2)
+
+    def sample(self, key, params, shape=()):
+        """Draw ``shape`` values with a ``jax.random`` key (``params`` broadcast to ``shape``)."""
+        k1, k2, k3 = jax.random.split(key, 3)
+        one, two = self._parts(params)
+        w = WeibullDist()
+        first = jax.random.uniform(k1, shape, _dt(params)) < params["p"]
+        return jnp.where(first, w.sample(k2, one, shape), w.sample(k3, two, shape))
+
+    def init(self, data):
+        v, valid = init_points(data, 0.0)
+        med = wmedian(v, valid)
+        early = valid & (v <= med)
+        late = valid & (v > med)
+        w = WeibullDist()
+        a = w.init({"x": jnp.where(early, v, jnp.nan)})
+        b = w.init({"x": jnp.where(late, v, jnp.nan)})
+        dtype = jnp.result_type(v)
+        return {
+            "p": jnp.asarray(0.5, dtype),
+            "shape1": a["shape"],
+            "scale1": a["scale"],
+            "shape2": b["shape"],
+            "scale2": b["scale"],
+        }

@@ -27,10 +27,13 @@ right-, left- or interval-censored) with :func:`~jaxmle.distributions.fit_dist`
 and ranks them by AICc (the default), AIC or BIC, like ``fitdistrplus::gofstat``
 on a list of fits, lifelines' ``find_best_parametric_model``, surpyval's
 ``fit_best`` or ``reliability``'s ``Fit_Everything``; :func:`format_table`
-prints its rows. For censored data the EDF statistic it reports is the
-largest distance between the fitted CDF and the nonparametric (Kaplan-Meier or
-Turnbull) estimate, :func:`jaxmle.nonparametric.np_cdf_distance`, which is the
-Kolmogorov-Smirnov statistic for complete data.
+prints its rows. For censored data the EDF statistics it reports compare the
+fitted CDF with the nonparametric (Kaplan-Meier or Turnbull) estimate over the
+range where that estimate is determined
+(:func:`jaxmle.nonparametric.np_edf_statistics`: the largest distance, and the
+Cramer-von Mises and Anderson-Darling integrals ``n int (F_np - F)^2 dF`` and
+``n int (F_np - F)^2 / (F (1 - F)) dF``), which are the three statistics above
+for complete data.
 
 Example:
     >>> import jax, jax.numpy as jnp
@@ -54,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compile import tuned_jit
-from ..nonparametric import np_cdf_distance
+from ..nonparametric import np_edf_statistics
 from ..results import Status
 from .base import Distribution
 from .continuous import ParetoDist
@@ -278,7 +281,8 @@ def gof_statistics(
             raise ValueError(
                 f"gof_statistics needs uncensored data, but {censored} observation(s) are "
                 "right-censored (event == 0); the KS, CvM and AD statistics here are for "
-                "complete samples (compare censored fits by AIC instead)"
+                "complete samples (compare_families gives them for censored data, against the "
+                "Kaplan-Meier estimate: jaxmle.nonparametric.np_edf_statistics)"
             )
     out = _gof_arrays(dist, params, x, valid)
     return {k: out[k] for k in _GOF_KEYS}  # jit returns dict keys sorted
@@ -311,10 +315,12 @@ def compare_families(
     (``event``, ``lower``, ``upper``, ``mask``, ``nan_policy``, ``cov_type``,
     ``max_iter`` and ``tol`` are passed on; one compilation per family and data
     shape); for uncensored data the :func:`gof_statistics` are added, for
-    censored data the ``ks`` column is the largest distance between the fitted
-    CDF and the Kaplan-Meier or Turnbull estimate
-    (:func:`jaxmle.nonparametric.np_cdf_distance`; the KS statistic for complete
-    data). The best family is the one with the smallest ``criterion`` among the
+    censored data the same three statistics against the Kaplan-Meier or Turnbull
+    estimate, over the range where it is determined
+    (:func:`jaxmle.nonparametric.np_edf_statistics`: the largest distance ``ks``,
+    and ``cvm``, ``ad`` the Cramer-von Mises and Anderson-Darling integrals; equal
+    to the complete-data statistics when nothing is censored). The best family
+    is the one with the smallest ``criterion`` among the
     fits with status ``CONVERGED`` (a fit that did not converge, or a family
     whose support excludes some observations, ``loglik = -inf``, never wins).
     AICc, ``AIC + 2k(k + 1) / (n - k - 1)`` with ``n`` the number of
@@ -337,8 +343,7 @@ def compare_families(
             :data:`DEFAULT_FAMILIES` (normal, lognormal, gamma, weibull,
             exponential, loglogistic).
         event: optional event indicators (1 observed, 0 right-censored),
-            shape of ``x``. Only ``ks`` (as above) is given for a censored
-            dataset.
+            shape of ``x``.
         mask, nan_policy, cov_type, max_iter, tol: as in
             :func:`~jaxmle.distributions.fit_dist`.
 
@@ -347,13 +352,13 @@ def compare_families(
         by increasing ``criterion``, then the others. Each row has
         ``family``, ``n_params``, ``loglik``, ``aic``, ``aicc``, ``bic``,
         ``criterion`` (its name), ``status`` (the :class:`~jaxmle.Status`
-        name), ``ks``, ``cvm``, ``ad`` (``cvm`` and ``ad`` only for
-        uncensored data), and ``result`` (the :class:`~jaxmle.FitResult`).
+        name), ``ks``, ``cvm``, ``ad`` (for censored data against the
+        nonparametric estimate, as above), and ``result`` (the :class:`~jaxmle.FitResult`).
 
         For a batch, a dict of numpy arrays, one row per family in the order
         given: ``families`` (the names), ``criterion``, ``n_params`` ``(F,)``,
         ``loglik``, ``aic``, ``aicc``, ``bic``, ``status``, ``ks``, ``cvm``,
-        ``ad`` ``(F, B)`` (``cvm`` and ``ad`` NaN for censored datasets),
+        ``ad`` ``(F, B)``,
         ``best`` ``(B,)`` (index into ``families`` of the smallest converged
         criterion, ``-1`` where no family converged), ``best_family``
         ``(B,)`` (its name, or ``None``), and ``results`` (dict name -> batch
@@ -409,7 +414,7 @@ def compare_families(
         raise ValueError(f"x must have shape (n,) or (B, n), got {xa.shape}")
     batch = xa.ndim == 2
 
-    # which datasets are censored (the EDF statistics are left out there)
+    # which datasets are censored (their EDF statistics are against the nonparametric estimate)
     valid = np.isfinite(xa)
     if mask is not None:
         m = np.asarray(mask)
@@ -450,10 +455,8 @@ def compare_families(
         if interval:  # (the EDF statistics of complete data: the exact values)
             x_j = jnp.asarray(np.where(xa == bounds[1], xa, np.nan))
         stats = _gof_arrays(dist, params, x_j, valid_j & jnp.isfinite(x_j))
-        stats = {k: np.where(censored, np.nan, np.asarray(v)) for k, v in stats.items()}
-        stats["ks"] = np.where(
-            censored, _censored_ks(dist, params, bounds, valid, censored), stats["ks"]
-        )
+        cens = _censored_edf(dist, params, bounds, valid, censored)
+        stats = {k: np.where(censored, cens[k], np.asarray(v)) for k, v in stats.items()}
         fits[label] = (res, stats)
 
     if not batch:
@@ -469,7 +472,7 @@ def compare_families(
                 "criterion": criterion,
                 "status": Status(int(res.status)).name,
             }
-            row.update({k: float(stats[k]) for k in (_GOF_KEYS if not censored else ("ks",))})
+            row.update({k: float(stats[k]) for k in _GOF_KEYS})
             row["result"] = res
             rows.append(row)
 
@@ -497,11 +500,11 @@ def compare_families(
     return out
 
 
-def _censored_ks(dist, params, bounds, valid, censored) -> np.ndarray:
-    """:func:`~jaxmle.nonparametric.np_cdf_distance` of each censored dataset (NaN for the
+def _censored_edf(dist, params, bounds, valid, censored) -> dict[str, np.ndarray]:
+    """:func:`~jaxmle.nonparametric.np_edf_statistics` of each censored dataset (NaN for the
     others), on the host."""
     lo, hi = (np.asarray(b, float) for b in bounds)
-    out = np.full(censored.shape, np.nan)
+    out = {k: np.full(censored.shape, np.nan) for k in _GOF_KEYS}
     cdf_jit = _cdf_fn(dist)
     for idx in zip(*np.nonzero(np.atleast_1d(censored))):
         ix = idx if censored.ndim else ()
@@ -514,7 +517,8 @@ def _censored_ks(dist, params, bounds, valid, censored) -> np.ndarray:
         def cdf(t, p=p):
             return np.exp(np.asarray(cdf_jit(jnp.asarray(t, float), p), float))
 
-        out[ix] = np_cdf_distance(cdf, a, b)
+        for k, v in np_edf_statistics(cdf, a, b).items():
+            out[k][ix] = v
     return out
 
 
@@ -533,9 +537,9 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
     Columns: family, number of free parameters ``k``, log-likelihood, AIC,
     AICc, BIC, the difference of the ranking criterion to the first row's
-    (``dAICc``, ``dAIC`` or ``dBIC``), the KS, CvM and AD statistics (``-``
-    where absent: for censored data only KS, the distance to the nonparametric
-    estimate), and status.
+    (``dAICc``, ``dAIC`` or ``dBIC``), the KS, CvM and AD statistics (for
+    censored data against the nonparametric estimate; ``-`` where absent), and
+    status.
 
     Args:
         rows: the list returned by :func:`compare_families` for one dataset
