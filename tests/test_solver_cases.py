@@ -171,6 +171,33 @@ def test_a_scale_running_to_zero_along_a_valley(residuals, x0, x_star, method):
     assert np.all(np.isfinite(np.asarray(res.se["x"])))
 
 
+def test_a_local_maximum_is_reported_as_what_it_is():
+    # Freudenstein-Roth from its standard start (0.5, -2): every local
+    # method (jaxmle's three, scipy's, MINPACK's, iminuit) ends at the documented local
+    # minimum of the sum of squares, S = 48.9842. CONVERGED there is a true statement: the
+    # gradient is 0 to rounding and the information positive definite, a local maximum of
+    # the likelihood; no test at the point can tell it from the global one (S = 0 at (5, 4)).
+    def residuals(x):
+        return jnp.array([
+            -13 + x[0] + ((5 - x[1]) * x[1] - 2) * x[1],
+            -29 + x[0] + ((x[1] + 1) * x[1] - 14) * x[1],
+        ])  # fmt: skip
+
+    def loglik(p, _):
+        return norm.logpdf(residuals(p["x"]), 0.0, p["sigma"])
+
+    model = jm.Model(loglik, {"x": jm.Real(shape=(2,)), "sigma": jm.Positive()})
+    model.min_nobs = 1
+    res = jm.fit(model, jnp.zeros(2), init={"x": jnp.array([0.5, -2.0]), "sigma": 10.0})
+    assert _status(res) is S.CONVERGED
+    x = res.params["x"]
+    sumsq = lambda x: jnp.sum(residuals(x) ** 2)  # noqa: E731
+    np.testing.assert_allclose(float(sumsq(x)), 48.98425367924, rtol=1e-10)
+    assert float(jnp.max(jnp.abs(jax.grad(sumsq)(x)))) < 1e-9
+    assert float(jnp.linalg.eigvalsh(jax.hessian(sumsq)(x)).min()) > 0
+    assert np.all(np.isfinite(np.asarray(res.se["x"])))
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_negative_binomial_near_poisson(seed):
     # variance/mean < 1: the NB likelihood increases towards alpha = 0 (the Poisson), where
