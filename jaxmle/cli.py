@@ -88,7 +88,7 @@ def family_list() -> str:
 
     Example:
         >>> from jaxmle.cli import family_list
-        >>> print(family_list().splitlines()[11])
+        >>> print(next(l for l in family_list().splitlines() if l.split()[0] == "weibull"))
           weibull             shape, scale
     """
     lines = []
