@@ -90,9 +90,10 @@ def with_args(model: Model, args) -> Model:
         >>> float(with_args(m, 2.0).loglik({"mu": 1.0}, jnp.asarray(3.0)))
         -8.0
     """
-    loglik = model.loglik
+    loglik, compiled = model.loglik, model.compiled_loglik
     bound = copy.copy(model)
     bound.loglik = lambda params, data: loglik(params, data, args)
+    bound.compiled_loglik = lambda params, data: compiled(params, data, args)
     bound._free_loglik = None  # (a family's own form in u takes no args)
     return bound
 

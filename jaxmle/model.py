@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._rewrite import rewrite as _rewrite
 from .constraints import Constraint, as_constraint
 
 __all__ = ["Model", "NoExpectedInformation"]
@@ -47,6 +48,12 @@ class Model:
             dataset like ``data`` drawn from the model at ``params`` with the
             ``jax.random`` key (the parametric bootstrap uses it; the family
             models have one). Traceable.
+        rewrite: whether the fit evaluates and differentiates ``loglik`` rewritten into
+            equal, cheaper primitives (default ``True``): a power ``x ** y`` with a
+            floating exponent becomes ``exp(y log|x|)`` with its rounding compensated, its
+            special cases exact, and derivatives that reuse its value (equal to ``pow`` to
+            a few ulps; see "Performance" in the documentation). ``False`` fits ``loglik``
+            exactly as written.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -68,6 +75,7 @@ class Model:
         init: Callable[[Any], Mapping[str, Any]] | None = None,
         name: str | None = None,
         simulate: Callable[[jax.Array, dict, Any], Any] | None = None,
+        rewrite: bool = True,
     ):
         if not callable(loglik):
             raise TypeError(f"Model needs a callable loglik(params, data), got {loglik!r}")
@@ -77,6 +85,10 @@ class Model:
                 f"e.g. {{'mu': jm.Real(), 'sigma': jm.Positive()}}; got {spec!r}"
             )
         self.loglik = loglik
+        self.rewrite = bool(rewrite)
+        # what the fit evaluates and differentiates: ``loglik`` through the rewrite step
+        # (jaxmle/_rewrite.py), or as written with ``rewrite=False``
+        self.compiled_loglik = _rewrite(loglik) if self.rewrite else loglik
         self.spec = {}
         for key, c in spec.items():
             if not isinstance(key, str):
