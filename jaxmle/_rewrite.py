@@ -51,47 +51,8 @@ from jax.extend import core as jcore
 
 __all__ = ["fast_pow", "rewrite"]
 
-#: Veltkamp's splitting constants, 2^ceil(p/2) + 1 for p bits of mantissa
-_SPLIT = {np.dtype(np.float64): 134217729.0, np.dtype(np.float32): 4097.0}
-
-
-def _two_prod(a, b):
-    """``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (Dekker; no FMA needed)."""
-    c = _SPLIT[np.dtype(a.dtype)]
-    p = a * b
-
-    def split(v):
-        t = c * v
-        hi = t - (t - v)
-        return hi, v - hi
-
-    ah, al = split(a)
-    bh, bl = split(b)
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
-
-
-def _odd_integer(y):
-    """Whether ``y`` is an odd integer (false for NaN, infinities and ``|y| >= 2^53``)."""
-    return (jnp.floor(y) == y) & (jnp.floor(y * 0.5) * 2 != y) & jnp.isfinite(y)
-
-
-def _pow_value(x, y):
-    """``pow(x, y)`` for floating ``x`` and ``y`` of one dtype, without ``pow`` (see the module
-    docstring); returns ``(value, log|x|)``."""
-    a = jnp.abs(x)
-    lg = jnp.log(a)
-    c = a * jnp.exp(-lg) - 1  # log(a) - lg, to about eps
-    p, e = _two_prod(y, lg)
-    lo = e + y * c
-    lo = jnp.where(jnp.isfinite(lo), lo, 0)  # (infinite a or y*lg: no correction to make)
-    v = jnp.exp(p)
-    v = jnp.where(jnp.isfinite(v), v + v * lo, v)
-    neg = jnp.signbit(x)
-    v = jnp.where(neg & _odd_integer(y), -v, v)
-    nan = neg & (jnp.floor(y) != y) & jnp.isfinite(x) & (x != 0)  # x < 0, y not an integer
-    v = jnp.where(nan, jnp.nan, v)
-    one = (y == 0) | (x == 1) | ((a == 1) & jnp.isinf(y))
-    return jnp.where(one, 1, v).astype(x.dtype), lg
+#: the dtypes rewritten
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 def _pow_at_edges(x, y):
@@ -100,52 +61,138 @@ def _pow_at_edges(x, y):
     mag = jnp.where((y > 0) == big, jnp.inf, 0.0)
     mag = jnp.where(y == 0, 1.0, mag)
     mag = jnp.where(jnp.isnan(y) | (jnp.isnan(x) & (y != 0)), jnp.nan, mag)
-    return jnp.where(jnp.signbit(x) & _odd_integer(y), -mag, mag).astype(x.dtype)
+    odd = (jnp.floor(y) == y) & (jnp.floor(y * 0.5) * 2 != y)
+    return jnp.where(jnp.signbit(x) & odd, -mag, mag).astype(x.dtype)
+
+
+def _finite_nonzero(x):
+    return (jnp.abs(x) < jnp.inf) & (x != 0)
+
+
+def _symbolic_zero(t) -> bool:
+    return type(t) is jax.custom_derivatives.SymbolicZero
 
 
 @jax.custom_jvp
+def _pow_hinted(x, y, lg):
+    """``pow(x, y)`` given ``lg = log|x|``; its derivatives are in ``x`` and ``y`` (``lg`` is a
+    hint, computed once for every use of ``x``)."""
+    v = jnp.exp(y * lg)  # 0 and inf for x = 0, inf or an infinite y, as pow's
+    # the conditions on y alone are computed once for all the observations (y a parameter)
+    integer = jnp.floor(y) == y  # (true for infinite y: even)
+    odd = integer & (jnp.floor(y * 0.5) * 2 != y)
+    sign_finite = jnp.where(odd, -1.0, jnp.where(integer, 1.0, jnp.nan))  # finite x < 0
+    sign_edge = jnp.where(odd, -1.0, 1.0)  # x = -0 or -inf
+    one_at = jnp.where(jnp.isinf(y), 1.0, jnp.nan)  # |x| = 1, infinite y: 1
+    sign = jnp.where(_finite_nonzero(x), sign_finite, sign_edge)
+    v = jnp.where(jnp.signbit(x), v * sign, v)
+    one = (y == 0) | (x == 1) | (jnp.abs(x) == one_at)
+    return jnp.where(one, 1.0, v).astype(x.dtype)
+
+
+def _pow_over(v, x, y):
+    """``x^(y-1) = v / x`` for ``v = x^y``, and ``pow(±0, y - 1)`` in closed form at ``x = ±0``."""
+    ym1 = y - 1
+    at_zero = jnp.where(ym1 > 0, 0.0, jnp.where(ym1 == 0, 1.0, jnp.inf))
+    at_zero = jnp.where(jnp.isnan(y), jnp.nan, at_zero)
+    odd = (jnp.floor(ym1) == ym1) & (jnp.floor(ym1 * 0.5) * 2 != ym1)
+    at_neg_zero = jnp.where(odd, -at_zero, at_zero)
+    zero = x == 0
+    return jnp.where(
+        zero, jnp.where(jnp.signbit(x), at_neg_zero, at_zero), v / jnp.where(zero, 1, x)
+    )
+
+
+def _log_for_dy(x, lg):
+    """``log x`` from ``lg = log|x|``, with the log of 1 at ``x = 0`` (as ``lax.pow``'s rule)."""
+    return jnp.where(x > 0, lg, jnp.where(x == 0, 0.0, jnp.nan))
+
+
+@functools.partial(_pow_hinted.defjvp, symbolic_zeros=True)
+def _pow_hinted_jvp(primals, tangents):
+    x, y, lg = primals
+    dx, dy = tangents[:2]
+    v = _pow_hinted(x, y, lg)
+    out = jnp.zeros(jnp.shape(v), v.dtype)
+    if not _symbolic_zero(dx):  # y x^(y-1) = y v / x
+        out = out + dx * (y * _pow_over(v, x, y))
+    if not _symbolic_zero(dy):  # v log x
+        out = out + dy * (v * _log_for_dy(x, lg))
+    return v, out
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(5,))
+def _pow_of_product(x, s, y, z, lg, quotient):
+    """``pow(z, y)`` for ``z = x / s`` (``quotient``) or ``x s``, ``lg = log|z|``, differentiated
+    in ``x``, ``s`` and ``y`` directly: ``d/ds = -/+ y v / s``, a factor per parameter where
+    ``s`` is one, not a division per observation (``z`` and ``lg`` are hints)."""
+    return _pow_hinted.fun(z, y, lg)
+
+
+@functools.partial(_pow_of_product.defjvp, symbolic_zeros=True)
+def _pow_of_product_jvp(quotient, primals, tangents):
+    x, s, y, z, lg = primals
+    dx, ds, dy = tangents[:3]
+    v = _pow_of_product(x, s, y, z, lg, quotient)
+    out = jnp.zeros(jnp.shape(v), v.dtype)
+    if not _symbolic_zero(dx):  # y z^(y-1) dz/dx
+        over = _pow_over(v, z, y)
+        out = out + dx * (y * (over / s if quotient else over * s))
+    if not _symbolic_zero(ds):
+        out = out + ds * ((-y if quotient else y) * v / s)
+    if not _symbolic_zero(dy):
+        out = out + dy * (v * _log_for_dy(z, lg))
+    return v, out
+
+
+def _log_hinted(z, lg):
+    """``log(z)`` given ``lg = log|z|`` where ``z`` is finite and non-zero."""
+    fin = jnp.where(z < jnp.inf, lg, jnp.inf)
+    return jnp.where(z > 0, fin, jnp.where(z == 0, -jnp.inf, jnp.nan)).astype(z.dtype)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _log_of_product_hinted(x, s, z, lg, quotient):
+    """``log(z)`` for ``z = x / s`` (``quotient``) or ``x s``, ``lg = log|z|``, differentiated in
+    ``x`` and ``s`` directly (``1/x``, ``-/+ 1/s``)."""
+    return _log_hinted(z, lg)
+
+
+@functools.partial(_log_of_product_hinted.defjvp, symbolic_zeros=True)
+def _log_of_product_jvp(quotient, primals, tangents):
+    x, s, z, lg = primals
+    dx, ds = tangents[:2]
+    v = _log_of_product_hinted(x, s, z, lg, quotient)
+    out = jnp.zeros(jnp.shape(v), v.dtype)
+    if not _symbolic_zero(dx):
+        out = out + dx / x
+    if not _symbolic_zero(ds):
+        out = out + ds * ((-1 if quotient else 1) / s)
+    return v, out
+
+
+def _log_of_product(x, s, quotient: bool):
+    """``log|x / s|`` (``quotient``) or ``log|x s|`` as ``log|x| -/+ log|s|``: where ``x`` is
+    data and ``s`` a parameter, ``log|x|`` is taken once per fit, outside the solver's loop,
+    and ``log|s|`` once per evaluation."""
+    lx, ls = jnp.log(jnp.abs(x)), jnp.log(jnp.abs(s))
+    return lx - ls if quotient else lx + ls
+
+
 def fast_pow(x, y):
-    """``x ** y`` for floating ``x``, ``y`` of one dtype: XLA's ``pow`` to a few ulps, every
-    special case exact, at the cost of an ``exp`` and a ``log`` and derivatives that reuse
-    the value (see :mod:`jaxmle._rewrite`).
+    """``x ** y`` for floating ``x``, ``y`` of one dtype as ``exp(y log|x|)``, every special case
+    of ``pow`` exact, with derivatives that reuse the value (see :mod:`jaxmle._rewrite`).
 
     Example:
         >>> import jax, jax.numpy as jnp
         >>> from jaxmle._rewrite import fast_pow
-        >>> fast_pow(jnp.array([2.0, 0.0, -8.0, -8.0]), jnp.array([0.5, 0.0, 3.0, 0.5])).tolist()
-        [1.4142135381698608, 1.0, -512.0, nan]
+        >>> fast_pow(jnp.array([4.0, 0.0, -2.0, -8.0]), jnp.array([0.5, 0.0, 3.0, 0.5])).tolist()
+        [2.0, 1.0, -8.0, nan]
         >>> float(jax.grad(fast_pow)(4.0, 0.5))  # 0.5 / sqrt(4)
         0.25
     """
-    return _pow_value(x, y)[0]
-
-
-@functools.partial(fast_pow.defjvp, symbolic_zeros=True)
-def _fast_pow_jvp(primals, tangents):
-    x, y = primals
-    dx, dy = tangents
-    v = fast_pow(x, y)
-    out = jnp.zeros(jnp.shape(v), v.dtype)
-    if type(dx) is not jax.custom_derivatives.SymbolicZero:
-        regular = jnp.isfinite(x) & (x != 0)
-        safe = jnp.where(regular, x, 1)
-        d = jnp.where(regular, v / safe, _pow_at_edges(x, y - 1))
-        out = out + dx * (y * d)
-    if type(dy) is not jax.custom_derivatives.SymbolicZero:
-        out = out + dy * (v * jnp.log(jnp.where(x == 0, 1, x)))
-    return v, out
-
-
-def _rewritable_pow(eqn) -> bool:
-    x, y = (v.aval for v in eqn.invars)
-    dt = np.dtype(x.dtype)
-    return dt in _SPLIT and np.dtype(y.dtype) == dt
-
-
-def _is_jit_call(eqn) -> bool:
-    return eqn.primitive.name in ("pjit", "jit") and isinstance(
-        eqn.params.get("jaxpr"), jcore.ClosedJaxpr
-    )
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    return _pow_hinted(x, y, jnp.log(jnp.abs(x)))
 
 
 def _bind(eqn, invals):
@@ -159,38 +206,109 @@ def _bind(eqn, invals):
     return ans if eqn.primitive.multiple_results else [ans]
 
 
-def _eval(jaxpr, consts, *args):
-    """Evaluate ``jaxpr`` with its ``pow`` equations rewritten and its ``jit`` calls inlined."""
-    env = {}
+def _rewritable_pow(eqn) -> bool:
+    x, y = (v.aval for v in eqn.invars)
+    return _float_like(x) and _float_like(y, np.dtype(x.dtype))
+
+
+def _is_jit_call(eqn) -> bool:
+    return eqn.primitive.name in ("pjit", "jit") and isinstance(
+        eqn.params.get("jaxpr"), jcore.ClosedJaxpr
+    )
+
+
+def _float_like(aval, dt=None) -> bool:
+    return np.dtype(aval.dtype) in _FLOATS and (dt is None or np.dtype(aval.dtype) == dt)
+
+
+def _product_of_data(eqn, is_data) -> tuple | None:
+    """``(x, s, quotient)`` when ``eqn`` is ``x / s`` or ``x * s`` (either order) of a data-only
+    ``x`` and a smaller ``s`` (a parameter broadcast over the data): where a log of its result
+    is cheaper as ``log x -/+ log s``."""
+    name = eqn.primitive.name
+    if name not in ("div", "mul"):
+        return None
+    a, b = eqn.invars
+    out = eqn.outvars[0].aval
+    if not all(_float_like(v.aval, np.dtype(out.dtype)) for v in (a, b)):
+        return None
+    order = [(a, b)] if name == "div" else [(a, b), (b, a)]
+    for x, s in order:
+        if (
+            is_data(x)
+            and not is_data(s)
+            and np.size(np.empty(s.aval.shape, bool)) < np.size(np.empty(out.shape, bool))
+        ):
+            return x, s, name == "div"
+    return None
+
+
+def _eval(jaxpr, consts, args, data):
+    """Evaluate ``jaxpr`` with its rewrites (``pow``; ``log`` of a product or quotient of data
+    by a parameter) and its ``jit`` calls inlined. ``data[i]``: whether ``args[i]`` depends on
+    the data alone (not on the parameters)."""
+    env, data_vars, hints, products = {}, set(), {}, {}
 
     def read(v):
         return v.val if isinstance(v, jcore.Literal) else env[v]
 
+    def is_data(v):
+        return isinstance(v, jcore.Literal) or v in data_vars
+
+    def hint(v):
+        """``log|v|``, shared by the rewritten logs and pows of ``v``."""
+        if v not in hints:
+            if v in products:
+                x, s, quotient = products[v]
+                hints[v] = _log_of_product(read(x), read(s), quotient)
+            else:
+                hints[v] = jnp.log(jnp.abs(read(v)))
+        return hints[v]
+
     for v, c in zip(jaxpr.constvars, consts):
         env[v] = c
-    for v, a in zip(jaxpr.invars, args):
+        data_vars.add(v)
+    for v, a, d in zip(jaxpr.invars, args, data):
         env[v] = a
+        if d:
+            data_vars.add(v)
     for eqn in jaxpr.eqns:
         invals = [read(v) for v in eqn.invars]
-        if eqn.primitive is lax.pow_p and _rewritable_pow(eqn):
-            outs = [fast_pow(*invals)]
+        in_data = [is_data(v) for v in eqn.invars]
+        prim = eqn.primitive
+        if prim is lax.pow_p and _rewritable_pow(eqn):
+            z, y = eqn.invars
+            if z in products:
+                x, s, quotient = products[z]
+                outs = [_pow_of_product(read(x), read(s), invals[1], invals[0], hint(z), quotient)]
+            else:
+                outs = [_pow_hinted(*invals, hint(z))]
+        elif prim is lax.log_p and eqn.invars[0] in products:
+            z = eqn.invars[0]
+            x, s, quotient = products[z]
+            outs = [_log_of_product_hinted(read(x), read(s), invals[0], hint(z), quotient)]
         elif _is_jit_call(eqn):
             sub = eqn.params["jaxpr"]
-            outs = _eval(sub.jaxpr, sub.consts, *invals)
+            outs = _eval(sub.jaxpr, sub.consts, invals, in_data)
         else:
             outs = _bind(eqn, invals)
+            found = _product_of_data(eqn, is_data)
+            if found is not None:
+                products[eqn.outvars[0]] = found
         for v, val in zip(eqn.outvars, outs):
             if not isinstance(v, jcore.DropVar):
                 env[v] = val
+                if all(in_data) and not eqn.effects:
+                    data_vars.add(v)
     return [read(v) for v in jaxpr.outvars]
 
 
-def _has_pow(jaxpr) -> bool:
-    """Whether ``jaxpr`` (or a ``jit`` call in it) has a ``pow`` that :func:`rewrite` replaces."""
+def _has_rewrite(jaxpr) -> bool:
+    """Whether ``jaxpr`` (or a ``jit`` call in it) has a ``pow`` or a ``log`` to rewrite."""
     for eqn in jaxpr.eqns:
-        if eqn.primitive is lax.pow_p and _rewritable_pow(eqn):
+        if eqn.primitive in (lax.pow_p, lax.log_p):
             return True
-        if _is_jit_call(eqn) and _has_pow(eqn.params["jaxpr"].jaxpr):
+        if _is_jit_call(eqn) and _has_rewrite(eqn.params["jaxpr"].jaxpr):
             return True
     return False
 
@@ -219,10 +337,13 @@ def rewrite(fun):
             closed, shape = jax.make_jaxpr(fun, return_shape=True)(*args)
         except Exception:  # noqa: BLE001 (let fun raise its own error, as written)
             return fun(*args)
-        if not _has_pow(closed.jaxpr):
+        if not _has_rewrite(closed.jaxpr):
             return fun(*args)
         leaves = jax.tree_util.tree_leaves(args)
-        outs = _eval(closed.jaxpr, closed.consts, *leaves)
+        # the first argument is the parameters; the others (data, args) stay fixed in a fit
+        n_params = len(jax.tree_util.tree_leaves(args[:1]))
+        data = [i >= n_params for i in range(len(leaves))]
+        outs = _eval(closed.jaxpr, closed.consts, leaves, data)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shape), outs)
 
     rewritten.__jaxmle_rewritten__ = True
