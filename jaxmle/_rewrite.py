@@ -5,37 +5,49 @@ again equation by equation, with the slow primitives of XLA's CPU backend
 replaced by equal forms that are cheaper to evaluate and, above all, to
 differentiate. The fit then differentiates the rewritten function.
 
-Measured on XLA's CPU backend (``bench/primitives.py``, ``bench/RESULTS-primitives.md``),
-``pow(x, y)`` with a floating exponent costs several times an ``exp``, and its
-derivatives are more pows: ``d/dx = y pow(x, y - 1)``, then ``pow(x, y - 2)``
-in the Hessian. :func:`fast_pow` computes the same value as
-``exp(y log|x|)``, with the rounding of ``log`` compensated (below), and its
-derivatives from the value: ``d/dx = y v / x``, ``d/dy = v log x``; the
-Hessian costs no further ``exp`` or ``log``.
+Measured on XLA's CPU backend (``bench/primitives.py`` writes
+``bench/RESULTS-primitives.md``), ``pow(x, y)`` with a floating exponent costs
+several times an ``exp`` and a ``log``, and its derivatives are more pows
+(``d/dx = y pow(x, y - 1)``, then ``pow(x, y - 2)`` in the Hessian). Two rewrites:
 
-What is rewritten: every ``pow`` whose operands are both float32 or both
-float64, at top level or inside ``jit``-wrapped calls (inlined). Everything
-else is bound unchanged, including ``custom_jvp``/``custom_vjp`` functions and
-control flow (``while``, ``cond``, ``scan``), whose bodies are left as written.
+* ``pow(x, y)`` (both float32 or both float64) becomes ``exp(y log|x|)`` with the
+  special cases of ``pow`` selected exactly (below), and derivatives from the
+  value: ``d/dx = y v / x`` (``y pow(±0, y - 1)`` in closed form at ``x = ±0``),
+  ``d/dy = v log x`` (0 at ``x = 0``, as ``lax.pow``'s rule): no further
+  ``exp``, ``log`` or ``pow`` in the gradient and Hessian.
+* ``log(x / s)`` and ``log(x * s)``, where ``x`` depends on the data alone and
+  ``s`` on the parameters and is smaller (a parameter broadcast over the
+  observations), become ``log|x| -/+ log|s|``: the log of the data is taken once
+  per fit (XLA computes it outside the solver's loop) and the log of the
+  parameter once per evaluation, not a log per observation and evaluation. A
+  ``pow`` of such a quotient or product uses the same logs, and both are
+  differentiated in ``s`` directly (``-/+ 1/s``, ``-/+ y v / s``: a factor per
+  parameter, not a division per observation).
 
-Accuracy. ``log(a)`` is rounded to ``l`` with an error of about ``eps |l|``,
-which ``exp(y l)`` would turn into a relative error of ``eps |y l|`` (hundreds
-of ulps for ``|y log a|`` in the hundreds). The residual ``c = a exp(-l) - 1``
-recovers ``log a - l`` to about ``eps``, and the product ``y l`` is split
-exactly (Dekker's two-product), so that ``v = exp(p) (1 + lo)`` with
-``p + lo = y log a`` to about ``eps (1 + |y|)``: the value is within a few ulps
-of XLA's ``pow`` (``tests/test_rewrite.py`` bounds it). Every special case of
-``pow`` is selected exactly: ``y = 0`` and ``x = 1`` give 1 (even for NaN),
-``x = ±0`` and ``±inf`` give ``0`` or ``inf`` with the sign of an odd integer
-``y``, ``x < 0`` gives ``±|x|^y`` for an integer ``y`` and NaN otherwise,
-``|x| = 1`` with an infinite ``y`` gives 1.
+Everything else is bound unchanged. ``jit`` calls are inlined (and rewritten);
+``custom_jvp``/``custom_vjp`` functions and control flow (``while``, ``cond``,
+``scan``) are passed through with their bodies as written.
 
-Derivatives. ``d/dy = v log x`` is the original rule (``log`` of 1 where
-``x = 0``). ``d/dx = y v / x`` equals the original ``y pow(x, y - 1)`` wherever
-``x`` is finite and non-zero and ``x^y`` neither overflows nor underflows; at
-``x = ±0, ±inf`` or NaN it is selected in closed form. Where ``x^y``
-overflows (underflows) and ``x^(y-1)`` does not, it is ``inf`` (0) where the
-original is finite: the log-likelihood is then not finite either.
+Equality with the original. ``exp(y l)``, with ``l`` the rounded ``log|x|``,
+is within about ``2 eps (1 + |y log|x||)`` relative of ``pow(x, y)``: a few
+ulps where ``|y log|x||`` is of order 1, as in a likelihood's powers of data
+over a scale (``tests/test_rewrite.py`` bounds it at ``4 eps (1 + |y log|x||)``
+over special and random inputs). ``log|x| - log|s|`` is within about
+``2 eps (1 + |log|x|| + |log|s||)`` of ``log(x / s)``, absolutely. Every
+special case of ``pow`` is exact: ``y = 0`` and ``x = 1`` give 1 (even with a
+NaN), ``x = ±0`` and ``±inf`` give ``0`` or ``inf`` with the sign of an odd
+integer ``y``, ``x < 0`` gives ``±|x|^y`` for an integer ``y`` and NaN
+otherwise, ``|x| = 1`` with an infinite ``y`` gives 1, overflow and underflow
+give ``inf`` and 0; ``log`` of ``z <= 0``, ``inf`` or NaN is that of ``z``. XLA's
+CPU backend reads a subnormal number as zero in every operation (its ``pow``
+alone reads it exactly); the rewritten ``pow`` does as the other operations.
+
+The derivatives are equal to the original's to the same relative accuracy where
+``x`` is finite and non-zero and ``x^y`` neither overflows nor underflows. Where
+it does, ``d/dx = y v / x`` is ``inf`` (0) where the original's
+``y pow(x, y - 1)`` may still be finite: the log-likelihood is not finite
+there either. At ``x = ±inf`` and NaN the rewritten derivative may be NaN
+where the original's is a limit.
 """
 
 from __future__ import annotations
