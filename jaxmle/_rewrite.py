@@ -315,13 +315,27 @@ def _eval(jaxpr, consts, args, data):
     return [read(v) for v in jaxpr.outvars]
 
 
-def _has_rewrite(jaxpr) -> bool:
-    """Whether ``jaxpr`` (or a ``jit`` call in it) has a ``pow`` or a ``log`` to rewrite."""
+def _has_rewrite(jaxpr, data) -> bool:
+    """Whether :func:`_eval` would rewrite an equation of ``jaxpr`` (or of a ``jit`` call in
+    it); ``data`` as :func:`_eval`'s. A function with nothing to rewrite is traced as written."""
+    data_vars = set(jaxpr.constvars) | {v for v, d in zip(jaxpr.invars, data) if d}
+    products = set()
+
+    def is_data(v):
+        return isinstance(v, jcore.Literal) or v in data_vars
+
     for eqn in jaxpr.eqns:
-        if eqn.primitive in (lax.pow_p, lax.log_p):
+        if eqn.primitive is lax.pow_p and _rewritable_pow(eqn):
             return True
-        if _is_jit_call(eqn) and _has_rewrite(eqn.params["jaxpr"].jaxpr):
+        if eqn.primitive is lax.log_p and eqn.invars[0] in products:
             return True
+        in_data = [is_data(v) for v in eqn.invars]
+        if _is_jit_call(eqn) and _has_rewrite(eqn.params["jaxpr"].jaxpr, in_data):
+            return True
+        if _product_of_data(eqn, is_data) is not None:
+            products.add(eqn.outvars[0])
+        if all(in_data) and not eqn.effects:
+            data_vars.update(v for v in eqn.outvars if not isinstance(v, jcore.DropVar))
     return False
 
 
@@ -349,12 +363,12 @@ def rewrite(fun):
             closed, shape = jax.make_jaxpr(fun, return_shape=True)(*args)
         except Exception:  # noqa: BLE001 (let fun raise its own error, as written)
             return fun(*args)
-        if not _has_rewrite(closed.jaxpr):
-            return fun(*args)
         leaves = jax.tree_util.tree_leaves(args)
         # the first argument is the parameters; the others (data, args) stay fixed in a fit
         n_params = len(jax.tree_util.tree_leaves(args[:1]))
         data = [i >= n_params for i in range(len(leaves))]
+        if not _has_rewrite(closed.jaxpr, data):
+            return fun(*args)
         outs = _eval(closed.jaxpr, closed.consts, leaves, data)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shape), outs)
 
