@@ -77,10 +77,6 @@ def _pow_at_edges(x, y):
     return jnp.where(jnp.signbit(x) & odd, -mag, mag).astype(x.dtype)
 
 
-def _finite_nonzero(x):
-    return (jnp.abs(x) < jnp.inf) & (x != 0)
-
-
 def _symbolic_zero(t) -> bool:
     return type(t) is jax.custom_derivatives.SymbolicZero
 
@@ -96,20 +92,21 @@ def _pow_hinted(x, y, lg):
     sign_finite = jnp.where(odd, -1.0, jnp.where(integer, 1.0, jnp.nan))  # finite x < 0
     sign_edge = jnp.where(odd, -1.0, 1.0)  # x = -0 or -inf
     one_at = jnp.where(jnp.isinf(y), 1.0, jnp.nan)  # |x| = 1, infinite y: 1
-    sign = jnp.where(_finite_nonzero(x), sign_finite, sign_edge)
+    sign = jnp.where(jnp.isfinite(lg), sign_finite, sign_edge)  # (x as the log read it)
     v = jnp.where(jnp.signbit(x), v * sign, v)
     one = (y == 0) | (x == 1) | (jnp.abs(x) == one_at)
     return jnp.where(one, 1.0, v).astype(x.dtype)
 
 
-def _pow_over(v, x, y):
-    """``x^(y-1) = v / x`` for ``v = x^y``, and ``pow(±0, y - 1)`` in closed form at ``x = ±0``."""
+def _pow_over(v, x, y, lg):
+    """``x^(y-1) = v / x`` for ``v = x^y``, and ``pow(±0, y - 1)`` in closed form at ``x = ±0``
+    (``lg = log|x| = -inf``: a zero as the log read it)."""
     ym1 = y - 1
     at_zero = jnp.where(ym1 > 0, 0.0, jnp.where(ym1 == 0, 1.0, jnp.inf))
     at_zero = jnp.where(jnp.isnan(y), jnp.nan, at_zero)
     odd = (jnp.floor(ym1) == ym1) & (jnp.floor(ym1 * 0.5) * 2 != ym1)
     at_neg_zero = jnp.where(odd, -at_zero, at_zero)
-    zero = x == 0
+    zero = lg == -jnp.inf
     return jnp.where(
         zero, jnp.where(jnp.signbit(x), at_neg_zero, at_zero), v / jnp.where(zero, 1, x)
     )
@@ -127,7 +124,7 @@ def _pow_hinted_jvp(primals, tangents):
     v = _pow_hinted(x, y, lg)
     out = jnp.zeros(jnp.shape(v), v.dtype)
     if not _symbolic_zero(dx):  # y x^(y-1) = y v / x
-        out = out + dx * (y * _pow_over(v, x, y))
+        out = out + dx * (y * _pow_over(v, x, y, lg))
     if not _symbolic_zero(dy):  # v log x
         out = out + dy * (v * _log_for_dy(x, lg))
     return v, out
@@ -148,7 +145,7 @@ def _pow_of_product_jvp(quotient, primals, tangents):
     v = _pow_of_product(x, s, y, z, lg, quotient)
     out = jnp.zeros(jnp.shape(v), v.dtype)
     if not _symbolic_zero(dx):  # y z^(y-1) dz/dx
-        over = _pow_over(v, z, y)
+        over = _pow_over(v, z, y, lg)
         out = out + dx * (y * (over / s if quotient else over * s))
     if not _symbolic_zero(ds):
         out = out + ds * ((-y if quotient else y) * v / s)
@@ -158,9 +155,16 @@ def _pow_of_product_jvp(quotient, primals, tangents):
 
 
 def _log_hinted(z, lg):
-    """``log(z)`` given ``lg = log|z|`` where ``z`` is finite and non-zero."""
-    fin = jnp.where(z < jnp.inf, lg, jnp.inf)
-    return jnp.where(z > 0, fin, jnp.where(z == 0, -jnp.inf, jnp.nan)).astype(z.dtype)
+    """``log(z)`` given ``lg = log|z|`` (``-inf`` and ``inf`` where ``z`` is 0 and infinite:
+    :func:`_guarded`)."""
+    return jnp.where(z >= 0, lg, jnp.nan).astype(z.dtype)
+
+
+def _guarded(z, lg):
+    """``lg``, a log of ``|z|`` computed from other numbers, set to ``-inf`` and ``inf`` where
+    ``z`` is 0 and infinite (a quotient or product that underflowed or overflowed), as
+    ``log|z|`` is."""
+    return jnp.where(z == 0, -jnp.inf, jnp.where(jnp.abs(z) == jnp.inf, jnp.inf, lg))
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
@@ -272,7 +276,7 @@ def _eval(jaxpr, consts, args, data):
         if v not in hints:
             if v in products:
                 x, s, quotient = products[v]
-                hints[v] = _log_of_product(read(x), read(s), quotient)
+                hints[v] = _guarded(read(v), _log_of_product(read(x), read(s), quotient))
             else:
                 hints[v] = jnp.log(jnp.abs(read(v)))
         return hints[v]

@@ -327,3 +327,22 @@ def test_float32():
     assert new.dtype == np.float32
     assert np.allclose(ref, new, rtol=4e-6, equal_nan=True)
     assert np.all(np.signbit(ref) == np.signbit(new))
+
+
+@pytest.mark.parametrize("s", [1e100, 1e-100, 2.0, -2.0, 0.0, math.inf])
+@pytest.mark.parametrize("y", [1.5, -0.5, 2.0, 0.0])
+def test_data_over_parameter_at_the_edges(s, y):
+    """Quotients and products that underflow or overflow, zero, negative, infinite and NaN data:
+    the rewritten log and pow of ``x / s`` and ``x * s`` are the original's."""
+    x = jnp.array([1e-300, 1e300, 0.0, -0.0, -2.0, jnp.inf, -jnp.inf, jnp.nan, 3.0])
+
+    def f(p, x):
+        return jnp.stack(
+            [jnp.log(x / p[0]), (x / p[0]) ** p[1], jnp.log(x * p[0]), (x * p[0]) ** p[1]]
+        )
+
+    p = jnp.array([s, y])
+    with np.errstate(all="ignore"):
+        a, b = np.asarray(f(p, x)), np.asarray(rewrite(f)(p, x))
+    close = np.isclose(a, b, rtol=1e-13, atol=0) & np.isfinite(a)
+    assert np.all(_same(a, b) | close), (a, b)
