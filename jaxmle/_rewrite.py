@@ -85,17 +85,18 @@ def _symbolic_zero(t) -> bool:
 def _pow_hinted(x, y, lg):
     """``pow(x, y)`` given ``lg = log|x|``; its derivatives are in ``x`` and ``y`` (``lg`` is a
     hint, computed once for every use of ``x``)."""
-    v = jnp.exp(y * lg)  # 0 and inf for x = 0, inf or an infinite y, as pow's
+    # y clipped to +-1e300: the same value wherever |x| != 1 (|log|x|| >= 1.1e-16 makes |y lg|
+    # overflow either way), and 1 at |x| = 1 with an infinite y (0 * 1e300, not 0 * inf)
+    v = jnp.exp(jnp.clip(y, -1e300, 1e300) * lg)  # 0 and inf for x = 0, inf, as pow's
     # the conditions on y alone are computed once for all the observations (y a parameter)
     integer = jnp.floor(y) == y  # (true for infinite y: even)
     odd = integer & (jnp.floor(y * 0.5) * 2 != y)
     sign_finite = jnp.where(odd, -1.0, jnp.where(integer, 1.0, jnp.nan))  # finite x < 0
     sign_edge = jnp.where(odd, -1.0, 1.0)  # x = -0 or -inf
-    one_at = jnp.where(jnp.isinf(y), 1.0, jnp.nan)  # |x| = 1, infinite y: 1
+    one_at = jnp.where(jnp.isnan(y), 1.0, jnp.nan)  # x = 1 with a NaN y: 1
     sign = jnp.where(jnp.isfinite(lg), sign_finite, sign_edge)  # (x as the log read it)
     v = jnp.where(jnp.signbit(x), v * sign, v)
-    one = (y == 0) | (x == 1) | (jnp.abs(x) == one_at)
-    return jnp.where(one, 1.0, v).astype(x.dtype)
+    return jnp.where((y == 0) | (x == one_at), 1.0, v).astype(x.dtype)
 
 
 def _pow_over(v, x, y, lg):
