@@ -2,6 +2,7 @@
 original ones, value, gradient and Hessian, on ordinary, edge and invalid inputs; the step
 works with nested jaxprs and under a user's jit, vmap and grad; ``rewrite=False`` opts out."""
 
+import copy
 import math
 
 import jax
@@ -346,3 +347,41 @@ def test_data_over_parameter_at_the_edges(s, y):
         a, b = np.asarray(f(p, x)), np.asarray(rewrite(f)(p, x))
     close = np.isclose(a, b, rtol=1e-13, atol=0) & np.isfinite(a)
     assert np.all(_same(a, b) | close), (a, b)
+
+
+def _gamma_draws(shape=(2, 30)):
+    return jnp.asarray(np.random.default_rng(6).gamma(2.0, 1.0, shape))
+
+
+NOTHING_TO_REWRITE = {
+    "weibull": (jm.families.Weibull(), lambda: {"x": _gamma_draws(), "event": jnp.ones((2, 30))}),
+    "logistic": (
+        jm.models.LogisticRegression(3),
+        lambda: {
+            "X": jnp.asarray(np.random.default_rng(7).normal(size=(2, 30, 3))),
+            "y": jnp.asarray(np.random.default_rng(8).integers(0, 2, (2, 30)) * 1.0),
+        },
+    ),
+    "normal": (
+        jm.Model(
+            lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
+            {"mu": jm.Real(), "sigma": jm.Positive()},
+        ),
+        _gamma_draws,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(NOTHING_TO_REWRITE))
+def test_nothing_to_rewrite_compiles_the_same_program(name):
+    """A loglik with nothing to rewrite (the built-in families, the benchmark's W1-W4) is
+    traced as written: the fit's program is the one without the step."""
+    model, make_data = NOTHING_TO_REWRITE[name]
+    data = make_data()
+    off = copy.copy(model)
+    off.compiled_loglik = model.loglik
+    texts = [
+        jax.jit(lambda d, m=m: jm.fit_batch(m, d).params).lower(data).as_text(debug_info=False)
+        for m in (model, off)
+    ]
+    assert texts[0] == texts[1]
