@@ -260,6 +260,11 @@ def _product_of_data(eqn, is_data) -> tuple | None:
     return None
 
 
+def _in(v, collection) -> bool:
+    """``v in collection`` for a jaxpr atom (a literal is in none)."""
+    return not isinstance(v, jcore.Literal) and v in collection
+
+
 def _eval(jaxpr, consts, args, data):
     """Evaluate ``jaxpr`` with its rewrites (``pow``; ``log`` of a product or quotient of data
     by a parameter) and its ``jit`` calls inlined. ``data[i]``: whether ``args[i]`` depends on
@@ -274,6 +279,8 @@ def _eval(jaxpr, consts, args, data):
 
     def hint(v):
         """``log|v|``, shared by the rewritten logs and pows of ``v``."""
+        if isinstance(v, jcore.Literal):
+            return jnp.log(jnp.abs(read(v)))
         if v not in hints:
             if v in products:
                 x, s, quotient = products[v]
@@ -295,12 +302,12 @@ def _eval(jaxpr, consts, args, data):
         prim = eqn.primitive
         if prim is lax.pow_p and _rewritable_pow(eqn):
             z, y = eqn.invars
-            if z in products:
+            if _in(z, products):
                 x, s, quotient = products[z]
                 outs = [_pow_of_product(read(x), read(s), invals[1], invals[0], hint(z), quotient)]
             else:
                 outs = [_pow_hinted(*invals, hint(z))]
-        elif prim is lax.log_p and eqn.invars[0] in products:
+        elif prim is lax.log_p and _in(eqn.invars[0], products):
             z = eqn.invars[0]
             x, s, quotient = products[z]
             outs = [_log_of_product_hinted(read(x), read(s), invals[0], hint(z), quotient)]
@@ -332,7 +339,7 @@ def _has_rewrite(jaxpr, data) -> bool:
     for eqn in jaxpr.eqns:
         if eqn.primitive is lax.pow_p and _rewritable_pow(eqn):
             return True
-        if eqn.primitive is lax.log_p and eqn.invars[0] in products:
+        if eqn.primitive is lax.log_p and _in(eqn.invars[0], products):
             return True
         in_data = [is_data(v) for v in eqn.invars]
         if _is_jit_call(eqn) and _has_rewrite(eqn.params["jaxpr"].jaxpr, in_data):

@@ -385,3 +385,18 @@ def test_nothing_to_rewrite_compiles_the_same_program(name):
         for m in (model, off)
     ]
     assert texts[0] == texts[1]
+
+
+def test_literal_operands():
+    """Constants folded into the jaxpr as literals: a log or pow of a number."""
+
+    def f(p, x):
+        return jnp.log(2.0) * x + lax.pow(2.0, p) + jnp.log(x / p) + lax.pow(x, 0.5)
+
+    x = jnp.linspace(0.5, 2.0, 5)
+    assert np.allclose(rewrite(f)(1.5, x), f(1.5, x), rtol=1e-14)
+    assert np.allclose(
+        jax.grad(lambda p: jnp.sum(rewrite(f)(p, x)))(1.5),
+        jax.grad(lambda p: jnp.sum(f(p, x)))(1.5),
+        rtol=1e-13,
+    )
