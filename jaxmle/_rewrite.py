@@ -39,8 +39,10 @@ NaN), ``x = ±0`` and ``±inf`` give ``0`` or ``inf`` with the sign of an odd
 integer ``y``, ``x < 0`` gives ``±|x|^y`` for an integer ``y`` and NaN
 otherwise, ``|x| = 1`` with an infinite ``y`` gives 1, overflow and underflow
 give ``inf`` and 0; ``log`` of ``z <= 0``, ``inf`` or NaN is that of ``z``. XLA's
-CPU backend reads a subnormal number as zero in every operation (its ``pow``
-alone reads it exactly); the rewritten ``pow`` does as the other operations.
+CPU backend reads a subnormal number as zero in its arithmetic and ``log``
+(its ``pow`` reads it exactly, and a comparison may); the rewritten ``pow``
+reads ``x`` as its ``log`` does: a subnormal ``x`` is a zero, decided on
+``log|x| = -inf``, not on a comparison.
 
 The derivatives are equal to the original's to the same relative accuracy where
 ``x`` is finite and non-zero and ``x^y`` neither overflows nor underflows. Where
