@@ -28,10 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import json, sys, time
+sys.path.insert(0, {root!r})
+import jaxmle as jm  # the version timed, imported before bench/run.py puts its own checkout first
 sys.path.insert(0, {bench!r})
 import run as bench  # bench/run.py of this checkout: the workloads
 import jax, numpy as np
-import jaxmle as jm
 assert jm.__file__.startswith({root!r}), jm.__file__
 rng_seed, quick = {seed}, {quick}
 makers = {{"W1": (bench.make_w1, 10_000, 1_000), "W2": (bench.make_w2, 1_000, 200),

@@ -301,6 +301,10 @@ class Workload:
     hand_u0: Callable[[dict], np.ndarray]
     peers: dict = field(default_factory=dict)  # name -> (fit_one(i) -> (est, se), note)
     notes: list = field(default_factory=list)
+    # other jaxmle models of the same data, timed side by side with `model`:
+    # row name -> (model, numpy data dict -> what fit_batch gets, note)
+    variants: dict = field(default_factory=dict)
+    model_builtin: jm.Model | None = None  # (W2: the family, kept for W2u's comparison)
 
 
 def _hess_from_grad(f):
@@ -446,6 +450,7 @@ def make_w2(B: int, n: int, rng) -> Workload:
         n=n,
         data={"x": x, "event": event},
         model=jm.families.Weibull(),  # the built-in family, as users call it
+        model_builtin=jm.families.Weibull(),
         jm_data=lambda d: {"x": jnp.asarray(d["x"]), "event": jnp.asarray(d["event"])},
         jm_init=lambda d: {"shape": 1.0, "scale": d["x"].mean(axis=1)},
         negll=negll,
@@ -502,6 +507,137 @@ def make_w2(B: int, n: int, rng) -> Workload:
         wl.peers["lifelines"] = (ll_fit, "WeibullFitter (its own starting values)")
     except ImportError:
         pass
+    return wl
+
+
+def weibull_user_loglik(p, d):
+    """The censored Weibull as a user writes it: the data over the scale, to the power of the
+    shape (a pow per observation, as written)."""
+    t, e = d["x"], d["event"]
+    z = t / p["scale"]
+    shape, scale = p["shape"], p["scale"]
+    return e * (jnp.log(shape) - jnp.log(scale) + (shape - 1) * jnp.log(z)) - z ** p["shape"]
+
+
+def make_w2u(B: int, n: int, rng) -> Workload:
+    """W2's data and peers; jaxmle fits the Weibull as a user writes it (`weibull_user_loglik`),
+    beside the built-in family, the same model written on the log scale, and the user's model
+    with `rewrite=False`."""
+    wl = make_w2(B, n, rng)
+    spec = {"shape": jm.Positive(), "scale": jm.Positive()}
+    wl.key, wl.title = "W2u", "right-censored Weibull written by a user, `(t / scale) ** shape`"
+    wl.model = jm.Model(weibull_user_loglik, spec, name="Weibull (user)")
+    wl.variants = {
+        "jaxmle, built-in family (W2)": (wl.model_builtin, wl.jm_data, "jm.families.Weibull()"),
+        "jaxmle, log form": (
+            jm.Model(weibull_censored_loglik, spec, name="Weibull (log form)"),
+            wl.jm_data,
+            "the same model written on the log scale",
+        ),
+        "jaxmle, rewrite=False": (
+            jm.Model(weibull_user_loglik, spec, rewrite=False),
+            wl.jm_data,
+            "the user's model, not rewritten",
+        ),
+    }
+    wl.peers = {k: v for k, v in wl.peers.items() if k != "lifelines"}
+    wl.notes = [
+        "W2's data; the loglik as a user writes it: `z = t / scale; event * (log(shape) - "
+        "log(scale) + (shape - 1) * log(z)) - z ** shape`"
+    ] + wl.notes[:1]
+    return wl
+
+
+def boxcox_user_loglik(p, y):
+    """Box–Cox normal as a user writes it: `(y ** lam - 1) / lam` is normal, with the Jacobian
+    `y ** (lam - 1)` of the transformation."""
+    lam = p["lam"]
+    z = (y**lam - 1.0) / lam
+    return jax.scipy.stats.norm.logpdf(z, p["mu"], p["sigma"]) + (lam - 1.0) * jnp.log(y)
+
+
+def boxcox_log_loglik(p, y):
+    """The same on the log scale: `y ** lam = exp(lam * log y)`."""
+    lam, mu, sigma = p["lam"], p["mu"], p["sigma"]
+    ly = jnp.log(y)
+    r = ((jnp.exp(lam * ly) - 1.0) / lam - mu) / sigma
+    return -0.5 * r * r - jnp.log(sigma) - 0.5 * LOG2PI + (lam - 1.0) * ly
+
+
+def make_w5u(B: int, n: int, rng) -> Workload:
+    """Box–Cox normal (lam, mu, sigma > 0), a power law in a parameter, written by a user."""
+    lam_true, mu_true, sigma_true = 0.5, 2.0, 0.4
+    z = rng.normal(mu_true, sigma_true, size=(B, n))
+    y = (lam_true * z + 1.0) ** (1.0 / lam_true)
+    ly = np.log(y)
+    spec = {"lam": jm.Real(), "mu": jm.Real(), "sigma": jm.Positive()}
+
+    def parts(u, i):
+        lam, mu, s = u
+        sig = math.exp(s)
+        ylam = np.exp(lam * ly[i])
+        zz = (ylam - 1.0) / lam
+        return lam, mu, sig, ylam, zz
+
+    def negll(u, i):
+        lam, mu, sig, _, zz = parts(u, i)
+        r = (zz - mu) / sig
+        return -np.sum(-0.5 * r * r - math.log(sig) - 0.5 * LOG2PI + (lam - 1.0) * ly[i])
+
+    def grad(u, i):
+        lam, mu, sig, ylam, zz = parts(u, i)
+        r = (zz - mu) / sig
+        dz = (ylam * ly[i] - zz) / lam
+        return -np.array([np.sum(-r / sig * dz + ly[i]), np.sum(r / sig), np.sum(-1.0 + r * r)])
+
+    def hand_f(u, y):
+        return -jnp.sum(boxcox_log_loglik({"lam": u[0], "mu": u[1], "sigma": jnp.exp(u[2])}, y))
+
+    def start(d):
+        m = np.log(d["x"]).mean(axis=1)  # lam = 0 in the limit: log y normal; a start near it
+        return np.stack([np.full_like(m, 0.1), m, np.log(np.log(d["x"]).std(axis=1))], axis=1)
+
+    wl = Workload(
+        key="W5u",
+        title="Box–Cox normal (lam, mu, sigma), `y ** lam` written by a user",
+        B=B,
+        n=n,
+        data={"x": y},
+        model=jm.Model(boxcox_user_loglik, spec, name="Box-Cox (user)"),
+        jm_data=lambda d: jnp.asarray(d["x"]),
+        jm_init=lambda d: {
+            "lam": 0.1,
+            "mu": np.log(d["x"]).mean(axis=1),
+            "sigma": np.log(d["x"]).std(axis=1),
+        },
+        negll=negll,
+        grad=grad,
+        u0=lambda i: start({"x": y[i : i + 1]})[0],
+        constrain=lambda u: np.array([u[0], u[1], math.exp(u[2])]),
+        jac=lambda u: np.diag([1.0, 1.0, math.exp(u[2])]),
+        hand_f=hand_f,
+        hand_fgh=_hess_from_grad(hand_f),
+        hand_constrain=lambda u: jnp.stack([u[0], u[1], jnp.exp(u[2])]),
+        hand_data=lambda d: jnp.asarray(d["x"]),
+        hand_u0=start,
+    )
+    wl.variants = {
+        "jaxmle, log form": (
+            jm.Model(boxcox_log_loglik, spec, name="Box-Cox (log form)"),
+            wl.jm_data,
+            "the same model written with `exp(lam * log(y))`",
+        ),
+        "jaxmle, rewrite=False": (
+            jm.Model(boxcox_user_loglik, spec, rewrite=False),
+            wl.jm_data,
+            "the user's model, not rewritten",
+        ),
+    }
+    wl.notes.append(
+        f"true lam={lam_true}, mu={mu_true}, sigma={sigma_true}; the loglik as a user writes it: "
+        "`norm.logpdf((y ** lam - 1) / lam, mu, sigma) + (lam - 1) * log(y)`; every method "
+        "starts at lam = 0.1, mu and sigma the mean and SD of log y"
+    )
     return wl
 
 
@@ -738,14 +874,15 @@ def run_workload(wl: Workload, repeats: int) -> dict:
     )
     hdata = jax.block_until_ready(wl.hand_data(wl.data))
     hu0 = jnp.asarray(wl.hand_u0(wl.data), jnp.float64)
-    timed = time_side_by_side(
-        {
-            "jaxmle": lambda: jm.fit_batch(wl.model, jdata, init=init),
-            "hand": lambda: run_hand_chunked(solver, hdata, hu0, chunk),
-            "tuned": lambda: run_hand_chunked(tuned, hdata, hu0, chunk),
-        },
-        repeats,
-    )
+    fns = {
+        "jaxmle": lambda: jm.fit_batch(wl.model, jdata, init=init),
+        "hand": lambda: run_hand_chunked(solver, hdata, hu0, chunk),
+        "tuned": lambda: run_hand_chunked(tuned, hdata, hu0, chunk),
+    }
+    for name, (model, to_data, _) in wl.variants.items():
+        vdata = jax.block_until_ready(to_data(wl.data))
+        fns[name] = lambda model=model, vdata=vdata: jm.fit_batch(model, vdata, init=init)
+    timed = time_side_by_side(fns, repeats)
     first, steady, _, res = timed["jaxmle"]
     out.update(jm_first=first, jm_steady=steady, jm_res=res, chunk=chunk)
     rows.append(Row("jaxmle.fit_batch", B, steady, first - steady, f"chunk {chunk}"))
@@ -776,6 +913,13 @@ def run_workload(wl: Workload, repeats: int) -> dict:
     ofirst, osteady, _, _ = timed["tuned"]
     rows.append(Row(HAND_TUNED, B, osteady, ofirst - osteady, f"chunk {chunk}"))
     log(f"   hand, jaxmle's XLA options: steady {osteady:.4f} s")
+    for name, (model, _, note) in wl.variants.items():
+        vfirst, vsteady, _, vres = timed[name]
+        v_est, _ = flat_est_se(model, vres, B)
+        both = ok & (np.asarray(vres.status) == jm.Status.CONVERGED)
+        note += f"; max abs Δ estimate from jaxmle's {maxabs(v_est[both], jm_est[both]):.1e}"
+        rows.append(Row(name, B, vsteady, vfirst - vsteady, note))
+        log(f"   {name}: first {vfirst:.3f} s, steady {vsteady:.4f} s")
     return out
 
 
@@ -787,7 +931,7 @@ def run_peers(wl: Workload, out: dict, subsets: dict) -> None:
     jm_est, jm_se, ok = out.pop("jm_est"), out.pop("jm_se"), out.pop("ok")
     log(f"\n== {wl.key} peers")
     peers = {"scipy": scipy_peer(wl)}
-    if wl.key in ("W1", "W2", "W3"):
+    if wl.key in ("W1", "W2", "W3", "W2u", "W5u"):
         try:
             peers["iminuit"] = iminuit_peer(wl)
         except ImportError:
@@ -904,6 +1048,12 @@ PEER_TARGETS = {
     "W2": [("iminuit", 25.0), ("lifelines", 1000.0)],
     "W3": [("statsmodels", 10.0)],
     "W4": [("scipy", 300.0)],
+    "W2u": [("iminuit", 25.0)],
+}
+#: jaxmle's time on a user-written model over that of another jaxmle model of the same data
+VARIANT_TARGETS = {
+    "W2u": [("jaxmle, built-in family (W2)", 1.3)],
+    "W5u": [("jaxmle, log form", 1.3)],
 }
 HAND_TARGET = 1.2  # jaxmle time / hand-written time, at most
 COMPILE_TARGET = 1.5  # seconds per model and batch shape, at most
@@ -927,8 +1077,12 @@ def targets_table(results: list[dict], scaling: dict | None) -> list[str]:
             if peer in rows:
                 ratio = rows[peer].seconds / base
                 line(wl.key, f"≥ {want:g}× the {peer} loop", f"{ratio:,.1f}×", ratio >= want)
+        for variant, most in VARIANT_TARGETS.get(wl.key, []):
+            if variant in rows:
+                ratio = base / rows[variant].seconds
+                line(wl.key, f"≤ {most}× *{variant}*", f"{ratio:.2f}×", ratio <= most)
         hand = rows.get("hand jit(vmap(Newton))")
-        if hand is not None:
+        if hand is not None and wl.key in ("W1", "W2", "W3", "W4"):
             ratio = base / hand.seconds
             line(
                 wl.key,
@@ -1095,10 +1249,24 @@ def report(results: list[dict], scaling: dict | None, args, cmd: str, total_s: f
 # ============================================================================
 # main
 # ============================================================================
-FULL = {"W1": (10_000, 1_000), "W2": (1_000, 200), "W3": (1_000, 500), "W4": (10_000, 100)}
+FULL = {
+    "W1": (10_000, 1_000),
+    "W2": (1_000, 200),
+    "W3": (1_000, 500),
+    "W4": (10_000, 100),
+    "W2u": (1_000, 200),
+    "W5u": (1_000, 200),
+}
 SUBSETS_FULL = {"scipy": 200, "statsmodels": 100, "iminuit": 100, "lifelines": 50}
 SUBSETS_QUICK = {"scipy": 20, "statsmodels": 10, "iminuit": 10, "lifelines": 5}
-MAKERS = {"W1": make_w1, "W2": make_w2, "W3": make_w3, "W4": make_w4}
+MAKERS = {
+    "W1": make_w1,
+    "W2": make_w2,
+    "W3": make_w3,
+    "W4": make_w4,
+    "W2u": make_w2u,
+    "W5u": make_w5u,
+}
 
 
 def main(argv=None) -> int:
@@ -1119,7 +1287,9 @@ def main(argv=None) -> int:
         default=None,
         help="steady-state runs per JAX method (default 5, quick 3; at least 3)",
     )
-    ap.add_argument("--only", default="W1,W2,W3,W4", help="comma-separated workloads to run")
+    ap.add_argument(
+        "--only", default="W1,W2,W3,W4,W2u,W5u", help="comma-separated workloads to run"
+    )
     ap.add_argument("--seed", type=int, default=20240601)
     args = ap.parse_args(argv)
     args.repeats = max(3, args.repeats or (3 if args.quick else 5))
@@ -1128,7 +1298,7 @@ def main(argv=None) -> int:
     log("float64 enabled for JAX (jax_enable_x64=True); all methods run in float64")
     log(f"JAX {jax.__version__}, backend {jax.default_backend()}, {os.cpu_count()} CPUs")
     subsets = SUBSETS_QUICK if args.quick else SUBSETS_FULL
-    keys = [k.strip().upper() for k in args.only.split(",") if k.strip()]
+    keys = [k.strip().upper().replace("U", "u") for k in args.only.split(",") if k.strip()]
     t_start = time.perf_counter()
     results, scaling = [], None
     # every JAX timing first, then the peer loops (see run_peers)
@@ -1136,7 +1306,7 @@ def main(argv=None) -> int:
         B, n = FULL[key]
         if args.quick:
             B //= 10
-        rng = np.random.default_rng([args.seed, int(key[1:])])
+        rng = np.random.default_rng([args.seed, int(key[1])])  # (W2u: W2's data)
         wl = MAKERS[key](B, n, rng)
         r = run_workload(wl, args.repeats)
         results.append(r)

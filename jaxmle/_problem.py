@@ -58,7 +58,7 @@ class Problem:
 
     def terms(self, params, data, mask):
         """Per-observation log-likelihood (masked terms 0), or the scalar total."""
-        return self._masked(self.model.loglik(params, data), mask)
+        return self._masked(self.model.compiled_loglik(params, data), mask)
 
     def terms_free(self, u, data, mask):
         """:meth:`terms` at the unconstrained vector ``u`` (through the model's own form in

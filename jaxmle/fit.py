@@ -92,6 +92,7 @@ def with_args(model: Model, args) -> Model:
     """
     bound = copy.copy(model)
     bound.loglik = functools.partial(_with_args, model.loglik, args=args)
+    bound.compiled_loglik = functools.partial(_with_args, model.compiled_loglik, args=args)
     bound._free_loglik = None  # (a family's own form in u takes no args)
     return bound
 

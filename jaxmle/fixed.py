@@ -124,6 +124,7 @@ class Reduction:
                 spec,
                 init=self._init if full.init_fn is not None else None,
                 name=full.name,
+                rewrite=False,  # (its loglik is the full model's compiled one)
             )
             if spec
             else None
@@ -220,7 +221,7 @@ class Reduction:
         return out
 
     def _loglik(self, red, data):
-        return self.full.loglik(self.expand(red, _squeeze(data["fixed"])), data["data"])
+        return self.full.compiled_loglik(self.expand(red, _squeeze(data["fixed"])), data["data"])
 
     def _expected_info(self, red, data, weights):
         """The reduced model's expected information: the full model's, through the

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._rewrite import rewrite as _rewrite
 from .constraints import Constraint, as_constraint
 
 __all__ = ["Model", "NoExpectedInformation"]
@@ -48,6 +49,12 @@ class Model:
             dataset like ``data`` drawn from the model at ``params`` with the
             ``jax.random`` key (the parametric bootstrap uses it; the family
             models have one). Traceable.
+        rewrite: whether the fit evaluates and differentiates ``loglik`` rewritten into
+            equal, cheaper primitives (default ``True``): a power ``x ** y`` with a
+            floating exponent becomes ``exp(y log|x|)`` with its rounding compensated, its
+            special cases exact, and derivatives that reuse its value (equal to ``pow`` to
+            a few ulps; see "Performance" in the documentation). ``False`` fits ``loglik``
+            exactly as written.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -69,6 +76,7 @@ class Model:
         init: Callable[[Any], Mapping[str, Any]] | None = None,
         name: str | None = None,
         simulate: Callable[[jax.Array, dict, Any], Any] | None = None,
+        rewrite: bool = True,
     ):
         if not callable(loglik):
             raise TypeError(f"Model needs a callable loglik(params, data), got {loglik!r}")
@@ -78,6 +86,10 @@ class Model:
                 f"e.g. {{'mu': jm.Real(), 'sigma': jm.Positive()}}; got {spec!r}"
             )
         self.loglik = loglik
+        self.rewrite = bool(rewrite)
+        # what the fit evaluates and differentiates: ``loglik`` through the rewrite step
+        # (jaxmle/_rewrite.py), or as written with ``rewrite=False``
+        self.compiled_loglik = _rewrite(loglik) if self.rewrite else loglik
         self.spec = {}
         for key, c in spec.items():
             if not isinstance(key, str):
@@ -302,7 +314,9 @@ class Model:
                     "a module (not a lambda or a function inside a function), or save the "
                     "numbers instead (res.to_dict())"
                 ) from None
-        return (_restore, (type(self), self.__dict__))
+        # (the rewritten loglik is made again from loglik on unpickling)
+        state = {k: v for k, v in self.__dict__.items() if k != "compiled_loglik"}
+        return (_restore, (type(self), state))
 
 
 #: the model's functions, and what the pickling error calls them
@@ -322,4 +336,6 @@ def _restore(cls, state):
     """A model from its pickled attributes."""
     model = object.__new__(cls)
     model.__dict__.update(state)
+    if "compiled_loglik" not in state:
+        model.compiled_loglik = _rewrite(model.loglik) if model.rewrite else model.loglik
     return model
