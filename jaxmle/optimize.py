@@ -268,7 +268,7 @@ class _State(NamedTuple):
     w_x: jax.Array  # x at the start of the current window of accepted steps ...
     w_f: jax.Array  # ... and f there
     w_n: jax.Array  # accepted steps in the current window
-    w_k: jax.Array  # the coordinate that moved most in the last window (its share of f) ...
+    w_k: jax.Array  # (p,) the coordinate that moved most in the last window, as a mask ...
     w_rate: jax.Array  # ... the change of f per unit of it there
     w_hits: jax.Array  # windows in a row that repeated the one before (a valley to a limit)
     frozen: jax.Array  # (p,): coordinates found running to a limit, held where they are
@@ -468,7 +468,7 @@ class _NewtonSolver(Solver):
             fresh=jnp.ones((), bool), start_ok=false, rejected=false, c0=zero, c1=zero,
             H_known=jnp.ones((size, size), bool), linear=jnp.zeros((), jnp.int32), x_lin=x0,
             creep=jnp.zeros((), jnp.int32), w_x=x0, w_f=zero, w_n=jnp.zeros((), jnp.int32),
-            w_k=jnp.zeros((), jnp.int32), w_rate=zero, w_hits=jnp.zeros((), jnp.int32),
+            w_k=jnp.zeros((size,), bool), w_rate=zero, w_hits=jnp.zeros((), jnp.int32),
             frozen=jnp.zeros((size,), bool),
         )  # fmt: skip
 
@@ -593,11 +593,14 @@ class _NewtonSolver(Solver):
         w_n = s.w_n + counted.astype(jnp.int32)
         x_now, f_now = jnp.where(accept, x_new, s.x), jnp.where(accept, f_new, s.f)
         dx = x_now - s.w_x
-        k = jnp.argmax(jnp.abs(dx)).astype(jnp.int32)
-        moved = dx[k]
+        # (the coordinate as a mask, without argmax and a gather: elementwise work only)
+        k = jnp.abs(dx) == jnp.max(jnp.abs(dx))
+        k = k & (jnp.cumsum(k) == 1)
+        moved = jnp.sum(jnp.where(k, dx, 0.0))
         rate = (f_now - s.w_f) / jnp.where(moved != 0, moved, 1.0)
         repeat = (
-            (k == s.w_k) & (jnp.abs(moved) >= jnp.maximum(0.05 * jnp.abs(s.w_x[k]), 1.0))
+            jnp.all(k == s.w_k)
+            & (jnp.abs(moved) >= jnp.maximum(0.05 * jnp.abs(jnp.sum(jnp.where(k, s.w_x, 0))), 1.0))
             & (f_now < s.w_f) & (jnp.sign(rate) == jnp.sign(s.w_rate))
             & (jnp.abs(rate - s.w_rate) <= 0.25 * jnp.abs(s.w_rate))
         )  # fmt: skip
@@ -610,7 +613,7 @@ class _NewtonSolver(Solver):
             | runaway
             | (s.creep >= _CREEP_LIMIT)
         )
-        frozen = s.frozen | (valley & (jnp.arange(s.x.shape[0]) == k))
+        frozen = s.frozen | (valley & k)
         stalled = stalled & ~s.fresh
         start_ok = jnp.where(s.fresh, finite, s.start_ok)
 
@@ -646,7 +649,7 @@ class _NewtonSolver(Solver):
             w_x=jnp.where(full | s.fresh, x_now, s.w_x),
             w_f=jnp.where(full | s.fresh, f_now, s.w_f),
             w_n=jnp.where(full | s.fresh, 0, w_n).astype(jnp.int32),
-            w_k=jnp.where(full, k, s.w_k).astype(jnp.int32),
+            w_k=jnp.where(full, k, s.w_k),
             w_rate=jnp.where(full, rate, jnp.where(s.fresh, 0.0, s.w_rate)).astype(dtype),
             w_hits=jnp.where(s.fresh | valley, 0, w_hits).astype(jnp.int32),
             frozen=frozen,
