@@ -308,6 +308,10 @@ class Solver:
       gradient is, from differences of the gradient), run only where
       ``repair_needed(state)`` and, in a batch, only in iterations where some member needs
       it (``has_repair`` says whether a solver has one);
+    - ``review(fun, args, state)``: the state after a look back over the iterations (the
+      Newton methods: every few accepted steps, whether a coordinate runs down a valley to
+      a limit, which is then held where it is), run like ``repair``, only where
+      ``review_needed(state)`` (``has_review``);
     - ``postprocess(fun, args, state)``: the :class:`NewtonResult`.
 
     The implementations are :class:`TrustRegion` (the default), :class:`DampedNewton`
@@ -331,6 +335,8 @@ class Solver:
     has_extra: bool = False
     #: whether ``repair`` may be needed (drivers skip the branch otherwise)
     has_repair: bool = False
+    #: whether ``review`` may be needed (drivers skip the branch otherwise)
+    has_review: bool = False
     #: iteration limit (accepted plus rejected steps)
     max_iter: int
     #: tolerance of the convergence test (``None``: the solver's default for the dtype)
@@ -375,6 +381,12 @@ class Solver:
         return jnp.zeros((), bool)
 
     def repair(self, fun, args, state):
+        return state
+
+    def review_needed(self, state):
+        return jnp.zeros((), bool)
+
+    def review(self, fun, args, state):
         return state
 
     def postprocess(self, fun, args, state) -> NewtonResult:
@@ -580,53 +592,26 @@ class _NewtonSolver(Solver):
         held = (~prop.pd | jnp.any(p != prop.newton)) & (ratio < 0.25)
         creep = jnp.where(accept & tiny & held & ~converged, s.creep + 1, 0)
         creep = jnp.where(s.fresh, 0, creep).astype(jnp.int32)
-        # A valley to a limit: window after window of accepted steps, the same coordinate
-        # moves the same way by at least 1 (an e-fold of a positive parameter) and f falls
-        # at the same rate per unit of it, as the log-likelihood of a scale running to 0
-        # along a curved valley of the others (a Gaussian with a free sigma on data the mean
-        # can fit exactly: f = m log(sigma) + const along sigma^2 = S(x) / m, no maximum).
-        # After _VALLEY_WINDOWS such windows that coordinate is held where it is (reported
-        # as running to a limit) and the others converge on their own: their limit as it
-        # goes to its end (the x of a zero residual, which Newton's method on the others
-        # reaches quadratically, where the valley crawled).
+        # (the windows of accepted steps that :meth:`review` looks back over)
         counted = accept & ~s.fresh & ~converged
         w_n = s.w_n + counted.astype(jnp.int32)
-        x_now, f_now = jnp.where(accept, x_new, s.x), jnp.where(accept, f_new, s.f)
-        dx = x_now - s.w_x
-        # (the coordinate as a mask, without argmax and a gather: elementwise work only)
-        k = jnp.abs(dx) == jnp.max(jnp.abs(dx))
-        k = k & (jnp.cumsum(k) == 1)
-        moved = jnp.sum(jnp.where(k, dx, 0.0))
-        rate = (f_now - s.w_f) / jnp.where(moved != 0, moved, 1.0)
-        repeat = (
-            jnp.all(k == s.w_k)
-            & (jnp.abs(moved) >= jnp.maximum(0.05 * jnp.abs(jnp.sum(jnp.where(k, s.w_x, 0))), 1.0))
-            & (f_now < s.w_f) & (jnp.sign(rate) == jnp.sign(s.w_rate))
-            & (jnp.abs(rate - s.w_rate) <= 0.25 * jnp.abs(s.w_rate))
-        )  # fmt: skip
-        full = w_n >= _WINDOW
-        w_hits = jnp.where(full, jnp.where(repeat, s.w_hits + 1, 0), s.w_hits)
-        valley = w_hits >= _VALLEY_WINDOWS - 1
         stalled = ~converged & (
             (flat >= _FLAT_LIMIT)
             | (~accept & jnp.all(s.x + p == s.x))
             | runaway
             | (s.creep >= _CREEP_LIMIT)
         )
-        frozen = s.frozen | (valley & k)
         stalled = stalled & ~s.fresh
         start_ok = jnp.where(s.fresh, finite, s.start_ok)
 
         def pick(new, old):
             return jnp.where(accept, new, old)
 
-        g_out, H_out = _hold(frozen, pick(g_new, s.g), pick(H_new, s.H))
-
         return _State(
             x=pick(x_new, s.x),
             f=pick(f_new, s.f),
-            g=g_out,
-            H=H_out,
+            g=pick(g_new, s.g),
+            H=pick(H_new, s.H),
             damping=jnp.where(converged | s.fresh, s.damping, damping).astype(dtype),
             step=p,
             decrement=jnp.where(s.fresh, s.decrement, dec),
@@ -646,14 +631,54 @@ class _NewtonSolver(Solver):
             linear=linear,
             x_lin=x_lin,
             creep=creep,
-            w_x=jnp.where(full | s.fresh, x_now, s.w_x),
-            w_f=jnp.where(full | s.fresh, f_now, s.w_f),
-            w_n=jnp.where(full | s.fresh, 0, w_n).astype(jnp.int32),
+            w_x=jnp.where(s.fresh, x_new, s.w_x),
+            w_f=jnp.where(s.fresh, f_new, s.w_f),
+            w_n=jnp.where(s.fresh, 0, w_n).astype(jnp.int32),
+            w_k=s.w_k, w_rate=s.w_rate, w_hits=s.w_hits, frozen=s.frozen,
+        )  # fmt: skip
+
+    has_review = True
+
+    def review_needed(self, s):
+        # (a window of accepted steps is complete, or some coordinate is held)
+        return (s.w_n >= _WINDOW) | jnp.any(s.frozen)
+
+    def review(self, fun, args, s):
+        # A valley to a limit: window after window of accepted steps, the same coordinate
+        # moves the same way by at least 1 (an e-fold of a positive parameter) and f falls
+        # at the same rate per unit of it, as the log-likelihood of a scale running to 0
+        # along a curved valley of the others (a Gaussian with a free sigma on data the mean
+        # can fit exactly: f = m log(sigma) + const along sigma^2 = S(x) / m, no maximum).
+        # After _VALLEY_WINDOWS such windows that coordinate is held where it is (reported
+        # as running to a limit) and the others converge on their own: their limit as it
+        # goes to its end (the x of a zero residual, which Newton's method on the others
+        # reaches quadratically, where the valley crawled).
+        full = s.w_n >= _WINDOW
+        dx = s.x - s.w_x
+        # (the coordinate as a mask, without argmax and a gather: elementwise work only)
+        k = jnp.abs(dx) == jnp.max(jnp.abs(dx))
+        k = k & (jnp.cumsum(k) == 1)
+        moved = jnp.sum(jnp.where(k, dx, 0.0))
+        rate = (s.f - s.w_f) / jnp.where(moved != 0, moved, 1.0)
+        repeat = (
+            jnp.all(k == s.w_k)
+            & (jnp.abs(moved) >= jnp.maximum(0.05 * jnp.abs(jnp.sum(jnp.where(k, s.w_x, 0))), 1.0))
+            & (s.f < s.w_f) & (jnp.sign(rate) == jnp.sign(s.w_rate))
+            & (jnp.abs(rate - s.w_rate) <= 0.25 * jnp.abs(s.w_rate))
+        )  # fmt: skip
+        w_hits = jnp.where(full, jnp.where(repeat, s.w_hits + 1, 0), s.w_hits)
+        valley = w_hits >= _VALLEY_WINDOWS - 1
+        frozen = s.frozen | (valley & k)
+        g, H = _hold(frozen, s.g, s.H)
+        return s._replace(
+            g=g, H=H, frozen=frozen,
+            w_x=jnp.where(full, s.x, s.w_x),
+            w_f=jnp.where(full, s.f, s.w_f),
+            w_n=jnp.where(full, 0, s.w_n).astype(jnp.int32),
             w_k=jnp.where(full, k, s.w_k),
-            w_rate=jnp.where(full, rate, jnp.where(s.fresh, 0.0, s.w_rate)).astype(dtype),
-            w_hits=jnp.where(s.fresh | valley, 0, w_hits).astype(jnp.int32),
-            frozen=frozen,
-        )
+            w_rate=jnp.where(full, rate, s.w_rate).astype(s.f.dtype),
+            w_hits=jnp.where(valley, 0, w_hits).astype(jnp.int32),
+        )  # fmt: skip
 
     def postprocess(self, fun, args, s) -> NewtonResult:
         start_ok = s.start_ok
@@ -1201,10 +1226,8 @@ def _iterate(solver, fun, args, state):
     else:
         extra = solver.no_extra(plan)
     state = solver.step(fun, args, state, plan, extra)
-    if solver.has_repair:
-        state = lax.cond(
-            solver.repair_needed(state), lambda s: solver.repair(fun, args, s), lambda s: s, state
-        )
+    for needed, fix in _fixes(solver):
+        state = lax.cond(needed(state), lambda s, fix=fix: fix(fun, args, s), lambda s: s, state)
     return state
 
 
@@ -1251,17 +1274,18 @@ def newton(
     return solver.postprocess(fun, (), state)
 
 
-def _where_needed(work, skip, tree, need, few):
-    """``work(tree)`` for the members of a batch that ``need`` it, ``skip(tree)`` for the
-    others (both map a batch to a batch): skipped where none does; where at most ``few`` do,
-    computed on those gathered into a batch of ``few`` (a handful of hard members then
-    costs a handful of solves, not a batch of them); otherwise on the whole batch."""
+def _where_needed(work, skip, tree, need, few, aux=()):
+    """``work(tree, aux)`` for the members of a batch that ``need`` it, ``skip(tree)`` for the
+    others (both map a batch to a batch; ``aux``: per-member inputs of ``work`` that it does
+    not return): skipped where none does; where at most ``few`` do, computed on those
+    gathered into a batch of ``few`` (a handful of hard members then costs a handful of
+    solves, not a batch of them); otherwise on the whole batch."""
     B = need.shape[0]
     count = jnp.sum(need)
 
     def gathered(tree):
         idx = jnp.nonzero(need, size=few, fill_value=0)[0]
-        sub = work(jax.tree_util.tree_map(lambda a: a[idx], tree))
+        sub = work(*jax.tree_util.tree_map(lambda a: a[idx], (tree, aux)))
         full = skip(tree)
         # (padding indices repeat member 0, which is written last, with its own value)
         real = jnp.arange(few) < count
@@ -1272,11 +1296,24 @@ def _where_needed(work, skip, tree, need, few):
     def every(tree):
         return jax.tree_util.tree_map(
             lambda w, s_: jnp.where(jnp.reshape(need, (B,) + (1,) * (w.ndim - 1)), w, s_),
-            work(tree), skip(tree),
+            work(tree, aux), skip(tree),
         )  # fmt: skip
 
     branch = jnp.where(count == 0, 0, jnp.where(count <= few, 1, 2))
     return lax.switch(branch, [skip, gathered, every], tree)
+
+
+def _fixes(solver):
+    """The solver's work after a step, as ``(needed(state), fix(fun, args, state))`` pairs:
+    its repair and its review, where it has them."""
+    return [
+        (needed, fix)
+        for has, needed, fix in (
+            (solver.has_repair, solver.repair_needed, solver.repair),
+            (solver.has_review, solver.review_needed, solver.review),
+        )
+        if has
+    ]
 
 
 def newton_batch(
@@ -1345,8 +1382,9 @@ def newton_batch(
         few = max(B // 32, 1)
         if solver.has_extra:
             extra = _where_needed(
-                jax.vmap(solver.extra), jax.vmap(solver.no_extra), plan, on & need, few
-            )
+                lambda pl, _: jax.vmap(solver.extra)(pl), jax.vmap(solver.no_extra), plan,
+                on & need, few,
+            )  # fmt: skip
         else:
             extra = solver.no_extra(plan)
         new = jax.vmap(lambda s_, a, pl, ex: solver.step(fun, a, s_, pl, ex), (0, 0, 0, 0))(
@@ -1355,10 +1393,10 @@ def newton_batch(
         s = jax.tree_util.tree_map(
             lambda n, o: jnp.where(jnp.reshape(on, (B,) + (1,) * (n.ndim - 1)), n, o), new, s
         )
-        if solver.has_repair:
-            s, _ = _where_needed(
-                jax.vmap(lambda sa: (solver.repair(fun, sa[1], sa[0]), sa[1])),
-                lambda sa: sa, (s, args), on & jax.vmap(solver.repair_needed)(s), few,
+        for needed, fix in _fixes(solver):
+            s = _where_needed(
+                jax.vmap(lambda s_, a, fix=fix: fix(fun, a, s_)), lambda s_: s_, s,
+                on & jax.vmap(needed)(s), few, args,
             )  # fmt: skip
         left = jnp.sum(active(s), dtype=jnp.int32)
         # a few members left, none of which finished in this iteration: stragglers
