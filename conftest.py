@@ -17,6 +17,7 @@ JAXMLE_TEST_OPTIMIZE=1 to compile as users do.
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 if os.environ.get("JAXMLE_TEST_OPTIMIZE", "0") != "1":
     _flags = os.environ.get("XLA_FLAGS", "")
@@ -44,6 +45,19 @@ def pytest_configure(config):
     jax.config.update("jax_compilation_cache_dir", os.environ[_ENV])
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+_EXTENDED = Path(__file__).parent / "tests" / "extended.txt"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests listed in ``tests/extended.txt`` ``extended`` (before ``-m`` selects)."""
+    lines = _EXTENDED.read_text().splitlines()
+    listed = {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
+    for item in items:
+        if item.nodeid in listed:
+            item.add_marker(pytest.mark.extended)
 
 
 def pytest_unconfigure(config):

@@ -149,6 +149,17 @@ SMALL = {
 }
 
 
+def test_small_parquet_file_equals_the_pandas_table(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    df = pd.DataFrame(SMALL)
+    pq.write_table(pa.Table.from_pandas(df), tmp_path / "small.parquet")
+    table = pq.read_table(tmp_path / "small.parquet")
+    out = jm.fit_groups(table, "exponential", by=["site", "unit"], value="x")
+    _same(out, jm.fit_groups(df, "exponential", by=["site", "unit"], value="x"))
+    np.testing.assert_allclose(out["rate"], [1 / 3, 1 / 2, 1 / 4, 1 / 4], rtol=1e-12)
+
+
 def test_several_by_columns_and_none():
     df = pd.DataFrame(SMALL)
     out = jm.fit_groups(df, "exponential", by=["site", "unit"], value="x")
