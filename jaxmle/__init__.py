@@ -34,8 +34,16 @@ from .profile import (
     derived,
     profile_intervals,
 )
+from .profile import conf_int_profile as _conf_int_profile
+from .profile import profile as _profile
 from .results import FitResult, Status
+from .results import register_refits as _register_refits
 from .tables import fit_groups
+
+# The FitResult methods that solve again are thin conveniences over jaxmle.profile, which
+# sits above the fit; results.py (data, below the fit) cannot import it, so they are
+# wired here, once everything is imported (see docs/architecture.md).
+_register_refits(conf_int_profile=_conf_int_profile, profile=_profile, derived=derived)
 
 __version__ = "0.1.0"
 

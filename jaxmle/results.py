@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .constraints import Bounded, Real
+from .fixed import fixed_free_size
 from .inference import t_value, two_sided_p_t, z_value
 
 __all__ = ["Status", "FitResult"]
@@ -58,6 +59,25 @@ class Status(enum.IntEnum):
 
 
 _CI_METHODS = ("wald", "wald_transformed", "profile")
+
+#: The functions behind the methods of :class:`FitResult` that solve again
+#: (``conf_int(method="profile")``, ``profile``, ``derived``). They live in
+#: :mod:`jaxmle.profile`, a layer above the fit, which this module (data, below the fit)
+#: does not import: ``jaxmle/__init__.py`` registers them once every module is imported.
+_REFITS: dict[str, Callable[..., Any]] = {}
+
+
+def register_refits(**functions: Callable[..., Any]) -> None:
+    """Register the implementations of the methods that solve again, by name
+    (``conf_int_profile``, ``profile``, ``derived``); ``jaxmle/__init__.py`` does it."""
+    _REFITS.update(functions)
+
+
+def _refit(name: str) -> Callable[..., Any]:
+    try:
+        return _REFITS[name]
+    except KeyError:  # (only if jaxmle/__init__.py did not run: it always does on import)
+        raise RuntimeError(f"FitResult.{name} is registered by jaxmle/__init__.py") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,8 +210,6 @@ class FitResult:
         coordinates), used by AIC, BIC and the tests."""
         if not self.fixed:
             return self.model.free_size
-        from .fixed import fixed_free_size
-
         return fixed_free_size(self.model, self.fixed)
 
     @property
@@ -280,10 +298,8 @@ class FitResult:
         if method not in _CI_METHODS:
             raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
         if method == "profile":
-            from .profile import conf_int_profile
-
             z_value(level)  # validates the level
-            return conf_int_profile(self, level)
+            return _refit("conf_int_profile")(self, level)
         crit = self._critical(level)
         out = {}
         for key, c in self.model.spec.items():
@@ -328,9 +344,7 @@ class FitResult:
             >>> prof.param, prof.grid.shape
             ('rate', (5,))
         """
-        from .profile import profile
-
-        return profile(self, param, points=points, level=level)
+        return _refit("profile")(self, param, points=points, level=level)
 
     def derived(self, fn, level: float = 0.95, method: str = "wald"):
         """Estimate, delta-method SE and interval of a scalar ``fn(params)``: a
@@ -348,9 +362,7 @@ class FitResult:
             >>> float(d.estimate)
             4.0
         """
-        from .profile import derived
-
-        return derived(self, fn, level=level, method=method)
+        return _refit("derived")(self, fn, level=level, method=method)
 
     # -- presentation -------------------------------------------------------
     def to_dict(
