@@ -6,13 +6,14 @@ intervals and fit diagnostics, for one dataset or thousands at once.
 """
 
 from . import distributions, interop, models
+from ._version import __version__ as __version__
 from ._warnings import Float32Warning, InferenceWarning, RecompileWarning
 from .bootstrap import BootstrapResult, bootstrap
 from .competing import cause_params, competing_reliability, competing_risks, fit_competing
 from .constraints import Bounded, Constraint, Positive, Real, Simplex, UnitInterval
 from .distributions import families
-from .distributions.families import fit_dist
 from .fit import fit, fit_batch
+from .fitdist import fit_dist
 from .hypothesis import Comparison, HypothesisTest, compare, lr_test, score_test, wald_test
 from .life import (
     b_life,
@@ -45,7 +46,6 @@ from .tables import fit_groups
 # wired here, once everything is imported (see docs/architecture.md).
 _register_refits(conf_int_profile=_conf_int_profile, profile=_profile, derived=derived)
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Model",

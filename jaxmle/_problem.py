@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compile import is_traced
 from ._warnings import warn_float32
 from .fixed import reduction, structure
 from .inference import COV_TYPES
@@ -74,7 +75,7 @@ class Problem:
     def terms_free(self, u, data, mask):
         """:meth:`terms` at the unconstrained vector ``u`` (through the model's own form in
         ``u`` where it has one)."""
-        free = self.model._free_loglik
+        free = self.model.free_loglik
         if free is None:
             return self.terms(self.model.to_constrained(u), data, mask)
         return self._masked(free(u, data), mask)
@@ -146,10 +147,6 @@ class Prepared:
     host: Any = None
 
 
-def is_traced(tree) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(tree))
-
-
 def _leaf_name(path) -> str:
     name = jax.tree_util.keystr(path)
     return f"data{name}" if name else "data"
@@ -174,7 +171,8 @@ def float_dtype(leaves):
     return jax.dtypes.canonicalize_dtype(dt)
 
 
-def _fmt_idx(idx, limit=8) -> str:
+def fmt_idx(idx, limit=8) -> str:
+    """Indices for a message: the first ``limit`` of them and how many in all."""
     idx = [int(i) for i in idx]
     s = ", ".join(str(i) for i in idx[:limit])
     return f"[{s}{', ...' if len(idx) > limit else ''}] ({len(idx)} in all)"
@@ -252,9 +250,7 @@ def prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> Pr
 
     # non-finite data
     if not traced:
-        bad = _nonfinite_observations(
-            paths_leaves, lead, n, getattr(model, "infinite_bounds_ok", False)
-        )
+        bad = _nonfinite_observations(paths_leaves, lead, n, model.infinite_bounds_ok)
         if bad is not None and mask is not None and not is_traced(mask):
             bad = bad & np.asarray(mask)  # masked-out observations may hold anything
         if bad is not None and bad.any():
@@ -313,7 +309,7 @@ def _check_validity(model, data, weights, mask, lead, n):
         return None, mask
     if not lead:
         bad, why = problems[0]
-        where = "" if bad is None else f" in observations {_fmt_idx(np.flatnonzero(bad))}"
+        where = "" if bad is None else f" in observations {fmt_idx(np.flatnonzero(bad))}"
         if bad is None:
             why = f"{why}: the dataset has {nobs:g} valid observation(s)"
         raise ValueError(f"{model.name}: {why}{where}")
@@ -411,12 +407,12 @@ def _nonfinite_observations(paths_leaves, lead, n, bounds_ok=False):
 def _nonfinite_message(bad, lead, n) -> str:
     if lead:
         ds = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
-        detail = f"datasets {_fmt_idx(ds)}"
+        detail = f"datasets {fmt_idx(ds)}"
         if n is not None:
             obs = np.flatnonzero(bad[ds[0]])
-            detail += f"; in dataset {int(ds[0])}, observations {_fmt_idx(obs)}"
+            detail += f"; in dataset {int(ds[0])}, observations {fmt_idx(obs)}"
     else:
-        detail = f"observations {_fmt_idx(np.flatnonzero(bad))}" if n is not None else "the data"
+        detail = f"observations {fmt_idx(np.flatnonzero(bad))}" if n is not None else "the data"
     return (
         f"data contains NaN or infinite values in {detail}. Pass nan_policy='omit' to drop "
         "those observations, or nan_policy='propagate' to fit anyway (status NONFINITE). "

@@ -53,8 +53,11 @@ import time
 
 import numpy as np
 
+from . import demo, plot
 from ._io import InputError, group_index, numeric_column, read_table, write_rows
-from .distributions import DISTRIBUTIONS
+from ._version import __version__
+from .distributions import DISTRIBUTIONS, CategoricalDist, MultinomialDist, get_distribution
+from .distributions.families import model_for
 from .life import LIFE_FAMILIES, LIFE_METHODS, life_columns
 from .results import _fmt
 from .tables import fit_grouped
@@ -330,8 +333,6 @@ def _options(items: list[str]) -> dict:
 
 
 def _family(args):
-    from .distributions import DISTRIBUTIONS, MultinomialDist, get_distribution
-
     options = _options(args.option)
     try:
         dist = get_distribution(args.family, **options)
@@ -516,9 +517,6 @@ def _read(args):
 
 
 def _model(dist, data):
-    from .distributions import CategoricalDist
-    from .distributions.families import model_for
-
     if isinstance(dist, CategoricalDist) and dist.k is None:  # as fit_dist: max code + 1
         top = float(np.max(data["x"]))
         dist = dist.with_options(k=max(int(top) + 1 if np.isfinite(top) else 2, 2))
@@ -616,8 +614,6 @@ def _too_small(model, res, labels, sizes, by) -> str | None:
 
 def _plot(args, dist, level, res, labels, one):
     from matplotlib.figure import Figure
-
-    from . import plot
 
     if len(labels) == 1:
         fig = Figure(figsize=(6.4, 4.8))
@@ -781,8 +777,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.version:
-        from . import __version__
-
         print(f"jaxmle {__version__}")
         return EXIT_OK
     if args.command is None:
@@ -790,12 +784,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.command == "demo":
-            from .demo import run
-
             if args.sensors < 1:
                 raise InputError(f"--sensors must be a positive integer, got {args.sensors}")
             with _jax_settings(float64=not args.float32, use_cache=not args.no_cache):
-                return EXIT_OK if run(n_sensors=args.sensors) else EXIT_NOT_CONVERGED
+                return EXIT_OK if demo.run(n_sensors=args.sensors) else EXIT_NOT_CONVERGED
         return _cmd_fit(args)
     except InputError as err:
         print(f"jaxmle: error: {err}", file=sys.stderr)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._compile import tuned_jit, under_transformation
+from ._compile import is_traced, tuned_jit, under_transformation
 from ._linalg import diag
 from ._problem import (
     NAN_POLICIES,
@@ -22,7 +22,6 @@ from ._problem import (
     as_array,
     fill_masked,
     float_dtype,
-    is_traced,
     prepare,
 )
 from ._warnings import note_compile
@@ -99,7 +98,7 @@ def with_args(model: Model, args) -> Model:
     bound = copy.copy(model)
     bound.loglik = functools.partial(_with_args, model.loglik, args=args)
     bound.compiled_loglik = functools.partial(_with_args, model.compiled_loglik, args=args)
-    bound._free_loglik = None  # (a family's own form in u takes no args)
+    bound.free_loglik = None  # (a family's own form in u takes no args)
     return bound
 
 

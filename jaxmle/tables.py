@@ -619,7 +619,7 @@ def fit_groups(
         raise ValueError("the table has no rows")
 
     if fit_options.get("nan_policy", "raise") == "raise":
-        _check_finite(data, sources, getattr(model, "infinite_bounds_ok", False))
+        _check_finite(data, sources, model.infinite_bounds_ok)
     n_groups = int(inverse.max()) + 1
     res = fit_grouped(model, data, inverse, n_groups, weights=w, buckets=buckets, **fit_options)
     cols = res.to_dict(level, method=interval)
