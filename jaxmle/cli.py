@@ -54,12 +54,14 @@ import time
 import numpy as np
 
 from . import demo, plot
+from ._format import fmt, status_counts
 from ._io import InputError, group_index, numeric_column, read_table, write_rows
+from ._status import Status
 from ._version import __version__
-from .distributions import DISTRIBUTIONS, CategoricalDist, MultinomialDist, get_distribution
+from .distributions.discrete import CategoricalDist, MultinomialDist
 from .distributions.families import model_for
+from .distributions.registry import DISTRIBUTIONS, get_distribution
 from .life import LIFE_FAMILIES, LIFE_METHODS, life_columns
-from .results import _fmt
 from .tables import fit_grouped
 
 __all__ = ["main", "EXIT_OK", "EXIT_NOT_CONVERGED", "EXIT_USAGE", "cache_dir", "family_list"]
@@ -453,7 +455,7 @@ def _life_lines(cols: dict, level: float) -> list[str]:
     ]
     for n in names:
         v = [float(np.ravel(cols[n + s])[0]) for s in ("", "_se", "_lo", "_hi")]
-        lines.append(f"{n:<{w}}{_fmt(v[0])}{_fmt(v[1])}{_fmt(v[2], 12)}{_fmt(v[3], 12)}")
+        lines.append(f"{n:<{w}}{fmt(v[0])}{fmt(v[1])}{fmt(v[2], 12)}{fmt(v[3], 12)}")
     return lines
 
 
@@ -573,8 +575,6 @@ def _check_support(args, table, dist, model, data, rows) -> None:
 
 def _table_lines(res, labels, by) -> list[str]:
     """The first groups' estimates and standard errors as a text table."""
-    from .results import Status, _fmt
-
     names = res.param_names
     est = np.asarray(res.model.flatten_batched(res.params, res.batch_shape))
     se = np.asarray(res.model.flatten_batched(res.se, res.batch_shape))
@@ -585,7 +585,7 @@ def _table_lines(res, labels, by) -> list[str]:
     lines = [head]
     for i in range(shown):
         row = f"{str(labels[i]):<{w}}"
-        row += "".join(_fmt(est[i, j], 12) + _fmt(se[i, j], 12) for j in range(len(names)))
+        row += "".join(fmt(est[i, j], 12) + fmt(se[i, j], 12) for j in range(len(names)))
         lines.append(row + f"  {Status(int(status[i])).name}")
     return lines
 
@@ -593,8 +593,6 @@ def _table_lines(res, labels, by) -> list[str]:
 def _too_small(model, res, labels, sizes, by) -> str | None:
     """One line naming the groups with fewer observations than free parameters (the fit gives
     them status INVALID_DATA and NaN estimates), or None."""
-    from .results import Status
-
     k = model.free_size
     need = k if model.min_nobs is None else model.min_nobs
     few = (sizes < need) & (np.asarray(res.status) == Status.INVALID_DATA)
@@ -712,8 +710,6 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
         _plot(args, dist, level, res, labels, data)
     t_write = time.perf_counter() - t0
 
-    from .results import _status_counts
-
     status = np.asarray(res.status)
     too_small = _too_small(model, res, labels, sizes, args.by)
     G = len(labels)
@@ -734,7 +730,7 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
         for line in _life_lines(life, level):
             out(line)
     else:
-        out(f"  status: {_status_counts(status)}")
+        out(f"  status: {status_counts(status)}")
         if too_small:
             out(too_small)
         out("")
@@ -751,7 +747,7 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
         f"write {t_write:.2f} s")  # fmt: skip
     if not (status == 0).any():
         print(
-            f"jaxmle: no group converged ({_status_counts(status)}); see docs/statuses.md",
+            f"jaxmle: no group converged ({status_counts(status)}); see docs/statuses.md",
             file=sys.stderr,
         )
         return EXIT_NOT_CONVERGED

@@ -1019,7 +1019,7 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
         chunk = default_chunk_size(inputs[0], n_dev)
     sharding = _sharding(n_dev)
     starts = range(0, B, chunk)
-    bar = _progress_bar(progress, len(starts), B)
+    bar = progress_bar(progress, len(starts), B)
     first = min(LBFGS_STRAGGLER_ITER if static["method"] == "lbfgs" else STRAGGLER_ITER, max_iter)
     # The first pass of a chunk may leave a smallest bucket's worth of stragglers behind (none
     # in chunks under 64 datasets, where a bucket would save little).
@@ -1148,7 +1148,7 @@ class _Callback:
         pass
 
 
-def _progress_bar(progress, n_chunks: int, total: int):
+def progress_bar(progress, n_chunks: int, total: int):
     if callable(progress):
         return _Callback(progress, total)
     if not progress:

@@ -48,9 +48,9 @@ from jax.scipy.special import gammaln, ndtr, ndtri
 
 from ._compile import tuned_jit
 from ._problem import problem_of
-from .distributions import DISTRIBUTIONS
 from .distributions import continuous as _c
 from .distributions.families import model_for
+from .distributions.registry import DISTRIBUTIONS
 from .inference import z_value
 from .nonparametric import Turnbull, plotting_positions, turnbull
 from .profile import Derived, derived_one, start_point, status_code, warn_status

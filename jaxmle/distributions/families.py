@@ -367,7 +367,7 @@ def _data_range(dist: Distribution) -> tuple[float, float, bool]:
         return (0.0 if dist.scale is None else float(dist.scale)), np.inf, dist.scale is None
     if isinstance(dist, _c.ExponentialDist):
         return 0.0, np.inf, False
-    if isinstance(dist, _c._PositiveSupport):
+    if isinstance(dist, _c.PositiveSupport):
         return 0.0, np.inf, True
     return -np.inf, np.inf, False
 

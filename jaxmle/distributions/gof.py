@@ -57,6 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compile import is_traced, tuned_jit
+from .._format import fmt_value
 from ..nonparametric import np_edf_statistics
 from .base import Distribution
 from .continuous import ParetoDist
@@ -310,12 +311,6 @@ def _cdf_fn(dist):
     return jax.jit(lambda t, p: dist.logcdf(t, p))
 
 
-def _fmt(v, spec: str) -> str:
-    if v is None:
-        return "-"
-    return format(float(v), spec)
-
-
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A plain-text table of the rows of :func:`compare_families` (one dataset).
 
@@ -365,12 +360,12 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             [
                 str(r["family"]),
                 str(r["n_params"]),
-                _fmt(r["loglik"], ".4f"),
-                _fmt(r["aic"], ".4f"),
-                _fmt(r.get("aicc"), ".4f"),
-                _fmt(r["bic"], ".4f"),
-                _fmt(delta, ".2f"),
-                *(_fmt(r.get(k), ".4f") for k in GOF_KEYS),
+                fmt_value(r["loglik"], ".4f"),
+                fmt_value(r["aic"], ".4f"),
+                fmt_value(r.get("aicc"), ".4f"),
+                fmt_value(r["bic"], ".4f"),
+                fmt_value(delta, ".2f"),
+                *(fmt_value(r.get(k), ".4f") for k in GOF_KEYS),
                 str(r["status"]),
             ]
         )

@@ -17,7 +17,7 @@ from .._linalg import SMALL
 from ..constraints import Positive, Real
 from ..distributions._special import bernoulli_logit
 from ..distributions.censoring import censored_loglik
-from ..distributions.continuous import _EULER, WeibullDist
+from ..distributions.continuous import EULER, WeibullDist
 from ..distributions.discrete import NegativeBinomialDist
 from ..model import Model
 
@@ -350,7 +350,7 @@ def WeibullAFT(n_features: int) -> Model:
         var = jnp.sum(resid**2) / jnp.maximum(jnp.sum(valid), 1.0)
         shape = math.pi / jnp.sqrt(6.0 * var)
         shape = jnp.where(jnp.isfinite(shape), jnp.clip(shape, 0.1, 10.0), 1.0)
-        beta, _ = _rows_lstsq(X, z + _EULER / shape, valid)
+        beta, _ = _rows_lstsq(X, z + EULER / shape, valid)
         return {"beta": beta, "shape": shape}
 
     model = Model(
