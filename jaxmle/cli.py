@@ -334,7 +334,7 @@ def _options(items: list[str]) -> dict:
     return out
 
 
-def _family(args):
+def _family_of_args(args):
     options = _options(args.option)
     try:
         dist = get_distribution(args.family, **options)
@@ -651,7 +651,7 @@ def _plot(args, dist, level, res, labels, one):
 def _cmd_fit(args) -> int:
     level = _level(args.level)
     _check_layout(args)
-    dist = _family(args)
+    dist = _family_of_args(args)
     _check_extras(args)
     _check_life(args, dist)
 

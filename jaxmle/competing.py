@@ -122,9 +122,13 @@ def _model(causes: tuple[tuple[str, Distribution], ...]) -> Model:
 
     names = "+".join(name for name, _ in causes)
     loglik.__name__ = f"CompetingRisks({names})"
-    model = Model(loglik, spec, init=init, name=f"CompetingRisks({names})")
-    model.data_check = functools.partial(_check, causes)
-    return model
+    return Model(
+        loglik,
+        spec,
+        init=init,
+        name=f"CompetingRisks({names})",
+        data_check=functools.partial(_check, causes),
+    )
 
 
 def _check(causes, data) -> tuple[np.ndarray, str] | None:

@@ -116,25 +116,12 @@ class Reduction:
         names = full.param_names
         comp = _component_index(full)
         self.names = tuple(n for n in names if comp[n][1] in fixed_map.get(comp[n][0], ()))
-        # None when every parameter is fixed (a fit is then one evaluation)
-        self.model = (
-            Model(
-                self._loglik,
-                spec,
-                init=self._init if full.init_fn is not None else None,
-                name=full.name,
-                rewrite=False,  # (its loglik is the full model's compiled one)
-            )
-            if spec
-            else None
-        )
-        if self.model is not None and full.expected_info is not None:
-            self.model.expected_info = self._expected_info
-        if (
-            self.model is not None
+        edge = (
+            bool(spec)
             and full.data_edge is not None
             and all(b.kind in ("free", "fixed") for b in self.blocks)
-        ):
+        )
+        if edge:
             # (whole parameters free or fixed: the reduced free coordinates are the full ones
             # of the free parameters, in order)
             keep = np.concatenate(
@@ -144,7 +131,20 @@ class Reduction:
                 ]
             )
             self._edge_keep = np.flatnonzero(keep)
-            self.model.data_edge = self._data_edge
+        # None when every parameter is fixed (a fit is then one evaluation)
+        self.model = (
+            Model(
+                self._loglik,
+                spec,
+                init=self._init if full.init_fn is not None else None,
+                name=full.name,
+                rewrite=False,  # (its loglik is the full model's compiled one)
+                expected_info=self._expected_info if full.expected_info is not None else None,
+                data_edge=self._data_edge if edge else None,
+            )
+            if spec
+            else None
+        )
         # full flat component -> (reduced flat index or -1, fixed slot or -1)
         red_start = {}
         start = 0
