@@ -98,10 +98,11 @@ def life_family(res) -> Any:
         >>> jm.life_family(res).name
         'weibull'
     """
-    for name in LIFE_FAMILIES:
-        dist = DISTRIBUTIONS[name]
-        if res.model is model_for(dist):
-            return dist
+    dist = res.model.family
+    if dist is not None and dist.name in LIFE_FAMILIES:
+        default = DISTRIBUTIONS[dist.name]
+        if res.model is model_for(default):  # (the family's own model, without options)
+            return default
     raise ValueError(
         f"life quantities need a fit of a lifetime family ({', '.join(LIFE_FAMILIES)}) by "
         f"fit_dist; this result is of the model {res.model.name!r}"
