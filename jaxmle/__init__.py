@@ -6,13 +6,14 @@ intervals and fit diagnostics, for one dataset or thousands at once.
 """
 
 from . import distributions, interop, models
+from ._version import __version__ as __version__
 from ._warnings import Float32Warning, InferenceWarning, RecompileWarning
 from .bootstrap import BootstrapResult, bootstrap
 from .competing import cause_params, competing_reliability, competing_risks, fit_competing
 from .constraints import Bounded, Constraint, Positive, Real, Simplex, UnitInterval
 from .distributions import families
-from .distributions.families import fit_dist
 from .fit import fit, fit_batch
+from .fitdist import fit_dist
 from .hypothesis import Comparison, HypothesisTest, compare, lr_test, score_test, wald_test
 from .life import (
     b_life,
@@ -34,10 +35,17 @@ from .profile import (
     derived,
     profile_intervals,
 )
+from .profile import conf_int_profile as _conf_int_profile
+from .profile import profile as _profile
 from .results import FitResult, Status
+from .results import register_refits as _register_refits
 from .tables import fit_groups
 
-__version__ = "0.1.0"
+# The FitResult methods that solve again are thin conveniences over jaxmle.profile, which
+# sits above the fit; results.py (data, below the fit) cannot import it, so they are
+# wired here, once everything is imported (see docs/architecture.md).
+_register_refits(conf_int_profile=_conf_int_profile, profile=_profile, derived=derived)
+
 
 __all__ = [
     "Model",

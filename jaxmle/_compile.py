@@ -50,6 +50,11 @@ XLA_OPTIONS: dict = {
 XLA_OPTIONS_F64: dict = {**XLA_OPTIONS, "xla_disable_hlo_passes": "tree_reduction_rewriter"}
 
 
+def is_traced(tree) -> bool:
+    """Whether any leaf of ``tree`` is a tracer (inside ``jit``, ``vmap``, ``grad``)."""
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(tree))
+
+
 def under_transformation() -> bool:
     """Whether this call runs inside a JAX transformation (jit, vmap, grad, ...).
 

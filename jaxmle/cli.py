@@ -53,10 +53,15 @@ import time
 
 import numpy as np
 
+from . import demo, plot
+from ._format import fmt, status_counts
 from ._io import InputError, group_index, numeric_column, read_table, write_rows
-from .distributions import DISTRIBUTIONS
+from ._status import Status
+from ._version import __version__
+from .distributions.discrete import CategoricalDist, MultinomialDist
+from .distributions.families import model_for
+from .distributions.registry import DISTRIBUTIONS, get_distribution
 from .life import LIFE_FAMILIES, LIFE_METHODS, life_columns
-from .results import _fmt
 from .tables import fit_grouped
 
 __all__ = ["main", "EXIT_OK", "EXIT_NOT_CONVERGED", "EXIT_USAGE", "cache_dir", "family_list"]
@@ -329,9 +334,7 @@ def _options(items: list[str]) -> dict:
     return out
 
 
-def _family(args):
-    from .distributions import DISTRIBUTIONS, MultinomialDist, get_distribution
-
+def _family_of_args(args):
     options = _options(args.option)
     try:
         dist = get_distribution(args.family, **options)
@@ -452,7 +455,7 @@ def _life_lines(cols: dict, level: float) -> list[str]:
     ]
     for n in names:
         v = [float(np.ravel(cols[n + s])[0]) for s in ("", "_se", "_lo", "_hi")]
-        lines.append(f"{n:<{w}}{_fmt(v[0])}{_fmt(v[1])}{_fmt(v[2], 12)}{_fmt(v[3], 12)}")
+        lines.append(f"{n:<{w}}{fmt(v[0])}{fmt(v[1])}{fmt(v[2], 12)}{fmt(v[3], 12)}")
     return lines
 
 
@@ -516,9 +519,6 @@ def _read(args):
 
 
 def _model(dist, data):
-    from .distributions import CategoricalDist
-    from .distributions.families import model_for
-
     if isinstance(dist, CategoricalDist) and dist.k is None:  # as fit_dist: max code + 1
         top = float(np.max(data["x"]))
         dist = dist.with_options(k=max(int(top) + 1 if np.isfinite(top) else 2, 2))
@@ -575,8 +575,6 @@ def _check_support(args, table, dist, model, data, rows) -> None:
 
 def _table_lines(res, labels, by) -> list[str]:
     """The first groups' estimates and standard errors as a text table."""
-    from .results import Status, _fmt
-
     names = res.param_names
     est = np.asarray(res.model.flatten_batched(res.params, res.batch_shape))
     se = np.asarray(res.model.flatten_batched(res.se, res.batch_shape))
@@ -587,7 +585,7 @@ def _table_lines(res, labels, by) -> list[str]:
     lines = [head]
     for i in range(shown):
         row = f"{str(labels[i]):<{w}}"
-        row += "".join(_fmt(est[i, j], 12) + _fmt(se[i, j], 12) for j in range(len(names)))
+        row += "".join(fmt(est[i, j], 12) + fmt(se[i, j], 12) for j in range(len(names)))
         lines.append(row + f"  {Status(int(status[i])).name}")
     return lines
 
@@ -595,8 +593,6 @@ def _table_lines(res, labels, by) -> list[str]:
 def _too_small(model, res, labels, sizes, by) -> str | None:
     """One line naming the groups with fewer observations than free parameters (the fit gives
     them status INVALID_DATA and NaN estimates), or None."""
-    from .results import Status
-
     k = model.free_size
     need = k if model.min_nobs is None else model.min_nobs
     few = (sizes < need) & (np.asarray(res.status) == Status.INVALID_DATA)
@@ -616,8 +612,6 @@ def _too_small(model, res, labels, sizes, by) -> str | None:
 
 def _plot(args, dist, level, res, labels, one):
     from matplotlib.figure import Figure
-
-    from . import plot
 
     if len(labels) == 1:
         fig = Figure(figsize=(6.4, 4.8))
@@ -657,7 +651,7 @@ def _plot(args, dist, level, res, labels, one):
 def _cmd_fit(args) -> int:
     level = _level(args.level)
     _check_layout(args)
-    dist = _family(args)
+    dist = _family_of_args(args)
     _check_extras(args)
     _check_life(args, dist)
 
@@ -716,8 +710,6 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
         _plot(args, dist, level, res, labels, data)
     t_write = time.perf_counter() - t0
 
-    from .results import _status_counts
-
     status = np.asarray(res.status)
     too_small = _too_small(model, res, labels, sizes, args.by)
     G = len(labels)
@@ -738,7 +730,7 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
         for line in _life_lines(life, level):
             out(line)
     else:
-        out(f"  status: {_status_counts(status)}")
+        out(f"  status: {status_counts(status)}")
         if too_small:
             out(too_small)
         out("")
@@ -755,7 +747,7 @@ def _fit_and_report(args, dist, model, level, read, t_read) -> int:
         f"write {t_write:.2f} s")  # fmt: skip
     if not (status == 0).any():
         print(
-            f"jaxmle: no group converged ({_status_counts(status)}); see docs/statuses.md",
+            f"jaxmle: no group converged ({status_counts(status)}); see docs/statuses.md",
             file=sys.stderr,
         )
         return EXIT_NOT_CONVERGED
@@ -781,8 +773,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.version:
-        from . import __version__
-
         print(f"jaxmle {__version__}")
         return EXIT_OK
     if args.command is None:
@@ -790,12 +780,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.command == "demo":
-            from .demo import run
-
             if args.sensors < 1:
                 raise InputError(f"--sensors must be a positive integer, got {args.sensors}")
             with _jax_settings(float64=not args.float32, use_cache=not args.no_cache):
-                return EXIT_OK if run(n_sensors=args.sensors) else EXIT_NOT_CONVERGED
+                return EXIT_OK if demo.run(n_sensors=args.sensors) else EXIT_NOT_CONVERGED
         return _cmd_fit(args)
     except InputError as err:
         print(f"jaxmle: error: {err}", file=sys.stderr)

@@ -28,10 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .distributions import get_distribution
 from .distributions.base import Distribution
 from .distributions.censoring import censored_loglik
-from .distributions.continuous import _PositiveSupport
+from .distributions.continuous import PositiveSupport
+from .distributions.registry import get_distribution
 from .fit import fit, fit_batch
 from .model import Model
 from .profile import Derived, derived
@@ -122,9 +122,13 @@ def _model(causes: tuple[tuple[str, Distribution], ...]) -> Model:
 
     names = "+".join(name for name, _ in causes)
     loglik.__name__ = f"CompetingRisks({names})"
-    model = Model(loglik, spec, init=init, name=f"CompetingRisks({names})")
-    model.data_check = functools.partial(_check, causes)
-    return model
+    return Model(
+        loglik,
+        spec,
+        init=init,
+        name=f"CompetingRisks({names})",
+        data_check=functools.partial(_check, causes),
+    )
 
 
 def _check(causes, data) -> tuple[np.ndarray, str] | None:
@@ -139,7 +143,7 @@ def _check(causes, data) -> tuple[np.ndarray, str] | None:
     bad_code = ~np.isnan(code) & ((code != np.floor(code)) | (code < 0) | (code > k))
     if bad_code.any():
         return bad_code, f"cause must be 0 (censored) or a cause code 1..{k}"
-    if any(isinstance(d, _PositiveSupport) for _, d in causes):
+    if any(isinstance(d, PositiveSupport) for _, d in causes):
         bad = ~np.isnan(x) & (x <= 0) & (code > 0)
         if bad.any():
             return bad, "failure times must be positive (the support of the causes' families)"

@@ -23,12 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._format import status_counts
 from .constraints import Positive, Real, Simplex, UnitInterval
 from .distributions import families
 from .fit import fit, fit_batch
 from .model import Model
-from .models import LinearRegression, LogisticRegression
-from .results import _status_counts
+from .models.regression import LinearRegression, LogisticRegression
 
 __all__ = [
     "EXAMPLES",
@@ -215,7 +215,7 @@ def sensors(
         "censored": float(1.0 - np.mean(data["event"])),
         "first_s": first,
         "second_s": second,
-        "status": _status_counts(np.asarray(res.status)),
+        "status": status_counts(np.asarray(res.status)),
         "coverage": float(np.mean(covered)),
         "level": level,
     }

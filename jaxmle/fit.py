@@ -6,9 +6,7 @@ import copy
 import dataclasses
 import functools
 import math
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -16,13 +14,21 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._compile import tuned_jit, under_transformation
+from ._compile import is_traced, tuned_jit, under_transformation
 from ._linalg import diag
-from ._problem import Problem, _fill_masked
-from ._warnings import note_compile, warn_float32
+from ._problem import (
+    NAN_POLICIES,
+    Problem,
+    as_array,
+    fill_masked,
+    float_dtype,
+    prepare,
+)
+from ._warnings import note_compile
 from .constraints import Bounded
-from .covariance import needs_adjustment
-from .inference import COV_TYPES, delta_method, sandwich, scaled_cholesky_inverse
+from .covariance import adjust_covariance, check_options, needs_adjustment
+from .fixed import expand_results, flat_values, normalize_fixed
+from .inference import delta_method, sandwich, scaled_cholesky_inverse
 from .model import Model
 from .optimize import (
     LBFGS,
@@ -37,7 +43,6 @@ from .results import FitResult, Status
 
 __all__ = ["fit", "fit_batch", "NAN_POLICIES", "default_chunk_size"]
 
-NAN_POLICIES = ("raise", "omit", "propagate")
 #: solvers (:data:`jaxmle.optimize.SOLVERS`): trust-region Newton (default), damped Newton and
 #: L-BFGS (for models with many parameters)
 METHODS = ("trust", "newton", "lbfgs")
@@ -93,7 +98,7 @@ def with_args(model: Model, args) -> Model:
     bound = copy.copy(model)
     bound.loglik = functools.partial(_with_args, model.loglik, args=args)
     bound.compiled_loglik = functools.partial(_with_args, model.compiled_loglik, args=args)
-    bound._free_loglik = None  # (a family's own form in u takes no args)
+    bound.free_loglik = None  # (a family's own form in u takes no args)
     return bound
 
 
@@ -122,7 +127,7 @@ def _setup(data, init, x0, weights, mask, problem):
     if n is not None and mask is not None:
         # the model's starting rule sees masked observations as NaN (starting
         # rules skip non-finite values); the loglik sees them replaced
-        init_data = _fill_masked(data, mask, n, jnp.nan)
+        init_data = fill_masked(data, mask, n, jnp.nan)
     # defaults made per dataset here, never materialized for a whole batch
     data, weights, mask = problem.prepare(data, weights, mask)
     if x0 is None:
@@ -288,7 +293,7 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se, probe=None) -> F
     else:
         nobs = jnp.asarray(jnp.nan, dtype)
 
-    return FitResult(
+    return _result(
         params=params,
         se=se,
         cov=cov,
@@ -305,6 +310,12 @@ def _infer(u, sol, closed, args, problem, cov_type, compute_se, probe=None) -> F
         cov_type=cov_type,
         se_computed=compute_se,
     )
+
+
+def _result(**fields) -> FitResult:
+    """The one place a :class:`~jaxmle.FitResult` is built (the kernel's and the all-fixed
+    evaluation's); every other result is one of these, changed with ``dataclasses.replace``."""
+    return FitResult(**fields)
 
 
 _STATIC = (
@@ -359,202 +370,6 @@ def _kernel_chunk(data, init, x0, weights, mask, allowed, **static):
     return dataclasses.replace(res, model=given)
 
 
-# --------------------------------------------------------------------------
-# input preparation and validation (host side, skipped for traced values)
-# --------------------------------------------------------------------------
-@dataclass
-class _Prepared:
-    data: Any
-    init: dict
-    weights: Any
-    mask: Any
-    n: int | None
-    dtype: Any
-    #: (batches) datasets invalid for the model, boolean (B,), or None when all are valid
-    invalid: Any = None
-    #: the data as numpy arrays (one copy from the device), for the model's host-side hooks
-    host: Any = None
-
-
-def _is_traced(tree) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(tree))
-
-
-def _leaf_name(path) -> str:
-    name = jax.tree_util.keystr(path)
-    return f"data{name}" if name else "data"
-
-
-def _as_array(path, x):
-    if isinstance(x, jax.Array):
-        return x
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{_leaf_name(path)} has dtype {arr.dtype}; jaxmle needs numeric arrays "
-            "(bool, int or float)"
-        )
-    # stays on the host: a batch moves to the device one chunk at a time
-    return arr.astype(jax.dtypes.canonicalize_dtype(arr.dtype), copy=False)
-
-
-def _float_dtype(leaves):
-    floats = [x.dtype for x in leaves if jnp.issubdtype(x.dtype, jnp.floating)]
-    dt = jnp.result_type(*floats) if floats else jnp.result_type(float)
-    return jax.dtypes.canonicalize_dtype(dt)
-
-
-def _fmt_idx(idx, limit=8) -> str:
-    idx = [int(i) for i in idx]
-    s = ", ".join(str(i) for i in idx[:limit])
-    return f"[{s}{', ...' if len(idx) > limit else ''}] ({len(idx)} in all)"
-
-
-def _prepare(model, data, init, weights, mask, nan_policy, cov_type, batch) -> _Prepared:
-    if not isinstance(model, Model):
-        raise TypeError(f"expected a jm.Model as first argument, got {type(model).__name__}")
-    if nan_policy not in NAN_POLICIES:
-        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
-    if cov_type not in COV_TYPES:
-        raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
-    if data is None:
-        raise ValueError("data is None; pass the observations (an array or a pytree of arrays)")
-
-    data = jax.tree_util.tree_map_with_path(_as_array, data)
-    paths_leaves = jax.tree_util.tree_flatten_with_path(data)[0]
-    leaves = [x for _, x in paths_leaves]
-    if not leaves:
-        raise ValueError("data has no arrays")
-    dtype = _float_dtype(leaves)
-    if dtype == jnp.float32:
-        warn_float32()
-    traced = _is_traced(data)
-
-    lead: tuple[int, ...] = ()
-    if batch:
-        sizes = {}
-        for path, x in paths_leaves:
-            if x.ndim == 0:
-                raise ValueError(
-                    f"fit_batch: {_leaf_name(path)} is a scalar; every data leaf needs a "
-                    "leading axis of datasets"
-                )
-            sizes[_leaf_name(path)] = x.shape[0]
-        if len(set(sizes.values())) != 1:
-            raise ValueError(
-                f"fit_batch: data leaves disagree on the number of datasets (leading axis): {sizes}"
-            )
-        lead = (leaves[0].shape[0],)
-        if lead[0] == 0:
-            raise ValueError("fit_batch: the batch is empty (leading axis of length 0)")
-
-    one = jax.tree_util.tree_map(
-        lambda x: jax.ShapeDtypeStruct(x.shape[len(lead) :], x.dtype), data
-    )
-    n = _observation_count(model, one, dtype)
-
-    # weights and mask
-    obs_shape = lead + ((n,) if n is not None else ())
-    if (weights is not None or mask is not None) and n is None:
-        raise ValueError(
-            "weights= and mask= need a loglik that returns per-observation values "
-            "(an array with a leading observation axis), not the scalar total"
-        )
-    if cov_type != "observed" and n is None:
-        raise ValueError(
-            f"cov_type={cov_type!r} needs per-observation scores: make loglik return one "
-            "value per observation"
-        )
-    if weights is not None:
-        weights = weights if isinstance(weights, jax.Array) else np.asarray(weights)
-        if weights.shape != obs_shape:
-            raise ValueError(f"weights has shape {weights.shape}; expected {obs_shape}")
-        if not _is_traced(weights):
-            w = np.asarray(weights)
-            if not np.all(np.isfinite(w)) or np.any(w < 0):
-                raise ValueError("weights must be finite and non-negative")
-    if mask is not None:
-        mask = mask if isinstance(mask, jax.Array) else np.asarray(mask)
-        if mask.shape != obs_shape:
-            raise ValueError(f"mask has shape {mask.shape}; expected {obs_shape}")
-        if mask.dtype != bool:
-            mask = mask != 0
-
-    # non-finite data
-    if not traced:
-        bad = _nonfinite_observations(
-            paths_leaves, lead, n, getattr(model, "infinite_bounds_ok", False)
-        )
-        if bad is not None and mask is not None and not _is_traced(mask):
-            bad = bad & np.asarray(mask)  # masked-out observations may hold anything
-        if bad is not None and bad.any():
-            if nan_policy == "raise":
-                raise ValueError(_nonfinite_message(bad, lead, n))
-            if nan_policy == "omit":
-                if n is None:
-                    raise ValueError(
-                        "nan_policy='omit' needs a loglik that returns per-observation values; "
-                        + _nonfinite_message(bad, lead, n)
-                    )
-                mask = ~bad if mask is None else np.asarray(mask) & ~bad
-
-    invalid, host = None, None
-    if not traced and not _is_traced((weights, mask)) and n is not None:
-        host = _host_copy(model, data)
-        invalid, mask = _check_validity(model, host, weights, mask, lead, n)
-    init = {} if init is None else model.check_init(init, dtype, lead)
-    return _Prepared(data, init, weights, mask, n, dtype, invalid, host)
-
-
-def _host_copy(model, data):
-    """The data on the host, once, where a host-side hook of the model reads it."""
-    if model.data_check is None and model.standardize is None:
-        return None
-    return jax.tree_util.tree_map(np.asarray, data)
-
-
-def _check_validity(model, data, weights, mask, lead, n):
-    """Data outside the model's support (its ``data_check``) and datasets with fewer
-    observations than free parameters: a ``ValueError`` for one dataset; for a batch, the
-    invalid datasets ``(B,)`` (their observations then masked out, so that they cost nothing)
-    and the new mask."""
-    keep = True if mask is None else np.asarray(mask, bool)
-    problems = []  # (bad observations or None, message)
-    if model.data_check is not None:
-        found = model.data_check(data)
-        if found is not None:
-            bad, why = found
-            bad = np.broadcast_to(bad, lead + (n,)) & keep
-            if bad.any():
-                problems.append((bad, why))
-    if weights is None and mask is None:
-        nobs = np.full(lead, float(n)) if lead else float(n)
-    else:
-        w = keep if weights is None else np.where(keep, np.asarray(weights), 0.0)
-        nobs = np.sum(np.broadcast_to(w, lead + (n,)), axis=-1)
-    need = model.free_size if model.min_nobs is None else model.min_nobs
-    few = nobs < need
-    if np.any(few):
-        problems.append(
-            (None, f"fewer observations than free parameters ({model.free_size}: "
-                   f"{', '.join(model.param_names)}) cannot identify them")
-        )  # fmt: skip
-    if not problems:
-        return None, mask
-    if not lead:
-        bad, why = problems[0]
-        where = "" if bad is None else f" in observations {_fmt_idx(np.flatnonzero(bad))}"
-        if bad is None:
-            why = f"{why}: the dataset has {nobs:g} valid observation(s)"
-        raise ValueError(f"{model.name}: {why}{where}")
-    invalid = few.copy() if np.ndim(few) else np.full(lead, bool(few))
-    for bad, _ in problems:
-        if bad is not None:
-            invalid |= bad.reshape(lead[0], -1).any(axis=1)
-    mask = np.where(invalid[:, None], False, np.broadcast_to(keep, lead + (n,)))
-    return invalid, mask
-
-
 def _mark_invalid(res: FitResult, invalid) -> FitResult:
     """Datasets ``invalid`` (boolean ``(B,)``) get status ``INVALID_DATA`` and NaN numbers."""
     if invalid is None or not np.any(invalid):
@@ -572,107 +387,6 @@ def _mark_invalid(res: FitResult, invalid) -> FitResult:
         res, params=params, se=se, cov=cov, cov_free=cov_free, loglik=loglik, unconstrained=u,
         status=status,
     )  # fmt: skip
-
-
-#: model -> {(data structure, shapes, dtype): observation count}, as long as the model lives
-_COUNTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _observation_count(model, one, dtype) -> int | None:
-    """Evaluate the loglik's output shape on one dataset; None for a scalar total.
-
-    The answer depends only on the model and the data's structure and shapes; it is kept per
-    model (tracing the loglik on every call cost a fifth of a small batch's fit)."""
-    leaves, treedef = jax.tree_util.tree_flatten(one)
-    key = (treedef, tuple((x.shape, str(x.dtype)) for x in leaves), str(jnp.dtype(dtype)))
-    known = _COUNTS.setdefault(model, {})
-    if key not in known:
-        known[key] = _count_observations(model, one, dtype)
-    return known[key]
-
-
-def _count_observations(model, one, dtype) -> int | None:
-    try:
-        params0 = jax.eval_shape(lambda d: model.default_init(d, dtype), one)
-        out = jax.eval_shape(model.loglik, params0, one)
-    except Exception as err:  # the user's function failed: say where
-        err.add_note(
-            f"jaxmle: raised while evaluating {model.name}'s loglik(params, data) with params "
-            f"{ {k: tuple(v.shape) for k, v in model.spec.items()} } (names and shapes)"
-        )
-        raise
-    if not hasattr(out, "shape") or isinstance(out, (tuple, list, dict)):
-        raise TypeError(f"loglik must return an array, got {type(out).__name__}")
-    if not jnp.issubdtype(out.dtype, jnp.floating):
-        raise TypeError(f"loglik must return floating values, got dtype {out.dtype}")
-    if out.ndim == 0:
-        return None
-    if out.ndim > 1:
-        raise ValueError(
-            f"loglik returned shape {out.shape}; it must return the scalar total or one value per "
-            "observation, shape (n,) (an (n, 1) array broadcast against an (n,) one gives (n, n))"
-        )
-    n = out.shape[0]
-    leads = {x.shape[0] for x in jax.tree_util.tree_leaves(one) if len(x.shape) >= 1}
-    if leads and n not in leads:
-        raise ValueError(
-            f"loglik returned {n} values, but no data leaf has {n} observations on its leading "
-            f"axis (leading sizes: {sorted(leads)})"
-        )
-    return n
-
-
-#: censoring bounds that may be infinite (families' data dicts), and their legitimate sign
-_INFINITE_OK = {"lower": -np.inf, "upper": np.inf, "entry": -np.inf}
-
-
-def _nonfinite_observations(paths_leaves, lead, n, bounds_ok=False):
-    """Boolean array of shape lead + (n,) (or lead) marking observations with NaN/inf; None
-    when every value is finite.
-
-    With ``bounds_ok`` (a family model), ``lower=-inf``, ``upper=inf`` and
-    ``entry=-inf`` are censoring bounds, not bad values."""
-    shape = lead + ((n,) if n is not None else ())
-    bad = None
-    for path, x in paths_leaves:
-        if not jnp.issubdtype(x.dtype, jnp.floating):
-            continue
-        x = np.asarray(x)
-        if np.isfinite(np.sum(x)):  # one pass, no temporary: the common, all-finite case
-            continue
-        fin = np.isfinite(x)
-        key = getattr(path[0], "key", None) if len(path) == 1 else None
-        if bounds_ok and key in _INFINITE_OK:
-            fin = fin | (x == _INFINITE_OK[key])
-        axes_keep = len(lead) + (
-            1 if n is not None and x.ndim > len(lead) and x.shape[len(lead)] == n else 0
-        )
-        red = tuple(range(axes_keep, fin.ndim))
-        row_bad = ~np.all(fin, axis=red) if red else ~fin
-        if row_bad.shape != shape:  # a leaf without an observation axis: all of it is bad
-            row_bad = np.broadcast_to(
-                np.reshape(row_bad, row_bad.shape + (1,) * (len(shape) - row_bad.ndim)), shape
-            )
-        bad = row_bad if bad is None else bad | row_bad
-    return bad
-
-
-def _nonfinite_message(bad, lead, n) -> str:
-    if lead:
-        ds = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
-        detail = f"datasets {_fmt_idx(ds)}"
-        if n is not None:
-            obs = np.flatnonzero(bad[ds[0]])
-            detail += f"; in dataset {int(ds[0])}, observations {_fmt_idx(obs)}"
-    else:
-        detail = f"observations {_fmt_idx(np.flatnonzero(bad))}" if n is not None else "the data"
-    return (
-        f"data contains NaN or infinite values in {detail}. Pass nan_policy='omit' to drop "
-        "those observations, or nan_policy='propagate' to fit anyway (status NONFINITE). "
-        "(Infinite censoring bounds, lower=-inf or upper=inf, are valid data for the "
-        "families' models, jm.families.*, and jm.fit_dist; with a loglik of your own that "
-        "handles them, pass nan_policy='propagate')"
-    )
 
 
 # --------------------------------------------------------------------------
@@ -796,21 +510,19 @@ def fit(
         >>> float(res.params["rate"]), round(float(res.se["rate"]), 6)
         (0.25, 0.144338)
     """
-    max_iter = _check_method(method, se, max_iter)
-    tol = _check_tol(tol)
-    _check_on_failure_grad(on_failure_grad)
-    if _extended(fixed, groups, cov_type, information, small_sample, df_correction, args):
-        from .fixed import fit_extended
+    return _pipeline(
+        model, data, batch=False, init=init, weights=weights, mask=mask, nan_policy=nan_policy,
+        cov_type=cov_type, max_iter=max_iter, tol=tol, method=method, se=se, fixed=fixed,
+        groups=groups, information=information, small_sample=small_sample,
+        df_correction=df_correction, on_failure_grad=on_failure_grad, args=args,
+    )  # fmt: skip
 
-        return fit_extended(
-            fit, model, data, fixed=fixed, groups=groups, batch=False, init=init,
-            weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
-            max_iter=max_iter, tol=tol, method=method, se=se, information=information,
-            small_sample=small_sample, df_correction=df_correction,
-            on_failure_grad=on_failure_grad,
-        )  # fmt: skip
+
+def _solve_one(model, data, init, args, *, weights, mask, nan_policy, cov_type, max_iter, tol,
+               method, se, on_failure_grad, **_batch_options):  # fmt: skip
+    """Solve one dataset: prepare, standardize, run the compiled kernel, map back."""
     args, bound = _bind_args(model, args)
-    prep = _prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=False)
+    prep = prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=False)
     fit_data, fit_init, back = _standardized(bound, prep, ())
     compiled = _compiled(_kernel_jit)
     res = _kernel_jit(
@@ -830,7 +542,7 @@ def _standardized(model, prep, lead):
     scale, and ``back`` mapping the result of that fit to the original units; otherwise the
     inputs as they are and the identity."""
     std = None
-    if model.standardize is not None and not _is_traced((prep.data, prep.weights, prep.mask)):
+    if model.standardize is not None and not is_traced((prep.data, prep.weights, prep.mask)):
         host = prep.host if prep.host is not None else jax.tree_util.tree_map(np.asarray, prep.data)
         std = model.standardize(host, prep.weights, prep.mask, lead)
     if std is None:
@@ -896,9 +608,153 @@ def _attach(res, prep, batch):
     return dataclasses.replace(res, data=data, weights=weights, mask=mask)
 
 
+# --------------------------------------------------------------------------
+# the pipeline: validate -> reduce (fixed=) -> solve -> covariance -> expand -> attach
+# --------------------------------------------------------------------------
+def _pipeline(model, data, *, batch, init, fixed, groups, cov_type, information, small_sample,
+              df_correction, args, **solve):  # fmt: skip
+    """Every fit, single or batch, goes through here.
+
+    1. validate the options (and the covariance conventions, :mod:`jaxmle.covariance`);
+    2. reduce: with ``fixed=``, the reduced model of the free components
+       (:mod:`jaxmle.fixed`), the fixed values riding in its data; every parameter fixed is
+       one evaluation of the log-likelihood;
+    3. solve: the compiled kernel (:func:`_solve_one`, :func:`_solve_batch`), which computes
+       the observed, robust or OPG covariance;
+    4. covariance: the conventions the kernel does not compute, at the estimate
+       (:func:`jaxmle.covariance.adjust_covariance`; of the reduced fit, with ``fixed=``);
+    5. expand: a reduced fit mapped back to the full parameters;
+    6. attach: the data (the kernel's results carry it; an expanded one gets the full data
+       and the fixed values).
+    """
+    solve["max_iter"] = _check_method(solve["method"], solve["se"], solve["max_iter"])
+    solve["tol"] = _check_tol(solve["tol"])
+    _check_on_failure_grad(solve["on_failure_grad"])
+    covariance = dict(
+        cov_type=cov_type, groups=groups, information=information, small_sample=small_sample,
+        df_correction=df_correction,
+    )  # fmt: skip
+    if not _extended(fixed, groups, cov_type, information, small_sample, df_correction, args):
+        return _solve(model, data, init, args, batch=batch, cov_type=cov_type, **solve)
+    if not fixed:
+        return _solve_adjusted(model, data, init, batch=batch, **covariance, **solve)
+    # (the options that the full model must accept; df_correction is for the reduced one)
+    check_options(model, cov_type, information, small_sample, False, groups)
+    red, values, data, red_init = _reduce(model, data, fixed, init, batch)
+    if red.model is None:
+        return _fit_all_fixed(red, data, values, batch=batch, **solve)
+    red_data = {"data": data, "fixed": values}
+    red_res = _solve_adjusted(red.model, red_data, red_init, batch=batch, **covariance, **solve)
+    res = expand_results(
+        dataclasses.replace(red_res, data=None, weights=None, mask=None),
+        values,
+        red=red,
+        batched=batch,
+    )
+    return dataclasses.replace(
+        res,
+        data=red_res.data["data"],
+        weights=red_res.weights,
+        mask=red_res.mask,
+        fixed=red.names,
+        fixed_values=_fixed_values(values, batch),
+    )
+
+
+def _solve(model, data, init, args, *, batch, **options) -> FitResult:
+    return (_solve_batch if batch else _solve_one)(model, data, init, args, **options)
+
+
+def _solve_adjusted(model, data, init, *, batch, cov_type, groups, information, small_sample,
+                    df_correction, **solve) -> FitResult:  # fmt: skip
+    """Solve, then compute the covariance conventions the kernel does not (if asked)."""
+    if groups is None and not needs_adjustment(cov_type, information, small_sample,
+                                               df_correction):  # fmt: skip
+        return _solve(model, data, init, None, batch=batch, cov_type=cov_type, **solve)
+    check_options(model, cov_type, information, small_sample, df_correction, groups)
+    res = _solve(model, data, init, None, batch=batch, cov_type="observed", **solve)
+    return adjust_covariance(
+        res, cov_type=cov_type, information=information, groups=groups,
+        small_sample=small_sample, df_correction=df_correction,
+    )  # fmt: skip
+
+
+def _reduce(model, data, fixed, init, batch):
+    """``(reduction, fixed values, data as arrays, reduced init)`` of a fit with ``fixed=``."""
+    if not isinstance(model, Model):
+        raise TypeError(f"expected a jm.Model as first argument, got {type(model).__name__}")
+    if data is None:
+        raise ValueError("data is None; pass the observations (an array or a pytree of arrays)")
+    data = jax.tree_util.tree_map_with_path(as_array, data)
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise ValueError("data has no arrays")
+    dtype = float_dtype(leaves)
+    lead = ()
+    if batch:
+        if leaves[0].ndim == 0:
+            raise ValueError("fit_batch: data leaves need a leading axis of datasets")
+        lead = (leaves[0].shape[0],)
+    red, values = normalize_fixed(model, fixed, dtype, lead)
+    red_init = None
+    if red.model is not None and init is not None:
+        red_init = red.reduce_params(model.check_init(init, dtype, lead))
+    return red, values, data, red_init
+
+
+def _fixed_values(values, batch):
+    return values if batch else jax.tree_util.tree_map(jnp.asarray, values)
+
+
+def _all_fixed_one(data, weights, mask, values, *, problem, red):
+    """Every parameter fixed (one dataset): the fit is one evaluation of the log-likelihood."""
+    model = red.full
+    data, weights, mask = problem.prepare(data, weights, mask)
+    params = red.expand({}, flat_values(values))
+    ll = problem.loglik(params, data, weights, mask)
+    dtype = problem.dtype
+    m = model.constrained_size
+    p = model.free_size
+    ok = jnp.isfinite(ll)
+    nobs = jnp.sum(jnp.where(mask, weights, 0.0)) if problem.n is not None else jnp.nan
+    return _result(
+        params=params,
+        se=model.unflatten(jnp.zeros((m,), dtype)),
+        cov=jnp.zeros((m, m), dtype),
+        cov_free=jnp.zeros((p, p), dtype),
+        loglik=ll,
+        status=jnp.where(ok, Status.CONVERGED, Status.NONFINITE).astype(jnp.int32),
+        n_iter=jnp.zeros((), jnp.int32),
+        grad_norm=jnp.zeros((), dtype),
+        nobs=jnp.asarray(nobs, dtype),
+        unconstrained=model.to_unconstrained(params).astype(dtype),
+        at_limit=jnp.zeros((p,), bool),
+        info_ok=jnp.ones((), bool),
+        model=model,
+    )
+
+
+@tuned_jit(static_argnames=("problem", "red", "batched"))
+def _all_fixed_jit(data, weights, mask, values, *, problem, red, batched):
+    fn = functools.partial(_all_fixed_one, problem=problem, red=red)
+    return jax.vmap(fn)(data, weights, mask, values) if batched else fn(data, weights, mask, values)
+
+
+def _fit_all_fixed(red, data, values, *, batch, weights=None, mask=None, nan_policy="raise",
+                   **_ignored):  # fmt: skip
+    """Every parameter fixed: the fit is one evaluation of the log-likelihood."""
+    prep = prepare(red.full, data, None, weights, mask, nan_policy, "observed", batch=batch)
+    problem = Problem(red.full, prep.n, prep.dtype)
+    res = _all_fixed_jit(
+        prep.data, prep.weights, prep.mask, values, problem=problem, red=red, batched=batch
+    )
+    res = _attach(res, prep, batch)
+    return dataclasses.replace(res, fixed=red.names, fixed_values=_fixed_values(values, batch))
+
+
 def _extended(fixed, groups, cov_type, information, small_sample, df_correction, args) -> bool:
-    """Whether a fit goes through :func:`jaxmle.fixed.fit_extended` (fixed parameters, or a
-    covariance the kernel does not compute); ``args=`` cannot be combined with those."""
+    """Whether a fit needs more than the kernel (fixed parameters, or a covariance the kernel
+    does not compute); ``args=`` cannot be combined with those."""
     extended = bool(
         fixed
         or groups is not None
@@ -1032,27 +888,26 @@ def fit_batch(
         >>> float(batch[1].se["rate"]) == float(1.0 / jnp.sqrt(3.0))
         True
     """
-    max_iter = _check_method(method, se, max_iter)
-    tol = _check_tol(tol)
-    _check_on_failure_grad(on_failure_grad)
-    if _extended(fixed, groups, cov_type, information, small_sample, df_correction, args):
-        from .fixed import fit_extended
+    return _pipeline(
+        model, data, batch=True, init=init, weights=weights, mask=mask, nan_policy=nan_policy,
+        cov_type=cov_type, max_iter=max_iter, tol=tol, method=method, se=se, fixed=fixed,
+        groups=groups, information=information, small_sample=small_sample,
+        df_correction=df_correction, on_failure_grad=on_failure_grad, args=args,
+        chunk_size=chunk_size, progress=progress,
+    )  # fmt: skip
 
-        return fit_extended(
-            fit_batch, model, data, fixed=fixed, groups=groups, batch=True, init=init,
-            weights=weights, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
-            max_iter=max_iter, tol=tol, method=method, se=se, chunk_size=chunk_size,
-            progress=progress, information=information, small_sample=small_sample,
-            df_correction=df_correction, on_failure_grad=on_failure_grad,
-        )  # fmt: skip
+
+def _solve_batch(model, data, init, args, *, weights, mask, nan_policy, cov_type, max_iter, tol,
+                 method, se, on_failure_grad, chunk_size=None, progress=False):  # fmt: skip
+    """Solve a batch: prepare, then one vmapped kernel (traced) or the chunks (concrete)."""
     args, bound = _bind_args(model, args)
-    prep = _prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=True)
+    prep = prepare(bound, data, init, weights, mask, nan_policy, cov_type, batch=True)
     static = dict(
         model=model, n=prep.n, cov_type=cov_type, tol=tol, dtype=prep.dtype,
         method=method, compute_se=bool(se), on_failure_grad=on_failure_grad, loglik_args=args,
     )  # fmt: skip
     inputs = (prep.data, prep.init, None, prep.weights, prep.mask)
-    if _is_traced(inputs) or under_transformation():
+    if is_traced(inputs) or under_transformation():
         # inside jit/vmap/grad (traced data, or a model closing over traced
         # values): one vmapped kernel, no host-side chunking
         res = _kernel_batch(*inputs, max_iter=max_iter, **static)
@@ -1164,7 +1019,7 @@ def _run_chunks(inputs, static, max_iter, chunk_size, progress) -> FitResult:
         chunk = default_chunk_size(inputs[0], n_dev)
     sharding = _sharding(n_dev)
     starts = range(0, B, chunk)
-    bar = _progress_bar(progress, len(starts), B)
+    bar = progress_bar(progress, len(starts), B)
     first = min(LBFGS_STRAGGLER_ITER if static["method"] == "lbfgs" else STRAGGLER_ITER, max_iter)
     # The first pass of a chunk may leave a smallest bucket's worth of stragglers behind (none
     # in chunks under 64 datasets, where a bucket would save little).
@@ -1293,7 +1148,7 @@ class _Callback:
         pass
 
 
-def _progress_bar(progress, n_chunks: int, total: int):
+def progress_bar(progress, n_chunks: int, total: int):
     if callable(progress):
         return _Callback(progress, total)
     if not progress:

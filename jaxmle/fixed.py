@@ -53,7 +53,6 @@ import numpy as np
 
 from ._compile import tuned_jit
 from .constraints import Bounded, Simplex
-from .covariance import adjust_covariance, check_options
 from .model import Model
 
 __all__ = ["Reduction", "reduction", "normalize_fixed", "fixed_free_size", "on_edge"]
@@ -117,25 +116,12 @@ class Reduction:
         names = full.param_names
         comp = _component_index(full)
         self.names = tuple(n for n in names if comp[n][1] in fixed_map.get(comp[n][0], ()))
-        # None when every parameter is fixed (a fit is then one evaluation)
-        self.model = (
-            Model(
-                self._loglik,
-                spec,
-                init=self._init if full.init_fn is not None else None,
-                name=full.name,
-                rewrite=False,  # (its loglik is the full model's compiled one)
-            )
-            if spec
-            else None
-        )
-        if self.model is not None and full.expected_info is not None:
-            self.model.expected_info = self._expected_info
-        if (
-            self.model is not None
+        edge = (
+            bool(spec)
             and full.data_edge is not None
             and all(b.kind in ("free", "fixed") for b in self.blocks)
-        ):
+        )
+        if edge:
             # (whole parameters free or fixed: the reduced free coordinates are the full ones
             # of the free parameters, in order)
             keep = np.concatenate(
@@ -145,7 +131,20 @@ class Reduction:
                 ]
             )
             self._edge_keep = np.flatnonzero(keep)
-            self.model.data_edge = self._data_edge
+        # None when every parameter is fixed (a fit is then one evaluation)
+        self.model = (
+            Model(
+                self._loglik,
+                spec,
+                init=self._init if full.init_fn is not None else None,
+                name=full.name,
+                rewrite=False,  # (its loglik is the full model's compiled one)
+                expected_info=self._expected_info if full.expected_info is not None else None,
+                data_edge=self._data_edge if edge else None,
+            )
+            if spec
+            else None
+        )
         # full flat component -> (reduced flat index or -1, fixed slot or -1)
         red_start = {}
         start = 0
@@ -221,12 +220,12 @@ class Reduction:
         return out
 
     def _loglik(self, red, data):
-        return self.full.compiled_loglik(self.expand(red, _squeeze(data["fixed"])), data["data"])
+        return self.full.compiled_loglik(self.expand(red, flat_values(data["fixed"])), data["data"])
 
     def _expected_info(self, red, data, weights):
         """The reduced model's expected information: the full model's, through the
         Jacobian of the full parameters in the reduced ones."""
-        values = _squeeze(data["fixed"])
+        values = flat_values(data["fixed"])
         flat = self.model.flatten(red)
 
         def full_flat(v):
@@ -240,7 +239,7 @@ class Reduction:
         return next(b.kind for b in self.blocks if b.key == key) == "free"
 
     def _data_edge(self, red, data, mask):
-        full = self.expand(red, _squeeze(data["fixed"]))
+        full = self.expand(red, flat_values(data["fixed"]))
         return self.full.data_edge(full, data["data"], mask)[self._edge_keep]
 
     def _init(self, data):
@@ -248,7 +247,8 @@ class Reduction:
         return self.reduce_params({k: v for k, v in given.items() if k in self.full.spec})
 
 
-def _squeeze(values):
+def flat_values(values):
+    """The fixed values of one dataset as flat vectors (the ``(1, m)`` rows squeezed)."""
     return {k: jnp.reshape(v, (-1,)) for k, v in values.items()}
 
 
@@ -262,11 +262,11 @@ def fixed_free_size(model: Model, names: tuple[str, ...]) -> int:
     """Number of free coordinates left when the flattened ``names`` are fixed."""
     if not names:
         return model.free_size
-    red = reduction(model, _structure(model, names)).model
+    red = reduction(model, structure(model, names)).model
     return 0 if red is None else red.free_size
 
 
-def _structure(model: Model, names) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def structure(model: Model, names) -> tuple[tuple[str, tuple[int, ...]], ...]:
     comp = _component_index(model)
     by_key: dict[str, list[int]] = {}
     for n in names:
@@ -300,7 +300,7 @@ def normalize_fixed(model: Model, fixed: Mapping[str, Any], dtype, batch_shape=(
             v = _broadcast(v, lead + c.shape)
             flat = v.reshape(lead + (-1,))
             for j in range(c.size):
-                _put(per_key, name, j, flat[..., j])
+                _set_component(per_key, name, j, flat[..., j])
         elif name in comp:
             key, j = comp[name]
             v = _as_values(value, dtype)
@@ -309,7 +309,7 @@ def normalize_fixed(model: Model, fixed: Mapping[str, Any], dtype, batch_shape=(
                     f"fixed value for component {name!r} has shape {v.shape}; expected a scalar"
                     + (f" or {lead} (one per dataset)" if lead else "")
                 )
-            _put(per_key, key, j, _broadcast(v, lead))
+            _set_component(per_key, key, j, _broadcast(v, lead))
         else:
             raise ValueError(
                 f"fixed has unknown parameter {name!r}; the model's parameters are "
@@ -345,7 +345,7 @@ def _broadcast(v, shape):
     return np.broadcast_to(v, shape)
 
 
-def _put(per_key, key, j, v):
+def _set_component(per_key, key, j, v):
     d = per_key.setdefault(key, {})
     if j in d:
         raise ValueError(f"parameter {key!r}: component {j} is fixed twice in fixed=")
@@ -398,11 +398,11 @@ def on_edge(c, values) -> np.ndarray:
 
 
 def expand_result(red_res, values, red: Reduction):
-    """The full-model result of a reduced fit (one dataset; vmap it for a batch)."""
-    from .results import FitResult
-
+    """The full-model result of a reduced fit (one dataset; vmap it for a batch): the
+    reduced result with its parameters, covariance and limits mapped to the full model
+    (every other field, such as the status and whether SEs were computed, kept)."""
     full = red.full
-    vals = _squeeze(values)
+    vals = flat_values(values)
     params = red.expand(red_res.params, vals)
     scale = red.scale(vals, red_res.cov.dtype)
     src = red.src
@@ -433,145 +433,16 @@ def expand_result(red_res, values, red: Reduction):
         else:
             parts.append(jnp.zeros((width,), bool))
     at_limit = jnp.concatenate(parts)
-    return FitResult(
-        params=params,
-        se=se,
-        cov=cov,
-        cov_free=cov_free,
-        loglik=red_res.loglik,
-        status=red_res.status,
-        n_iter=red_res.n_iter,
-        grad_norm=red_res.grad_norm,
-        nobs=red_res.nobs,
-        unconstrained=u,
-        at_limit=at_limit,
-        info_ok=red_res.info_ok,
-        model=full,
-        cov_type=red_res.cov_type,
-        df_resid=red_res.df_resid,
-        information=red_res.information,
-    )
+    return dataclasses.replace(
+        red_res, params=params, se=se, cov=cov, cov_free=cov_free, unconstrained=u,
+        at_limit=at_limit, model=full,
+    )  # fmt: skip
 
 
 @tuned_jit(static_argnames=("red", "batched"))
-def _expand_jit(red_res, values, red, batched):
+def expand_results(red_res, values, red, batched):
+    """:func:`expand_result` compiled, vmapped over the datasets of a batch when ``batched``."""
     fn = functools.partial(expand_result, red=red)
     if batched:
         return jax.vmap(fn)(red_res, values)
     return fn(red_res, values)
-
-
-def fit_extended(runner, model, data, *, fixed, groups, batch, init, cov_type,
-                 information="observed", small_sample="CRV1", df_correction=False,
-                 **options):  # fmt: skip
-    """``fit`` / ``fit_batch`` with ``fixed=`` or a covariance that the kernel does not
-    compute (:mod:`jaxmle.covariance`).
-
-    With ``fixed``: the reduced model is fitted through ``runner`` and mapped
-    back. Otherwise: an ``observed`` fit whose covariance is replaced by the
-    one asked for (cluster-robust, HC1-HC3, expected information, ...).
-    """
-    from .fit import _as_array, _float_dtype
-
-    check_options(model, cov_type, information, small_sample, df_correction and not fixed,
-                  groups)  # fmt: skip
-    if not fixed:
-        res = runner(model, data, init=init, cov_type="observed", **options)
-        return adjust_covariance(
-            res, cov_type=cov_type, information=information, groups=groups,
-            small_sample=small_sample, df_correction=df_correction,
-        )  # fmt: skip
-    if not isinstance(model, Model):
-        raise TypeError(f"expected a jm.Model as first argument, got {type(model).__name__}")
-    if data is None:
-        raise ValueError("data is None; pass the observations (an array or a pytree of arrays)")
-    data = jax.tree_util.tree_map_with_path(_as_array, data)
-    leaves = jax.tree_util.tree_leaves(data)
-    if not leaves:
-        raise ValueError("data has no arrays")
-    dtype = _float_dtype(leaves)
-    lead = ()
-    if batch:
-        if leaves[0].ndim == 0:
-            raise ValueError("fit_batch: data leaves need a leading axis of datasets")
-        lead = (leaves[0].shape[0],)
-    red, values = normalize_fixed(model, fixed, dtype, lead)
-    if red.model is None:
-        return _fit_all_fixed(red, data, values, batch=batch, **options)
-    red_init = None
-    if init is not None:
-        red_init = red.reduce_params(model.check_init(init, dtype, lead))
-    red_data = {"data": data, "fixed": values}
-    red_res = runner(
-        red.model, red_data, init=red_init, cov_type=cov_type, groups=groups,
-        information=information, small_sample=small_sample, df_correction=df_correction,
-        **options,
-    )  # fmt: skip
-    res = _expand_jit(
-        dataclasses.replace(red_res, data=None, weights=None, mask=None),
-        values,
-        red=red,
-        batched=batch,
-    )
-    return dataclasses.replace(
-        res,
-        data=red_res.data["data"],
-        weights=red_res.weights,
-        mask=red_res.mask,
-        fixed=red.names,
-        fixed_values=values if batch else jax.tree_util.tree_map(jnp.asarray, values),
-    )
-
-
-def _all_fixed_one(data, weights, mask, values, *, problem, red):
-    from .results import FitResult, Status
-
-    model = red.full
-    data, weights, mask = problem.prepare(data, weights, mask)
-    params = red.expand({}, _squeeze(values))
-    ll = problem.loglik(params, data, weights, mask)
-    dtype = problem.dtype
-    m = model.constrained_size
-    p = model.free_size
-    ok = jnp.isfinite(ll)
-    nobs = jnp.sum(jnp.where(mask, weights, 0.0)) if problem.n is not None else jnp.nan
-    return FitResult(
-        params=params,
-        se=model.unflatten(jnp.zeros((m,), dtype)),
-        cov=jnp.zeros((m, m), dtype),
-        cov_free=jnp.zeros((p, p), dtype),
-        loglik=ll,
-        status=jnp.where(ok, Status.CONVERGED, Status.NONFINITE).astype(jnp.int32),
-        n_iter=jnp.zeros((), jnp.int32),
-        grad_norm=jnp.zeros((), dtype),
-        nobs=jnp.asarray(nobs, dtype),
-        unconstrained=model.to_unconstrained(params).astype(dtype),
-        at_limit=jnp.zeros((p,), bool),
-        info_ok=jnp.ones((), bool),
-        model=model,
-    )
-
-
-@tuned_jit(static_argnames=("problem", "red", "batched"))
-def _all_fixed_jit(data, weights, mask, values, *, problem, red, batched):
-    fn = functools.partial(_all_fixed_one, problem=problem, red=red)
-    return jax.vmap(fn)(data, weights, mask, values) if batched else fn(data, weights, mask, values)
-
-
-def _fit_all_fixed(red, data, values, *, batch, weights=None, mask=None, nan_policy="raise",
-                   **_ignored):  # fmt: skip
-    """Every parameter fixed: the fit is one evaluation of the log-likelihood."""
-    from ._problem import Problem
-    from .fit import _attach, _prepare
-
-    prep = _prepare(red.full, data, None, weights, mask, nan_policy, "observed", batch=batch)
-    problem = Problem(red.full, prep.n, prep.dtype)
-    res = _all_fixed_jit(
-        prep.data, prep.weights, prep.mask, values, problem=problem, red=red, batched=batch
-    )
-    res = _attach(res, prep, batch)
-    return dataclasses.replace(
-        res,
-        fixed=red.names,
-        fixed_values=values if batch else jax.tree_util.tree_map(jnp.asarray, values),
-    )

@@ -37,7 +37,7 @@ from ._compile import tuned_jit
 from ._problem import problem_of
 from ._warnings import InferenceWarning
 from .constraints import Simplex
-from .fixed import _structure, on_edge
+from .fixed import on_edge, structure
 from .inference import f_sf, scaled_cholesky_inverse
 from .model import NoExpectedInformation
 
@@ -107,7 +107,7 @@ def _boundary_nulls(res) -> list[tuple[str, int, int]]:
     names = res.param_names
     starts = {key: sl.start for key, sl, _ in model.param_blocks()}
     out = []
-    for key, idx in _structure(model, res.fixed):
+    for key, idx in structure(model, res.fixed):
         values = res.fixed_values[key]
         if isinstance(values, jax.core.Tracer):
             return []

@@ -48,12 +48,12 @@ from jax.scipy.special import gammaln, ndtr, ndtri
 
 from ._compile import tuned_jit
 from ._problem import problem_of
-from .distributions import DISTRIBUTIONS
 from .distributions import continuous as _c
 from .distributions.families import model_for
+from .distributions.registry import DISTRIBUTIONS
 from .inference import z_value
 from .nonparametric import Turnbull, plotting_positions, turnbull
-from .profile import Derived, _derived_one, _start, _status_code, _warn_status
+from .profile import Derived, derived_one, start_point, status_code, warn_status
 
 __all__ = [
     "LIFE_FAMILIES",
@@ -98,10 +98,11 @@ def life_family(res) -> Any:
         >>> jm.life_family(res).name
         'weibull'
     """
-    for name in LIFE_FAMILIES:
-        dist = DISTRIBUTIONS[name]
-        if res.model is model_for(dist):
-            return dist
+    dist = res.model.family
+    if dist is not None and dist.name in LIFE_FAMILIES:
+        default = DISTRIBUTIONS[dist.name]
+        if res.model is model_for(default):  # (the family's own model, without options)
+            return default
     raise ValueError(
         f"life quantities need a fit of a lifetime family ({', '.join(LIFE_FAMILIES)}) by "
         f"fit_dist; this result is of the model {res.model.name!r}"
@@ -261,7 +262,7 @@ def _profile_one(z_hat, l_hat, h, se_h, x, data, weights, mask, fixed_values, *,
         def fn(p):
             return _h(kind, dist, p, xi)
 
-        return _derived_one(
+        return derived_one(
             z_hat, l_hat, hi, si, data, weights, mask, fixed_values, problem=problem, red=red,
             fn=fn, level=level, inner_iter=100, outer_iter=12,
         )  # fmt: skip
@@ -283,7 +284,7 @@ def _profile_jit(z_hat, l_hat, h, se_h, x, data, weights, mask, fixed_values, *,
 def _profile(res, kind, dist, x, h, se_h, level):
     """Profile interval of ``h`` (invariant: mapped back, it is the natural quantity's)."""
     problem, data, weights, mask, red, values = problem_of(res, "a profile interval")
-    z_hat = _start(res, problem, red, values)
+    z_hat = start_point(res, problem, red, values)
     batch = res.batch_shape
     n = int(np.prod(jnp.shape(x), dtype=int))
     hf = jnp.reshape(h, batch + (n,))
@@ -293,8 +294,8 @@ def _profile(res, kind, dist, x, h, se_h, level):
         red=red, kind=kind, dist=dist, level=float(level), batched=bool(batch),
     )  # fmt: skip
     shape = batch + jnp.shape(x)
-    code = _status_code(np.asarray(opn), np.asarray(better), np.asarray(failed)).reshape(shape)
-    _warn_status(code, f"the {kind}")
+    code = status_code(np.asarray(opn), np.asarray(better), np.asarray(failed)).reshape(shape)
+    warn_status(code, f"the {kind}")
     return jnp.reshape(lo, shape), jnp.reshape(hi, shape), code
 
 

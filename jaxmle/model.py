@@ -55,6 +55,23 @@ class Model:
             special cases exact, and derivatives that reuse its value (equal to ``pow`` to
             a few ulps; see "Performance" in the documentation). ``False`` fits ``loglik``
             exactly as written.
+        family: the :class:`~jaxmle.distributions.Distribution` the model was made from
+            (a family's model: :func:`jaxmle.distributions.families.model_for`), or None;
+            plots and the command line read it.
+        free_loglik: ``free_loglik(u, data)``, the log-likelihood written in the
+            unconstrained vector ``u`` where that is cheaper to differentiate (a family's,
+            e.g. the multinomial's from its logits); the fit's objective uses it when given.
+        infinite_bounds_ok: the data's ``lower=-inf``, ``upper=inf`` and ``entry=-inf``
+            leaves are censoring bounds, valid data (the continuous families' models).
+        data_check: host-side validation of the data (the families').
+        min_nobs: the fewest observations that identify the parameters.
+        standardize: host-side standardization of the data (location-scale families).
+        data_edge: a limit of the parameter space that depends on the data.
+        expected_info: the expected (Fisher) information in closed form.
+        leverage: the leverages of a regression model (HC2, HC3).
+        linear_coef: the coefficients of a Gaussian linear model (``df_correction``).
+        factory: ``(factory, args)``: the model pickles as this call (families, regression
+            models), rather than as its attributes.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -77,6 +94,17 @@ class Model:
         name: str | None = None,
         simulate: Callable[[jax.Array, dict, Any], Any] | None = None,
         rewrite: bool = True,
+        family: Any = None,
+        free_loglik: Callable[[jax.Array, Any], jax.Array] | None = None,
+        infinite_bounds_ok: bool = False,
+        data_check: Callable[[Any], tuple[Any, str] | None] | None = None,
+        min_nobs: int | None = None,
+        standardize: Callable[..., Any] | None = None,
+        data_edge: Callable[[dict, Any, Any], jax.Array] | None = None,
+        expected_info: Callable[[dict, Any, jax.Array], jax.Array] | None = None,
+        leverage: Callable[[dict, Any, jax.Array], jax.Array] | None = None,
+        linear_coef: str | tuple[str, ...] | None = None,
+        factory: tuple | None = None,
     ):
         if not callable(loglik):
             raise TypeError(f"Model needs a callable loglik(params, data), got {loglik!r}")
@@ -105,43 +133,47 @@ class Model:
         # loglik(to_constrained(u), data) written in the unconstrained vector u, where that
         # is cheaper to differentiate (a family's, e.g. the multinomial's from its logits);
         # the fit's objective uses it when set
-        self._free_loglik: Callable[[jax.Array, Any], jax.Array] | None = None
+        self.free_loglik = free_loglik
         # Host-side validation of the data (the families set it): ``data_check(data)`` on numpy
         # leaves (with any leading batch axes) returns ``(bad, why)``, a boolean array over the
         # observations and what is wrong with them, or None when every value is valid.
-        self.data_check: Callable[[Any], tuple[Any, str] | None] | None = None
+        self.data_check = data_check
         # The fewest observations that can identify the free parameters (None: as many as
         # there are free parameters; 1 where one observation carries several, as a row of
         # multinomial counts).
-        self.min_nobs: int | None = None
+        self.min_nobs = min_nobs
         # Host-side standardization of the data (the location-scale families set it):
         # ``standardize(data, weights, mask, lead)`` returns ``(data, a, b, offset)``, the data
         # moved to a standard location and scale, the map of each parameter's free coordinates
         # back (``u = a + b u'``, dicts of arrays of shape ``lead``) and the change of the
         # log-likelihood; or None.
-        self.standardize: Callable[..., Any] | None = None
+        self.standardize = standardize
         # A limit of the parameter space that depends on the data (the threshold of a
         # three-parameter lifetime family, below the smallest failure): ``data_edge(params,
         # data, mask)`` returns, per free coordinate, whether the estimate is at that limit
         # (traceable, one dataset); the fit then ends BOUNDARY as at a constraint's edge.
-        self.data_edge: Callable[[dict, Any, Any], jax.Array] | None = None
+        self.data_edge = data_edge
         # The expected (Fisher) information in closed form (the families and regression models
         # set it): ``expected_info(params, data, weights)`` is the ``(m, m)`` matrix over the
         # flattened constrained parameters, summed over the observations with ``weights`` (0 for
         # masked ones); or None (``information="expected"`` is then refused).
-        self.expected_info: Callable[[dict, Any, jax.Array], jax.Array] | None = None
+        self.expected_info = expected_info
         # The leverages of a regression model, ``leverage(params, data, weights) -> (n,)``: the
         # diagonal of the weighted hat matrix of its linear predictor (what HC2 and HC3 need).
-        self.leverage: Callable[[dict, Any, jax.Array], jax.Array] | None = None
+        self.leverage = leverage
         # The name of the coefficients of a Gaussian linear model (``df_correction=True``
         # rescales their covariance to the unbiased variance), a tuple of the names of scalar
         # coefficients that follow each other in the spec, or None.
-        self.linear_coef: str | tuple[str, ...] | None = None
+        self.linear_coef = linear_coef
         # How a pickled model is rebuilt: ``(factory, args)`` for a model a factory made (a
         # family, a regression model: unpickling calls the factory again), or None (its
         # attributes are pickled, its functions by reference).
-        self._factory: tuple | None = None
+        self._factory = factory
 
+        # The distribution family the model was made from (plots and the command line read
+        # it), and whether infinite censoring bounds in its data are valid values.
+        self.family = family
+        self.infinite_bounds_ok = bool(infinite_bounds_ok)
         offsets, start = {}, 0
         for key, c in self.spec.items():
             offsets[key] = (start, start + c.free_size)
@@ -324,7 +356,7 @@ _FUNCTIONS = {
     "loglik": "loglik",
     "init_fn": "init function",
     "simulate": "simulate function",
-    "_free_loglik": "free-coordinate loglik",
+    "free_loglik": "free-coordinate loglik",
     "data_check": "data check",
     "standardize": "standardization",
     "expected_info": "expected information",

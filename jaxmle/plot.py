@@ -44,6 +44,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .distributions.continuous import ParetoDist
+from .distributions.registry import resolve
 from .life import hazard, life_family, plotting_positions, reliability, turnbull
 from .results import FitResult, Status
 
@@ -190,25 +192,10 @@ def plot_profile(
 # families: which distribution a result came from, and its functions
 # --------------------------------------------------------------------------
 def _family(res: FitResult, family):
-    from .distributions import DISTRIBUTIONS, get_distribution
-    from .distributions.base import Distribution
-    from .distributions.discrete import CategoricalDist, MultinomialDist
-    from .distributions.families import model_for
-
-    if isinstance(family, Distribution):
-        return family
-    if isinstance(family, str):
-        return get_distribution(family)
     if family is not None:
-        raise TypeError(f"family must be a family name or a Distribution, got {family!r}")
-    candidates = [d for d in DISTRIBUTIONS.values() if not d.options or d.name == "pareto"]
-    if "p" in res.params and np.ndim(res.params["p"]) >= 1:  # categorical / multinomial: k
-        k = int(np.shape(res.params["p"])[-1])
-        candidates += [CategoricalDist(k=k), MultinomialDist(k=k)]
-    for dist in candidates:
-        if type(dist).__name__.removesuffix("Dist") == res.model.name:
-            if model_for(dist) is res.model:
-                return dist
+        return resolve(family)
+    if res.model.family is not None:
+        return res.model.family
     raise ValueError(
         f"cannot tell the family of model {res.model.name!r}: these plots are for the "
         "distribution families (jm.families, jm.fit_dist); for a family with options pass it, "
@@ -217,8 +204,6 @@ def _family(res: FitResult, family):
 
 
 def _params(res: FitResult, dist, x) -> dict:
-    from .distributions.continuous import ParetoDist
-
     params = {k: np.asarray(v, float) for k, v in res.params.items()}
     if isinstance(dist, ParetoDist):  # the scale is fixed: given, or the smallest observation
         params["scale"] = float(dist.scale if dist.scale is not None else np.min(x))

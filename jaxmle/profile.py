@@ -212,7 +212,7 @@ def chi2_threshold(level: float) -> float:
 # --------------------------------------------------------------------------
 # the held coordinate of one component
 # --------------------------------------------------------------------------
-class _Block(NamedTuple):
+class _ProfiledBlock(NamedTuple):
     key: str
     kind: str  # "elem" | "simplex"
     constraint: Any
@@ -220,16 +220,16 @@ class _Block(NamedTuple):
     size: int
 
 
-def _blocks(model) -> tuple[_Block, ...]:
+def _blocks(model) -> tuple[_ProfiledBlock, ...]:
     out = []
     for key, _, fslice in model.param_blocks():
         c = model.spec[key]
         kind = "simplex" if isinstance(c, Simplex) else "elem"
-        out.append(_Block(key, kind, c, fslice.start, c.size))
+        out.append(_ProfiledBlock(key, kind, c, fslice.start, c.size))
     return tuple(out)
 
 
-def _params_held(model, blk: _Block, z, t, j):
+def _params_held(model, blk: _ProfiledBlock, z, t, j):
     """Constrained parameters with component ``j`` of ``blk`` held at coordinate ``t``."""
     if blk.kind == "elem":
         return model.to_constrained(z.at[blk.fstart + j].set(t))
@@ -244,11 +244,11 @@ def _params_held(model, blk: _Block, z, t, j):
     return params
 
 
-def _frozen(blk: _Block, j):
+def _frozen(blk: _ProfiledBlock, j):
     return blk.fstart + j if blk.kind == "elem" else blk.fstart + blk.size - 2
 
 
-def _coord(model, blk: _Block, z, j):
+def _coord(model, blk: _ProfiledBlock, z, j):
     """The held coordinate of component ``j`` at ``z``."""
     if blk.kind == "elem":
         return z[blk.fstart + j]
@@ -256,14 +256,14 @@ def _coord(model, blk: _Block, z, j):
     return jnp.log(p) - jnp.log1p(-p)
 
 
-def _value(blk: _Block, t):
+def _value(blk: _ProfiledBlock, t):
     """Natural value of the held coordinate."""
     if blk.kind == "elem":
         return blk.constraint.link_inverse(t)
     return jax.nn.sigmoid(t)
 
 
-def _coord_of_value(blk: _Block, v):
+def _coord_of_value(blk: _ProfiledBlock, v):
     if blk.kind == "elem":
         return blk.constraint.link(v)[0]
     return jnp.log(v) - jnp.log1p(-v)
@@ -391,7 +391,7 @@ def _lanes(problem, blocks):
             out.append((blk, tuple(range(blk.size)), tuple(pos + j for j in range(blk.size))))
         pos += blk.size
     if elem_free:
-        elem = _Block("", "elem", None, 0, problem.model.free_size)
+        elem = _ProfiledBlock("", "elem", None, 0, problem.model.free_size)
         out.insert(0, (elem, tuple(elem_free), tuple(elem_pos)))
     return out
 
@@ -464,7 +464,7 @@ def _intervals_jit(z_hat, l_hat, d0s, data, weights, mask, *, problem, blocks, l
     return out[0], out[1], flags
 
 
-def _start(res, problem, red, values):
+def start_point(res, problem, red, values):
     """The estimate in the problem's unconstrained coordinates."""
     if red is None:
         return res.unconstrained
@@ -509,7 +509,8 @@ def _first_steps(res, red, blocks, level):
     return jnp.asarray(np.where(np.isfinite(d) & (d > 0), d, 1.0), est.dtype)
 
 
-def _status_code(opn, better, failed):
+def status_code(opn, better, failed):
+    """The :class:`ProfileStatus` codes of the profiled ends from their flags."""
     code = np.where(opn, ProfileStatus.OPEN, ProfileStatus.OK)
     code = np.where(better, ProfileStatus.BETTER_OPTIMUM, code)
     return np.where(failed, ProfileStatus.FAILED, code).astype(np.int32)
@@ -542,7 +543,7 @@ def profile_intervals(res, level: float = 0.95, *, max_iter: int = 100) -> Profi
     """
     problem, data, weights, mask, red, values = problem_of(res, "a profile interval")
     blocks = _blocks(problem.model)
-    z_hat = _start(res, problem, red, values)
+    z_hat = start_point(res, problem, red, values)
     d0s = _first_steps(res, red, blocks, level)
     out = _intervals_jit(
         z_hat, res.loglik, d0s, data, weights, mask, problem=problem, blocks=blocks,
@@ -550,7 +551,7 @@ def profile_intervals(res, level: float = 0.95, *, max_iter: int = 100) -> Profi
     )  # fmt: skip
     # flat reduced components, in the problem's order
     lo, hi, flags = (np.asarray(x) for x in out)
-    code = _status_code(flags[..., 0, :], flags[..., 1, :], flags[..., 2, :])
+    code = status_code(flags[..., 0, :], flags[..., 1, :], flags[..., 2, :])
     if red is not None:
         lo, hi, code = _to_full(res, red, lo, hi, code)
     model = res.model
@@ -698,7 +699,7 @@ def profile(res, param: str, *, points: int = 41, level: float = 0.95, margin: f
     hi = np.asarray(flat(pi.high))[..., jf]
     est = np.asarray(flat(res.params))[..., jf]
     code = np.asarray(flat({k: jnp.asarray(v) for k, v in pi.status.items()}))[..., jf]
-    _warn_status(code, param)
+    warn_status(code, param)
     # the reduced component's scale (fixed simplex components): value = scale * reduced value
     scale = np.ones_like(est)
     if red is not None:
@@ -708,7 +709,7 @@ def profile(res, param: str, *, points: int = 41, level: float = 0.95, margin: f
             return red.scale({k: jnp.reshape(x, (-1,)) for k, x in v.items()}, est.dtype)
 
         scale = np.asarray(jax.vmap(scale_of)(vals) if batch else scale_of(vals))[..., jf]
-    z_hat = _start(res, problem, red, values)
+    z_hat = start_point(res, problem, red, values)
     with np.errstate(invalid="ignore", divide="ignore"):
         lo_t, hi_t = _grid_ends(blk, lo / scale, hi / scale, est / scale, margin)
     grid, ll = _grid_jit(
@@ -740,7 +741,8 @@ def profile(res, param: str, *, points: int = 41, level: float = 0.95, margin: f
     )
 
 
-def _warn_status(code, name):
+def warn_status(code, name):
+    """A :class:`ProfileWarning` naming ``name`` where a code says better optimum or failed."""
     bad = (code == ProfileStatus.BETTER_OPTIMUM) | (code == ProfileStatus.FAILED)
     if np.any(bad):
         warnings.warn(
@@ -800,8 +802,9 @@ def _wald_derived(res, fn):
     return one(res.params, res.cov)
 
 
-def _derived_one(z_hat, l_hat, est, se, data, weights, mask, fixed_values, *, problem, red, fn,
+def derived_one(z_hat, l_hat, est, se, data, weights, mask, fixed_values, *, problem, red, fn,
                  level, inner_iter, outer_iter):  # fmt: skip
+    """The estimate, SE and profile interval of ``fn(params)`` on one dataset (traceable)."""
     data, weights, mask = problem.prepare(data, weights, mask)
     model = problem.model
     st = _settings(problem.dtype, level)
@@ -864,7 +867,7 @@ def _derived_one(z_hat, l_hat, est, se, data, weights, mask, fixed_values, *, pr
 def _derived_jit(z_hat, l_hat, est, se, data, weights, mask, fixed_values, *, problem, red, fn,
                  level, inner_iter, outer_iter, batched):  # fmt: skip
     f = functools.partial(
-        _derived_one, problem=problem, red=red, fn=fn, level=level, inner_iter=inner_iter,
+        derived_one, problem=problem, red=red, fn=fn, level=level, inner_iter=inner_iter,
         outer_iter=outer_iter,
     )  # fmt: skip
     if batched:
@@ -937,11 +940,11 @@ def derived(
         high = jnp.where(pos, est * jnp.exp(half), jnp.nan)
         return Derived(est, se, low, high, None, float(level), "wald_log")
     problem, data, weights, mask, red, values = problem_of(res, "a profile interval")
-    z_hat = _start(res, problem, red, values)
+    z_hat = start_point(res, problem, red, values)
     lo, hi, opn, better, failed = _derived_jit(
         z_hat, res.loglik, est, se, data, weights, mask, values, problem=problem, red=red,
         fn=fn, level=float(level), inner_iter=100, outer_iter=12, batched=bool(res.batch_shape),
     )  # fmt: skip
-    code = _status_code(np.asarray(opn), np.asarray(better), np.asarray(failed))
-    _warn_status(code, "the derived quantity")
+    code = status_code(np.asarray(opn), np.asarray(better), np.asarray(failed))
+    warn_status(code, "the derived quantity")
     return Derived(est, se, lo, hi, code, float(level), "profile")

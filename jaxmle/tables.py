@@ -36,9 +36,11 @@ import jax
 import numpy as np
 
 from ._io import group_index
-from .distributions import CategoricalDist, Distribution, MultinomialDist, get_distribution
+from .distributions.base import Distribution
+from .distributions.discrete import CategoricalDist, MultinomialDist
 from .distributions.families import model_for
-from .fit import _progress_bar, fit_batch
+from .distributions.registry import get_distribution
+from .fit import fit_batch, progress_bar
 from .model import Model
 from .results import FitResult
 
@@ -285,7 +287,7 @@ class _Progress:
     """One progress display over the buckets: each bucket's ``(done, total)`` calls move it."""
 
     def __init__(self, progress, total):
-        self.bar = _progress_bar(progress, 1, total)
+        self.bar = progress_bar(progress, 1, total)
         self.offset = self.shown = 0
 
     def bucket(self, size):
@@ -619,7 +621,7 @@ def fit_groups(
         raise ValueError("the table has no rows")
 
     if fit_options.get("nan_policy", "raise") == "raise":
-        _check_finite(data, sources, getattr(model, "infinite_bounds_ok", False))
+        _check_finite(data, sources, model.infinite_bounds_ok)
     n_groups = int(inverse.max()) + 1
     res = fit_grouped(model, data, inverse, n_groups, weights=w, buckets=buckets, **fit_options)
     cols = res.to_dict(level, method=interval)

@@ -439,12 +439,12 @@ def test_simplex_family_objective_from_logits_equals_the_loglik_of_p(name, datas
     jax.config.update("jax_enable_x64", True)
     dist = DISTRIBUTIONS[name].with_options(k=4)
     model = families.model_for(dist)
-    assert model._free_loglik is not None
+    assert model.free_loglik is not None
     rng = np.random.default_rng(3)
     for u in [jnp.zeros(3), jnp.asarray(rng.normal(size=3) * 2.0)]:
         for values in datasets:
             data = {"x": jnp.asarray(values)}
-            fast = model._free_loglik(u, data)
+            fast = model.free_loglik(u, data)
             generic = model.loglik(model.to_constrained(u), data)
             np.testing.assert_allclose(fast, generic, rtol=1e-13)
             if not np.all(np.isfinite(np.asarray(generic))):
@@ -455,7 +455,7 @@ def test_simplex_family_objective_from_logits_equals_the_loglik_of_p(name, datas
                 return lambda v: jnp.sum(f(v, data))
 
             plain = total(lambda v, d: model.loglik(model.to_constrained(v), d))
-            free = total(model._free_loglik)
+            free = total(model.free_loglik)
             np.testing.assert_allclose(jax.grad(free)(u), jax.grad(plain)(u), rtol=1e-12)
             np.testing.assert_allclose(
                 jax.hessian(free)(u), jax.hessian(plain)(u), rtol=1e-12, atol=1e-13

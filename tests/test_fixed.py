@@ -129,3 +129,17 @@ def test_lr_test_with_a_fixed_null():
     stat = n * math.log(np.mean(X**2) / np.var(X))
     assert t.df == 1 and float(t.statistic) == pytest.approx(stat, rel=1e-10)
     assert float(t.pvalue) == pytest.approx(stats.chi2.sf(stat, 1), rel=1e-8)
+
+
+def test_fixed_with_se_false_says_the_information_was_not_computed():
+    # a reduced fit mapped back keeps every field of the fit but the parameters and their
+    # covariance: with se=False, no information matrix was formed
+    res = jm.fit(NORMAL, jnp.asarray(X), fixed={"sigma": 2.0}, se=False)
+    assert res.se_computed is False
+    assert float(res.params["mu"]) == pytest.approx(X.mean(), rel=1e-12)
+    table = res.summary()
+    assert "information positive definite:    not computed" in table
+    assert "not computed (fitted with se=False)" in table
+    batch = jm.fit_batch(NORMAL, jnp.asarray(np.stack([X, X + 1.0])), fixed={"sigma": 2.0},
+                         se=False)  # fmt: skip
+    assert batch.se_computed is False and batch[1].se_computed is False

@@ -52,9 +52,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
-from . import families
+from . import families, gof
 from .base import Distribution
 from .censoring import censored_loglik
 from .continuous import (
@@ -84,8 +82,8 @@ from .discrete import (
     NegativeBinomialDist,
     PoissonDist,
 )
-from .families import fit_dist
-from .gof import DEFAULT_FAMILIES, compare_families, format_table, gof_statistics
+from .gof import DEFAULT_FAMILIES, format_table, gof_statistics
+from .registry import ALIASES, DISTRIBUTIONS, get_distribution
 
 __all__ = [
     "gof_statistics",
@@ -124,70 +122,10 @@ __all__ = [
     "WeibullMixtureDist",
 ]
 
-#: family name -> distribution with default options
-DISTRIBUTIONS: dict[str, Distribution] = {
-    d.name: d
-    for d in (
-        BernoulliDist(),
-        BinomialDist(),
-        CategoricalDist(),
-        MultinomialDist(),
-        PoissonDist(),
-        NegativeBinomialDist(),
-        GeometricDist(),
-        ExponentialDist(),
-        NormalDist(),
-        LogNormalDist(),
-        GammaDist(),
-        WeibullDist(),
-        BetaDist(),
-        StudentTDist(),
-        LaplaceDist(),
-        LogisticDist(),
-        LogLogisticDist(),
-        GumbelDist(),
-        GumbelMinDist(),
-        ParetoDist(),
-        Weibull3Dist(),
-        LogNormal3Dist(),
-        WeibullMixtureDist(),
-    )
-}
-"""Family name -> :class:`Distribution` with default options (the names ``fit_dist`` takes).
+# Fitting a family by name sits above the fit (jaxmle/fitdist.py), and this package below it:
+# a package __init__ may re-export from any layer, and these two are re-exported here (and
+# at their earlier homes, the modules below, for code that imports them from there).
+from ..fitdist import compare_families, fit_dist  # noqa: E402
 
-Example:
-    >>> from jaxmle.distributions import DISTRIBUTIONS
-    >>> len(DISTRIBUTIONS), DISTRIBUTIONS["weibull"].spec()
-    (23, {'shape': Positive(), 'scale': Positive()})
-"""
-
-
-ALIASES: dict[str, str] = {"gumbel_max": "gumbel"}
-"""Other names of families, taken by :func:`get_distribution` and ``fit_dist``: ``gumbel_max``
-is ``gumbel`` (the largest extreme value; ``gumbel_min`` is the smallest).
-
-Example:
-    >>> from jaxmle.distributions import ALIASES, get_distribution
-    >>> ALIASES["gumbel_max"], get_distribution("gumbel_max").name
-    ('gumbel', 'gumbel')
-"""
-
-
-def get_distribution(name: str, **options: Any) -> Distribution:
-    """The distribution called ``name`` with the given options.
-
-    Raises ``ValueError`` (listing the known names) for an unknown name and
-    ``TypeError`` for an unknown option.
-
-    Example:
-        >>> from jaxmle.distributions import get_distribution
-        >>> get_distribution("binomial", trials=5)
-        BinomialDist(trials=5)
-    """
-    key = name.strip().lower() if isinstance(name, str) else name
-    key = ALIASES.get(key, key)
-    if key not in DISTRIBUTIONS:
-        raise ValueError(
-            f"unknown family {name!r}; the known families are: {', '.join(DISTRIBUTIONS)}"
-        )
-    return DISTRIBUTIONS[key].with_options(**options)
+families.fit_dist = fit_dist
+gof.compare_families = compare_families

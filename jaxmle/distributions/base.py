@@ -129,7 +129,7 @@ class Distribution:
 
     def logpdf(self, x: Any, params: Mapping[str, Any]) -> jax.Array:
         """Log density (continuous) or log mass (discrete) at ``x``; ``-inf`` off the support."""
-        x = _as_float(x)
+        x = as_float(x)
         inside = self._inside(x, params)
         if self.log_x:
             return jnp.where(
@@ -168,7 +168,7 @@ class Distribution:
             >>> round(float(lc), 6), round(float(ls), 6)
             (-0.693147, -0.693147)
         """
-        x = _as_float(x)
+        x = as_float(x)
         lo, hi = self.support(params)
         if not self.continuous:
             x = jnp.floor(x)
@@ -190,7 +190,7 @@ class Distribution:
 
 
 # -- helpers for the families ---------------------------------------------------
-def _as_float(x):
+def as_float(x):
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
@@ -214,9 +214,9 @@ def init_points(data: Any, low: float = -jnp.inf, high: float = jnp.inf):
     """
     data = as_data_dict(data)
     if "x" in data:
-        v = _as_float(data["x"])
+        v = as_float(data["x"])
     else:
-        lower, upper = _as_float(data["lower"]), _as_float(data["upper"])
+        lower, upper = as_float(data["lower"]), as_float(data["upper"])
         lf = jnp.isfinite(lower) & (lower > low)
         uf = jnp.isfinite(upper) & (upper < high)
         v = jnp.where(lf & uf, 0.5 * (lower + upper), jnp.where(lf, lower, upper))

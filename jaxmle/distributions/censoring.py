@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from ._special import logsubexp
-from .base import Distribution, _as_float, as_data_dict
+from .base import Distribution, as_data_dict, as_float
 
 __all__ = ["censored_loglik", "DATA_KEYS"]
 
@@ -78,7 +78,7 @@ def censored_loglik(family: Distribution, params: Mapping[str, Any], data: Any) 
         raise ValueError(f"{family.name}: unknown data key(s) {unknown}; expected {DATA_KEYS}")
     lo, hi = family.support(params)
     safe = family.safe_point(params)
-    entry = _as_float(data["entry"]) if "entry" in data else None
+    entry = as_float(data["entry"]) if "entry" in data else None
 
     # Every needed logcdf / logsf comes from one call on the stacked points (one evaluation of
     # the family's special functions, which keeps the compiled Hessian small).
@@ -90,7 +90,7 @@ def censored_loglik(family: Distribution, params: Mapping[str, Any], data: Any) 
             )
         if "lower" not in data or "upper" not in data:
             raise ValueError(f"{family.name}: interval censoring needs both 'lower' and 'upper'")
-        lower, upper = _as_float(data["lower"]), _as_float(data["upper"])
+        lower, upper = as_float(data["lower"]), as_float(data["upper"])
         lower, upper = jnp.broadcast_arrays(lower, upper)
         exact = lower == upper
         left = (lower <= lo) & ~exact
@@ -119,7 +119,7 @@ def censored_loglik(family: Distribution, params: Mapping[str, Any], data: Any) 
     else:
         if "x" not in data:
             raise ValueError(f"{family.name}: the data needs 'x' (or 'lower' and 'upper')")
-        x = _as_float(data["x"])
+        x = as_float(data["x"])
         if "event" not in data and entry is None:
             return family.logpdf(x, params)
         event = jnp.asarray(data.get("event", True)) != 0

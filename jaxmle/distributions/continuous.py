@@ -49,7 +49,7 @@ __all__ = [
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_HALF = math.log(0.5)
-_EULER = 0.5772156649015329
+EULER = 0.5772156649015329
 
 
 @jax.custom_jvp
@@ -90,7 +90,7 @@ class _Real(Distribution):
         return (x - params["loc"]) * (1.0 / params["scale"])
 
 
-class _PositiveSupport(Distribution):
+class PositiveSupport(Distribution):
     def support(self, params):
         return 0.0, jnp.inf
 
@@ -339,7 +339,7 @@ class GumbelDist(_Real):
         v, valid = init_points(data)
         mean, var = wstats(v, valid)
         scale = positive(jnp.sqrt(6.0 * var) / math.pi)
-        return {"loc": finite(mean - _EULER * scale), "scale": scale}
+        return {"loc": finite(mean - EULER * scale), "scale": scale}
 
 
 @dataclass(frozen=True, repr=False)
@@ -383,12 +383,12 @@ class GumbelMinDist(_Real):
         v, valid = init_points(data)
         mean, var = wstats(v, valid)
         scale = positive(jnp.sqrt(6.0 * var) / math.pi)
-        return {"loc": finite(mean + _EULER * scale), "scale": scale}
+        return {"loc": finite(mean + EULER * scale), "scale": scale}
 
 
 # -- positive support ------------------------------------------------------------
 @dataclass(frozen=True, repr=False)
-class ExponentialDist(_PositiveSupport):
+class ExponentialDist(PositiveSupport):
     """Exponential(rate): ``scipy.stats.expon(scale=1/rate)``.
 
     Closed-form MLE: ``rate = events / sum(x)``, also under right censoring
@@ -439,7 +439,7 @@ class ExponentialDist(_PositiveSupport):
         return {"rate": positive(1.0 / mean)}
 
 
-class _OnLogScale(_PositiveSupport):
+class _OnLogScale(PositiveSupport):
     """A family on (0, inf) whose functions depend on ``x`` only through ``log x``: written as
     ``_logpdf_lx``, ``_logcdf_lx`` and ``_logsf_lx`` of ``log x`` (:attr:`log_x`)."""
 
@@ -502,7 +502,7 @@ class LogNormalDist(_OnLogScale):
 
 
 @dataclass(frozen=True, repr=False)
-class GammaDist(_PositiveSupport):
+class GammaDist(PositiveSupport):
     """Gamma(shape, scale): ``scipy.stats.gamma(a=shape, scale=scale)``.
 
     Starting rule: Minka's closed-form approximation to the MLE of the shape.
@@ -610,7 +610,7 @@ class WeibullDist(_ShapeScale):
         v, valid = init_points(data, 0.0)
         mean, var = wstats(jnp.log(jnp.where(valid, v, 1.0)), valid)
         shape = positive(math.pi / jnp.sqrt(6.0 * var))
-        return {"shape": shape, "scale": positive(jnp.exp(mean + _EULER / shape))}
+        return {"shape": shape, "scale": positive(jnp.exp(mean + EULER / shape))}
 
 
 @dataclass(frozen=True, repr=False)
@@ -895,7 +895,7 @@ class LogNormal3Dist(_Threshold):
 
 # -- two Weibull subpopulations ------------------------------------------------------------
 @dataclass(frozen=True, repr=False)
-class WeibullMixtureDist(_PositiveSupport):
+class WeibullMixtureDist(PositiveSupport):
     """Mixture of two Weibull subpopulations:
     ``F(x) = p F_1(x) + (1 - p) F_2(x)``, ``F_j`` Weibull(``shape{j}``, ``scale{j}``), ``p``
     the fraction of the first (the reliability package's ``Fit_Weibull_Mixture``: a batch

@@ -16,7 +16,7 @@ from jax.scipy.special import gammainc, gammaincc, gammaln, xlog1py, xlogy
 
 from ..constraints import Positive, Simplex, UnitInterval
 from ._special import log1mexp, log_betainc, log_gammainc, log_rising_over_power
-from .base import Distribution, _as_float, as_data_dict, positive, wstats
+from .base import Distribution, as_data_dict, as_float, positive, wstats
 
 __all__ = [
     "BernoulliDist",
@@ -230,7 +230,7 @@ class CategoricalDist(_Discrete):
             -0.693147
         """
         logp = jax.nn.log_softmax(jnp.asarray(logits))
-        x = _as_float(x)
+        x = as_float(x)
         inside = self._inside(x, {})
         return self._on_support(x, inside, {}, lambda xs: self._select(xs, {}, _same, logp))
 

@@ -31,13 +31,11 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Mapping
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..fit import NAN_POLICIES, fit, fit_batch
 from ..model import Model, NoExpectedInformation
 from . import continuous as _c
 from . import discrete as _d
@@ -71,7 +69,6 @@ __all__ = [
     "WeibullMixture",
     "threshold_limit",
     "model_for",
-    "fit_dist",
 ]
 
 
@@ -137,25 +134,38 @@ def model_for(dist: Distribution) -> Model:
     else:
         loglik, init = functools.partial(_discrete_loglik, dist), dist.init
     loglik.__name__ = name
-    model = Model(loglik, spec, init=init, name=name, simulate=functools.partial(_simulate, dist))
-    model._factory = (model_for, (dist,))  # (unpickled: the cached model itself)
-    if isinstance(dist, (_d.CategoricalDist, _d.MultinomialDist)):
-        # (the only parameter, p: u is its free block)
-        model._free_loglik = functools.partial(_simplex_free_loglik, dist, spec["p"])
-    # jm.fit takes lower=-inf / upper=inf (censoring bounds) in the data as valid values
-    model.infinite_bounds_ok = dist.continuous
-    model.data_check = functools.partial(_outside_support, dist)
-    if _standard_form(dist) is not None:
-        model.standardize = functools.partial(_standardize, dist)
-    if isinstance(dist, _d.MultinomialDist):
-        model.min_nobs = 1  # one row of counts is many trials
-    if isinstance(dist, _c._Threshold):
-        model.data_edge = functools.partial(_threshold_edge, dist, model)
     if has_fisher(dist):
-        model.expected_info = functools.partial(_expected_info, dist)
+        expected_info = functools.partial(_expected_info, dist)
     elif isinstance(dist, _d.NegativeBinomialDist):
-        model.expected_info = functools.partial(_nb_expected_info, dist)
-    return model
+        expected_info = functools.partial(_nb_expected_info, dist)
+    else:
+        expected_info = None
+    return Model(
+        loglik,
+        spec,
+        init=init,
+        name=name,
+        simulate=functools.partial(_simulate, dist),
+        family=dist,
+        # (the only parameter, p: u is its free block)
+        free_loglik=(
+            functools.partial(_simplex_free_loglik, dist, spec["p"])
+            if isinstance(dist, (_d.CategoricalDist, _d.MultinomialDist))
+            else None
+        ),
+        # jm.fit takes lower=-inf / upper=inf (censoring bounds) in the data as valid values
+        infinite_bounds_ok=dist.continuous,
+        data_check=functools.partial(_outside_support, dist),
+        standardize=(
+            functools.partial(_standardize, dist) if _standard_form(dist) is not None else None
+        ),
+        min_nobs=1 if isinstance(dist, _d.MultinomialDist) else None,  # one row: many trials
+        data_edge=(
+            functools.partial(_threshold_edge, dist) if isinstance(dist, _c._Threshold) else None
+        ),
+        expected_info=expected_info,
+        factory=(model_for, (dist,)),  # (unpickled: the cached model itself)
+    )
 
 
 def threshold_limit(data, mask=None) -> jax.Array:
@@ -183,7 +193,7 @@ def threshold_limit(data, mask=None) -> jax.Array:
     return jnp.min(jnp.where(use, top, jnp.inf))
 
 
-def _threshold_edge(dist, model, params, data, mask):
+def _threshold_edge(dist, params, data, mask):
     """The threshold's free coordinate is at its limit when it is within ``sqrt(eps)`` (of the
     size of the data and of the scale) below :func:`threshold_limit`."""
     m = threshold_limit(data, mask)
@@ -191,10 +201,13 @@ def _threshold_edge(dist, model, params, data, mask):
     dtype = jnp.result_type(t)
     size = jnp.abs(jnp.where(jnp.isfinite(m), m, 0.0)) + dist.base._safe(params)
     near = (m - t) <= jnp.sqrt(jnp.finfo(dtype).eps) * size
-    out = jnp.zeros(model.free_size, bool)
-    for key, _, free in model.param_blocks():
+    spec = dist.spec()
+    out = jnp.zeros(sum(c.free_size for c in spec.values()), bool)
+    start = 0
+    for key, c in spec.items():
         if key == "threshold":
-            out = out.at[free].set(near)
+            out = out.at[start : start + c.free_size].set(near)
+        start += c.free_size
     return out
 
 
@@ -354,7 +367,7 @@ def _data_range(dist: Distribution) -> tuple[float, float, bool]:
         return (0.0 if dist.scale is None else float(dist.scale)), np.inf, dist.scale is None
     if isinstance(dist, _c.ExponentialDist):
         return 0.0, np.inf, False
-    if isinstance(dist, _c._PositiveSupport):
+    if isinstance(dist, _c.PositiveSupport):
         return 0.0, np.inf, True
     return -np.inf, np.inf, False
 
@@ -721,218 +734,3 @@ def WeibullMixture() -> Model:
         ('p', 'shape1', 'scale1', 'shape2', 'scale2')
     """
     return model_for(_c.WeibullMixtureDist())
-
-
-# --------------------------------------------------------------------------
-# fit_dist
-# --------------------------------------------------------------------------
-def _resolve(family: Any, options: dict) -> Distribution:
-    from . import ALIASES, DISTRIBUTIONS
-
-    if isinstance(family, Distribution):
-        dist = family
-    elif isinstance(family, str):
-        key = family.strip().lower()
-        key = ALIASES.get(key, key)
-        if key not in DISTRIBUTIONS:
-            raise ValueError(
-                f"unknown family {family!r}; the known families are: {', '.join(DISTRIBUTIONS)}"
-            )
-        dist = DISTRIBUTIONS[key]
-    else:
-        raise TypeError(
-            f"family must be a family name (e.g. 'weibull') or a Distribution, got {family!r}"
-        )
-    return dist.with_options(**options)
-
-
-def _host(name, v):
-    if v is None:
-        return None
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(v)):
-        raise TypeError(f"fit_dist needs concrete arrays; {name} is traced (use jm.fit instead)")
-    arr = np.asarray(v)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} has dtype {arr.dtype}; fit_dist needs numeric arrays")
-    return arr
-
-
-def _fmt_idx(idx, limit=8) -> str:
-    idx = [int(i) for i in idx]
-    s = ", ".join(str(i) for i in idx[:limit])
-    return f"[{s}{', ...' if len(idx) > limit else ''}] ({len(idx)} in all)"
-
-
-def _bad_message(bad, batch) -> str:
-    if batch:
-        ds = np.flatnonzero(bad.any(axis=1))
-        obs = np.flatnonzero(bad[ds[0]])
-        where = f"datasets {_fmt_idx(ds)}; in dataset {int(ds[0])}, observations {_fmt_idx(obs)}"
-    else:
-        where = f"observations {_fmt_idx(np.flatnonzero(bad))}"
-    return (
-        f"data contains NaN or invalid infinite values in {where}. Pass nan_policy='omit' to "
-        "drop those observations, or nan_policy='propagate' to fit anyway (status NONFINITE)"
-    )
-
-
-def fit_dist(
-    family: str | Distribution,
-    x: Any = None,
-    *,
-    event: Any = None,
-    lower: Any = None,
-    upper: Any = None,
-    entry: Any = None,
-    weights: Any = None,
-    mask: Any = None,
-    init: dict | None = None,
-    nan_policy: str = "raise",
-    cov_type: str = "observed",
-    max_iter: int | None = None,
-    tol: float | None = None,
-    method: str = "trust",
-    information: str = "observed",
-    **family_options: Any,
-):
-    """Fit a distribution family by maximum likelihood: one dataset, or a batch of them.
-
-    Args:
-        family: a family name: ``bernoulli``, ``binomial``, ``categorical``,
-            ``multinomial``, ``poisson``, ``negative_binomial``, ``geometric``,
-            ``exponential``, ``normal``, ``lognormal``, ``gamma``, ``weibull``,
-            ``beta``, ``student_t``, ``laplace``, ``logistic``,
-            ``loglogistic``, ``gumbel`` (maximum; also ``gumbel_max``), ``gumbel_min``
-            (minimum, the smallest extreme value), ``pareto``, ``weibull_3p`` and
-            ``lognormal_3p`` (with a ``threshold``, the location below which no unit
-            fails), ``weibull_mixture`` (two Weibull subpopulations) (or a
-            :class:`~jaxmle.distributions.Distribution`).
-        x: observations, shape ``(n,)`` for one dataset or ``(B, n)`` for
-            ``B`` datasets fitted at once with :func:`jaxmle.fit_batch` (pad
-            ragged datasets with NaN and pass ``nan_policy="omit"``). For the
-            multinomial, counts ``(n, k)`` or ``(B, n, k)``.
-        event: with ``x`` (continuous families): 1 observed, 0 right-censored.
-        lower, upper: interval censoring instead of ``x`` (continuous
-            families): ``lower == upper`` exact, ``upper = inf``
-            right-censored, ``lower`` at the bottom of the support (``-inf``,
-            or ``0`` for positive families) left-censored.
-        entry: left-truncation times (delayed entry), same shape as the data
-            (or a scalar).
-        weights, mask, init, cov_type, max_iter, tol, method, information: as in
-            :func:`jaxmle.fit`.
-        nan_policy: ``"raise"``, ``"omit"`` or ``"propagate"`` for NaN values
-            (and infinite ones, except infinite censoring bounds, which are
-            valid here).
-        **family_options: the family's fixed options: ``trials=`` (binomial,
-            required), ``k=`` (categorical: default ``max(x) + 1``;
-            multinomial: default ``x.shape[-1]``), ``scale=`` (pareto: default
-            the smallest observation of each dataset).
-
-    Returns:
-        A :class:`~jaxmle.FitResult` (a batch one for batched data).
-
-    Raises:
-        ValueError: an unknown family (the message lists the known ones),
-            censoring arguments for a discrete family, inconsistent shapes,
-            ``lower > upper``, or non-finite data under ``nan_policy="raise"``.
-
-    Example:
-        >>> import jax, jax.numpy as jnp
-        >>> jax.config.update("jax_enable_x64", True)
-        >>> from jaxmle.distributions import fit_dist
-        >>> res = fit_dist("poisson", jnp.array([[1, 2, 3], [0, 0, 3]]))  # two datasets
-        >>> res.params["rate"].tolist()
-        [2.0, 1.0]
-    """
-    if nan_policy not in NAN_POLICIES:
-        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
-    x, event, lower, upper, entry = (
-        _host(n, v) for n, v in
-        [("x", x), ("event", event), ("lower", lower), ("upper", upper), ("entry", entry)]
-    )  # fmt: skip
-    options = dict(family_options)
-    base = _resolve(family, {})
-
-    # which layout
-    censor_args = [n for n, v in [("event", event), ("lower", lower), ("upper", upper),
-                                  ("entry", entry)] if v is not None]  # fmt: skip
-    if not base.continuous and censor_args:
-        raise ValueError(
-            f"{base.name} is discrete: censoring and truncation ({', '.join(censor_args)}) are "
-            "supported for the continuous families only"
-        )
-    interval = lower is not None or upper is not None
-    if interval:
-        if lower is None or upper is None:
-            raise ValueError("interval censoring needs both lower= and upper=")
-        if x is not None or event is not None:
-            raise ValueError("give either x= (with optional event=) or lower=/upper=, not both")
-        main = lower.astype(float)
-    else:
-        if x is None:
-            raise ValueError("fit_dist needs the observations x (or lower= and upper=)")
-        main = x
-    multi = isinstance(base, _d.MultinomialDist)
-    obs_ndim = main.ndim - (1 if multi else 0)
-    if obs_ndim not in (1, 2):
-        want = "(n, k) or (B, n, k)" if multi else "(n,) or (B, n)"
-        raise ValueError(f"the data must have shape {want}, got {main.shape}")
-    batch = obs_ndim == 2
-    obs_shape = main.shape[:obs_ndim]
-
-    # family options that default from the data
-    if multi and options.get("k") is None:
-        options["k"] = int(main.shape[-1])
-    if isinstance(base, _d.CategoricalDist) and options.get("k") is None:
-        top = np.nanmax(np.where(np.isfinite(main), main, np.nan)) if main.size else 0
-        options["k"] = max(int(top) + 1 if np.isfinite(top) else 2, 2)
-    dist = base.with_options(**options)
-    model = model_for(dist)
-
-    # data dict, and observations to leave out
-    def same_shape(name, v, allow_scalar=False):
-        if allow_scalar and v.ndim == 0:
-            return np.broadcast_to(v, obs_shape)
-        if v.shape != obs_shape:
-            raise ValueError(f"{name} has shape {v.shape}; expected {obs_shape}")
-        return v
-
-    def nan(v):
-        return np.isnan(v) if v.dtype.kind == "f" else np.zeros(v.shape, bool)
-
-    if interval:
-        upper = same_shape("upper", upper).astype(float)
-        lower = lower.astype(float)
-        bad = nan(lower) | nan(upper) | (lower == np.inf) | (upper == -np.inf)
-        wrong = ~bad & (lower > upper)
-        if wrong.any():
-            raise ValueError(
-                f"lower > upper in observations {_fmt_idx(np.flatnonzero(wrong.ravel()))}"
-            )
-        data = {"lower": lower, "upper": upper}
-    else:
-        if multi:
-            bad = ~np.all(np.isfinite(x), axis=-1)
-        else:
-            bad = ~np.isfinite(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
-        data = {"x": x}
-        if event is not None:
-            event = same_shape("event", event)
-            bad = bad | nan(event)
-            data["event"] = event
-    if entry is not None:
-        entry = same_shape("entry", entry, allow_scalar=True).astype(float)
-        bad = bad | nan(entry) | (entry == np.inf)
-        data["entry"] = np.array(entry)
-
-    if bad.any():
-        if nan_policy == "raise":
-            raise ValueError(_bad_message(bad, batch))
-        if nan_policy == "omit":
-            keep = ~bad
-            mask = keep if mask is None else (np.asarray(mask) != 0) & keep
-    runner = fit_batch if batch else fit
-    return runner(
-        model, data, init=init, weights=weights, mask=mask, nan_policy="propagate",
-        cov_type=cov_type, max_iter=max_iter, tol=tol, method=method, information=information,
-    )  # fmt: skip

@@ -36,7 +36,7 @@ from .base import Distribution
 
 __all__ = ["fisher_info", "has_fisher"]
 
-_EULER = 0.5772156649015329
+EULER = 0.5772156649015329
 _PI2 = math.pi**2
 
 
@@ -65,10 +65,10 @@ def _location_scale(kind: str, loc, scale):
         return _diag(1.0 / s2, 1.0 / s2)
     # Gumbel: maximum (z = (x - loc) / scale, density exp(-z - exp(-z))), and the minimum's
     # cross term with the opposite sign
-    c = (_EULER - 1.0) / s2
+    c = (EULER - 1.0) / s2
     if kind == "gumbel_min":
         c = -c
-    return _sym(1.0 / s2, c, (_PI2 / 6.0 + (1.0 - _EULER) ** 2) / s2)
+    return _sym(1.0 / s2, c, (_PI2 / 6.0 + (1.0 - EULER) ** 2) / s2)
 
 
 def _mapped(kind: str, to_ls, theta):

@@ -56,15 +56,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._compile import tuned_jit
+from .._compile import is_traced, tuned_jit
+from .._format import fmt_value
 from ..nonparametric import np_edf_statistics
-from ..results import Status
 from .base import Distribution
 from .continuous import ParetoDist
+from .registry import resolve
 
 __all__ = [
     "gof_statistics",
-    "compare_families",
     "format_table",
     "DEFAULT_FAMILIES",
     "CRITERIA",
@@ -80,19 +80,13 @@ Example:
     ('normal', 'lognormal', 'gamma', 'weibull', 'exponential', 'loglogistic')
 """
 
-_GOF_KEYS = ("ks", "cvm", "ad")
+GOF_KEYS = ("ks", "cvm", "ad")
 
 
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-def _resolve(family: Any) -> Distribution:
-    from .families import _resolve as resolve
-
-    return resolve(family, {})
-
-
-def _continuous(dist: Distribution, what: str) -> Distribution:
+def continuous_only(dist: Distribution, what: str) -> Distribution:
     if not dist.continuous:
         raise ValueError(
             f"{what} is for continuous families; {dist.name!r} is discrete (its CDF is a step "
@@ -101,11 +95,7 @@ def _continuous(dist: Distribution, what: str) -> Distribution:
     return dist
 
 
-def _is_traced(v) -> bool:
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(v))
-
-
-def _label(family: Any, dist: Distribution) -> str:
+def family_label(family: Any, dist: Distribution) -> str:
     if isinstance(family, str):
         return dist.name
     if all(v is None for v in dist.options.values()):
@@ -147,7 +137,7 @@ def _gof_one(dist: Distribution, params: Mapping[str, Any], x, valid):
 
 
 @tuned_jit(static_argnums=0)
-def _gof_arrays(dist, params, x, valid):
+def gof_arrays(dist, params, x, valid):
     """The statistics of one dataset or a batch; compiled once per family and shape."""
     if x.ndim == 1:
         return _gof_one(dist, params, x, valid)
@@ -226,7 +216,7 @@ def gof_statistics(
         >>> gof_statistics("normal", resb, xb)["ks"].round(4).tolist()
         [0.1316, 0.2973]
     """
-    dist = _continuous(_resolve(family), "gof_statistics")
+    dist = continuous_only(resolve(family), "gof_statistics")
     if isinstance(x, Mapping):
         extra = sorted(set(x) - {"x", "event"})
         if extra:
@@ -270,10 +260,10 @@ def gof_statistics(
             raise ValueError(f"mask has shape {mask.shape}; expected {x.shape}")
         valid = valid & (mask != 0)
     if event is not None:
-        if _is_traced(event):
+        if is_traced(event):
             raise TypeError("event must be a concrete array (it is only checked, not used)")
         ev = np.broadcast_to(np.asarray(event), x.shape)
-        if _is_traced(valid):
+        if is_traced(valid):
             censored = int(np.sum(ev == 0))
         else:
             censored = int(np.sum((ev == 0) & np.asarray(valid)))
@@ -284,8 +274,8 @@ def gof_statistics(
                 "complete samples (compare_families gives them for censored data, against the "
                 "Kaplan-Meier estimate: jaxmle.nonparametric.np_edf_statistics)"
             )
-    out = _gof_arrays(dist, params, x, valid)
-    return {k: out[k] for k in _GOF_KEYS}  # jit returns dict keys sorted
+    out = gof_arrays(dist, params, x, valid)
+    return {k: out[k] for k in GOF_KEYS}  # jit returns dict keys sorted
 
 
 # --------------------------------------------------------------------------
@@ -295,216 +285,11 @@ def gof_statistics(
 CRITERIA = ("aicc", "aic", "bic")
 
 
-def compare_families(
-    x: Any = None,
-    families: Sequence[str | Distribution] = DEFAULT_FAMILIES,
-    *,
-    event: Any = None,
-    lower: Any = None,
-    upper: Any = None,
-    criterion: str = "aicc",
-    mask: Any = None,
-    nan_policy: str = "raise",
-    cov_type: str = "observed",
-    max_iter: int = 100,
-    tol: float | None = None,
-) -> list[dict[str, Any]] | dict[str, Any]:
-    """Fit several continuous families to the same data and rank them by AICc, AIC or BIC.
-
-    Each family is fitted with :func:`~jaxmle.distributions.fit_dist`
-    (``event``, ``lower``, ``upper``, ``mask``, ``nan_policy``, ``cov_type``,
-    ``max_iter`` and ``tol`` are passed on; one compilation per family and data
-    shape); for uncensored data the :func:`gof_statistics` are added, for
-    censored data the same three statistics against the Kaplan-Meier or Turnbull
-    estimate, over the range where it is determined
-    (:func:`jaxmle.nonparametric.np_edf_statistics`: the largest distance ``ks``,
-    and ``cvm``, ``ad`` the Cramer-von Mises and Anderson-Darling integrals; equal
-    to the complete-data statistics when nothing is censored). The best family
-    is the one with the smallest ``criterion`` among the
-    fits with status ``CONVERGED`` (a fit that did not converge, or a family
-    whose support excludes some observations, ``loglik = -inf``, never wins).
-    AICc, ``AIC + 2k(k + 1) / (n - k - 1)`` with ``n`` the number of
-    observations (censored ones included), is AIC corrected for small samples
-    (and tends to it as ``n`` grows); the criteria compare non-nested families
-    fitted to the same observations; the EDF statistics carry no p-values (see
-    :func:`gof_statistics`).
-
-    Args:
-        x: observations, ``(n,)`` for one dataset or ``(B, n)`` for a
-            batch (pad ragged datasets with NaN and pass
-            ``nan_policy="omit"``); ``None`` with ``lower``/``upper``.
-        lower, upper: interval censoring instead of ``x`` (as in
-            :func:`~jaxmle.distributions.fit_dist`: ``lower == upper`` exact,
-            ``upper = inf`` right-censored, ``lower = 0`` left-censored for a
-            lifetime).
-        criterion: ``"aicc"`` (default), ``"aic"`` or ``"bic"``.
-        families: continuous family names or
-            :class:`~jaxmle.distributions.Distribution` objects; by default
-            :data:`DEFAULT_FAMILIES` (normal, lognormal, gamma, weibull,
-            exponential, loglogistic).
-        event: optional event indicators (1 observed, 0 right-censored),
-            shape of ``x``.
-        mask, nan_policy, cov_type, max_iter, tol: as in
-            :func:`~jaxmle.distributions.fit_dist`.
-
-    Returns:
-        For one dataset, a list of rows (dicts), best first: converged fits
-        by increasing ``criterion``, then the others. Each row has
-        ``family``, ``n_params``, ``loglik``, ``aic``, ``aicc``, ``bic``,
-        ``criterion`` (its name), ``status`` (the :class:`~jaxmle.Status`
-        name), ``ks``, ``cvm``, ``ad`` (for censored data against the
-        nonparametric estimate, as above), and ``result`` (the :class:`~jaxmle.FitResult`).
-
-        For a batch, a dict of numpy arrays, one row per family in the order
-        given: ``families`` (the names), ``criterion``, ``n_params`` ``(F,)``,
-        ``loglik``, ``aic``, ``aicc``, ``bic``, ``status``, ``ks``, ``cvm``,
-        ``ad`` ``(F, B)``,
-        ``best`` ``(B,)`` (index into ``families`` of the smallest converged
-        criterion, ``-1`` where no family converged), ``best_family``
-        ``(B,)`` (its name, or ``None``), and ``results`` (dict name -> batch
-        :class:`~jaxmle.FitResult`).
-
-    Raises:
-        ValueError: an empty or duplicated list of families, a discrete
-            family, data of the wrong shape, or anything
-            :func:`~jaxmle.distributions.fit_dist` rejects.
-
-    Example:
-        >>> import jax, jax.numpy as jnp
-        >>> jax.config.update("jax_enable_x64", True)
-        >>> from jaxmle.distributions.gof import compare_families
-        >>> x = jnp.array([0.5, 1.2, 1.9, 2.3, 3.1, 4.0])
-        >>> rows = compare_families(x, families=("normal", "exponential"), criterion="aic")
-        >>> [(r["family"], r["n_params"], round(r["aic"], 3), r["status"]) for r in rows]
-        [('normal', 2, 22.778, 'CONVERGED'), ('exponential', 1, 23.278, 'CONVERGED')]
-        >>> round(rows[0]["ks"], 4)
-        0.1316
-        >>> rows = compare_families(x, families=("normal", "exponential"))  # by AICc: n = 6
-        >>> [(r["family"], round(r["aicc"], 3)) for r in rows]
-        [('exponential', 24.278), ('normal', 26.778)]
-    """
-    from .families import fit_dist
-
-    if isinstance(families, (str, Distribution)):
-        families = (families,)
-    families = tuple(families)
-    if not families:
-        raise ValueError("families is empty; give at least one family")
-    dists = [_continuous(_resolve(f), "compare_families") for f in families]
-    labels = [_label(f, d) for f, d in zip(families, dists)]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"families has duplicates: {labels}")
-
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
-    if _is_traced((x, event, mask, lower, upper)):
-        raise TypeError("compare_families needs concrete arrays (it calls fit_dist)")
-    interval = lower is not None or upper is not None
-    if interval and (x is not None or event is not None):
-        raise ValueError("give either x= (with optional event=) or lower=/upper=, not both")
-    if interval and (lower is None or upper is None):
-        raise ValueError("interval censoring needs both lower= and upper=")
-    if x is None and not interval:
-        raise ValueError("compare_families needs the observations x (or lower= and upper=)")
-    xa = np.asarray(lower if interval else x)
-    if xa.dtype.kind not in "biuf":
-        raise TypeError(f"x has dtype {xa.dtype}; compare_families needs numeric arrays")
-    xa = xa.astype(np.result_type(xa.dtype, np.float32))
-    if xa.ndim not in (1, 2):
-        raise ValueError(f"x must have shape (n,) or (B, n), got {xa.shape}")
-    batch = xa.ndim == 2
-
-    # which datasets are censored (their EDF statistics are against the nonparametric estimate)
-    valid = np.isfinite(xa)
-    if mask is not None:
-        m = np.asarray(mask)
-        if m.shape != xa.shape:
-            raise ValueError(f"mask has shape {m.shape}; expected {xa.shape}")
-        valid = valid & (m != 0)
-    if interval:
-        la, ua = xa, np.asarray(upper, float)
-        if ua.shape != la.shape:
-            raise ValueError(f"upper has shape {ua.shape}; expected {la.shape}")
-        valid = valid | (np.isfinite(ua) & (mask is None or np.asarray(mask) != 0))
-        censored = np.any(valid & (la != ua), axis=-1)
-    elif event is None:
-        censored = np.zeros(xa.shape[:-1], bool)
-    else:
-        ev = np.asarray(event)
-        if ev.shape != xa.shape:
-            raise ValueError(f"event has shape {ev.shape}; expected {xa.shape}")
-        censored = np.any(valid & (ev == 0), axis=-1)
-    valid_j = jnp.asarray(valid)
-    x_j = jnp.asarray(xa)
-
-    # the nonparametric estimate's data per dataset (censored datasets)
-    if interval:
-        bounds = (xa, np.asarray(upper, float))
-    else:
-        ev = np.ones(xa.shape, bool) if event is None else np.asarray(event) != 0
-        bounds = (xa, np.where(ev, xa, np.inf))
-
-    fits = {}
-    for label, dist in zip(labels, dists):
-        data = dict(lower=xa, upper=upper) if interval else dict(x=xa, event=event)
-        res = fit_dist(
-            dist, **data, mask=mask, nan_policy=nan_policy, cov_type=cov_type,
-            max_iter=max_iter, tol=tol,
-        )  # fmt: skip
-        params = {k: res.params[k] for k in dist.param_names}
-        if interval:  # (the EDF statistics of complete data: the exact values)
-            x_j = jnp.asarray(np.where(xa == bounds[1], xa, np.nan))
-        stats = _gof_arrays(dist, params, x_j, valid_j & jnp.isfinite(x_j))
-        cens = _censored_edf(dist, params, bounds, valid, censored)
-        stats = {k: np.where(censored, cens[k], np.asarray(v)) for k, v in stats.items()}
-        fits[label] = (res, stats)
-
-    if not batch:
-        rows = []
-        for label, (res, stats) in fits.items():
-            row = {
-                "family": label,
-                "n_params": int(res.n_params),
-                "loglik": float(res.loglik),
-                "aic": float(res.aic),
-                "aicc": float(res.aicc),
-                "bic": float(res.bic),
-                "criterion": criterion,
-                "status": Status(int(res.status)).name,
-            }
-            row.update({k: float(stats[k]) for k in _GOF_KEYS})
-            row["result"] = res
-            rows.append(row)
-
-        def key(row):
-            v = row[criterion]
-            return (row["status"] != "CONVERGED", v if math.isfinite(v) else math.inf)
-
-        return sorted(rows, key=key)
-
-    out: dict[str, Any] = {"families": tuple(labels), "criterion": criterion}
-    res_list = [fits[label][0] for label in labels]
-    out["n_params"] = np.array([int(r.n_params) for r in res_list])
-    for name in ("loglik", "aic", "aicc", "bic"):
-        out[name] = np.stack([np.asarray(getattr(r, name), float) for r in res_list])
-    out["status"] = np.stack([np.asarray(r.status) for r in res_list])
-    for k in _GOF_KEYS:
-        out[k] = np.stack([fits[label][1][k] for label in labels])
-    ok = (out["status"] == Status.CONVERGED) & np.isfinite(out[criterion])
-    score = np.where(ok, out[criterion], np.inf)
-    best = np.where(ok.any(axis=0), np.argmin(score, axis=0), -1)
-    out["best"] = best
-    names = np.array([*labels, None], dtype=object)
-    out["best_family"] = names[best]  # -1 picks the trailing None
-    out["results"] = {label: fits[label][0] for label in labels}
-    return out
-
-
-def _censored_edf(dist, params, bounds, valid, censored) -> dict[str, np.ndarray]:
+def censored_edf(dist, params, bounds, valid, censored) -> dict[str, np.ndarray]:
     """:func:`~jaxmle.nonparametric.np_edf_statistics` of each censored dataset (NaN for the
     others), on the host."""
     lo, hi = (np.asarray(b, float) for b in bounds)
-    out = {k: np.full(censored.shape, np.nan) for k in _GOF_KEYS}
+    out = {k: np.full(censored.shape, np.nan) for k in GOF_KEYS}
     cdf_jit = _cdf_fn(dist)
     for idx in zip(*np.nonzero(np.atleast_1d(censored))):
         ix = idx if censored.ndim else ()
@@ -524,12 +309,6 @@ def _censored_edf(dist, params, bounds, valid, censored) -> dict[str, np.ndarray
 
 def _cdf_fn(dist):
     return jax.jit(lambda t, p: dist.logcdf(t, p))
-
-
-def _fmt(v, spec: str) -> str:
-    if v is None:
-        return "-"
-    return format(float(v), spec)
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -581,12 +360,12 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             [
                 str(r["family"]),
                 str(r["n_params"]),
-                _fmt(r["loglik"], ".4f"),
-                _fmt(r["aic"], ".4f"),
-                _fmt(r.get("aicc"), ".4f"),
-                _fmt(r["bic"], ".4f"),
-                _fmt(delta, ".2f"),
-                *(_fmt(r.get(k), ".4f") for k in _GOF_KEYS),
+                fmt_value(r["loglik"], ".4f"),
+                fmt_value(r["aic"], ".4f"),
+                fmt_value(r.get("aicc"), ".4f"),
+                fmt_value(r["bic"], ".4f"),
+                fmt_value(delta, ".2f"),
+                *(fmt_value(r.get(k), ".4f") for k in GOF_KEYS),
                 str(r["status"]),
             ]
         )

@@ -95,15 +95,17 @@ def formula_model(model: str, names: tuple[str, ...]) -> Model:
     spec = {n: Real() for n in names}
     spec.update({k: base.spec[k] for k in named.extra})
     init = named.init if base.init_fn is not None else None
-    out = Model(named.loglik, spec, init=init, name=base.name)
-    if base.expected_info is not None:
-        out.expected_info = named.expected_info
-    if base.leverage is not None:
-        out.leverage = named.leverage
-    if base.linear_coef is not None:
-        out.linear_coef = tuple(names)  # (contiguous, first: df_correction's block)
-    out._factory = (formula_model, (model, tuple(names)))
-    return out
+    return Model(
+        named.loglik,
+        spec,
+        init=init,
+        name=base.name,
+        expected_info=named.expected_info if base.expected_info is not None else None,
+        leverage=named.leverage if base.leverage is not None else None,
+        # (contiguous, first: df_correction's block)
+        linear_coef=tuple(names) if base.linear_coef is not None else None,
+        factory=(formula_model, (model, tuple(names))),
+    )
 
 
 def _pandas(table):

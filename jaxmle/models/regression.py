@@ -17,7 +17,7 @@ from .._linalg import SMALL
 from ..constraints import Positive, Real
 from ..distributions._special import bernoulli_logit
 from ..distributions.censoring import censored_loglik
-from ..distributions.continuous import _EULER, WeibullDist
+from ..distributions.continuous import EULER, WeibullDist
 from ..distributions.discrete import NegativeBinomialDist
 from ..model import Model
 
@@ -117,19 +117,20 @@ def LinearRegression(n_features: int) -> Model:
         sigma = jnp.sqrt(jnp.sum(resid**2) / jnp.maximum(jnp.sum(valid), 1))
         return {"beta": beta, "sigma": jnp.where(sigma > 0, sigma, 1.0)}
 
-    model = Model(
+    expected_info, leverage = _glm_information(
+        lambda p, data: jnp.broadcast_to(p["sigma"] ** -2, data["y"].shape),
+        extra=lambda p, data, weights: 2.0 * jnp.sum(weights) / p["sigma"] ** 2,
+    )
+    return Model(
         loglik,
         {"beta": Real(shape=(n_features,)), "sigma": Positive()},
         init=init,
         name="LinearRegression",
+        expected_info=expected_info,
+        leverage=leverage,
+        linear_coef="beta",
+        factory=(LinearRegression, (n_features,)),  # (how it pickles)
     )
-    model.expected_info, model.leverage = _glm_information(
-        lambda p, data: jnp.broadcast_to(p["sigma"] ** -2, data["y"].shape),
-        extra=lambda p, data, weights: 2.0 * jnp.sum(weights) / p["sigma"] ** 2,
-    )
-    model.linear_coef = "beta"
-    model._factory = (LinearRegression, (n_features,))  # (how it pickles)
-    return model
 
 
 def LogisticRegression(n_features: int) -> Model:
@@ -152,12 +153,17 @@ def LogisticRegression(n_features: int) -> Model:
     def loglik(p, data):
         return bernoulli_logit(data["y"], _eta(p, data))
 
-    model = Model(loglik, {"beta": Real(shape=(n_features,))}, name="LogisticRegression")
-    model.expected_info, model.leverage = _glm_information(
+    expected_info, leverage = _glm_information(
         lambda p, data: jax.nn.sigmoid(_eta(p, data)) * jax.nn.sigmoid(-_eta(p, data))
     )
-    model._factory = (LogisticRegression, (n_features,))  # (how it pickles)
-    return model
+    return Model(
+        loglik,
+        {"beta": Real(shape=(n_features,))},
+        name="LogisticRegression",
+        expected_info=expected_info,
+        leverage=leverage,
+        factory=(LogisticRegression, (n_features,)),  # (how it pickles)
+    )
 
 
 def PoissonRegression(n_features: int) -> Model:
@@ -178,10 +184,15 @@ def PoissonRegression(n_features: int) -> Model:
         y = data["y"]
         return y * eta - jnp.exp(eta) - jax.scipy.special.gammaln(y + 1)
 
-    model = Model(loglik, {"beta": Real(shape=(n_features,))}, name="PoissonRegression")
-    model.expected_info, model.leverage = _glm_information(lambda p, data: jnp.exp(_eta(p, data)))
-    model._factory = (PoissonRegression, (n_features,))  # (how it pickles)
-    return model
+    expected_info, leverage = _glm_information(lambda p, data: jnp.exp(_eta(p, data)))
+    return Model(
+        loglik,
+        {"beta": Real(shape=(n_features,))},
+        name="PoissonRegression",
+        expected_info=expected_info,
+        leverage=leverage,
+        factory=(PoissonRegression, (n_features,)),  # (how it pickles)
+    )
 
 
 def ProbitRegression(n_features: int) -> Model:
@@ -220,10 +231,15 @@ def ProbitRegression(n_features: int) -> Model:
         log_phi = -0.5 * eta**2 - 0.5 * math.log(2 * math.pi)
         return jnp.exp(2.0 * log_phi - log_ndtr(eta) - log_ndtr(-eta))
 
-    model = Model(loglik, {"beta": Real(shape=(n_features,))}, name="ProbitRegression")
-    model.expected_info, model.leverage = _glm_information(working_weight)
-    model._factory = (ProbitRegression, (n_features,))  # (how it pickles)
-    return model
+    expected_info, leverage = _glm_information(working_weight)
+    return Model(
+        loglik,
+        {"beta": Real(shape=(n_features,))},
+        name="ProbitRegression",
+        expected_info=expected_info,
+        leverage=leverage,
+        factory=(ProbitRegression, (n_features,)),  # (how it pickles)
+    )
 
 
 def NegativeBinomialRegression(n_features: int) -> Model:
@@ -284,18 +300,19 @@ def NegativeBinomialRegression(n_features: int) -> Model:
         at_zero = 0.5 * jnp.sum(weights * jnp.exp(_eta(p, data)) ** 2)
         return jnp.where(p["alpha"] == 0, at_zero, -jax.grad(jax.grad(total))(p["alpha"]))
 
-    model = Model(
+    expected_info, leverage = _glm_information(
+        lambda p, data: (mean := jnp.exp(_eta(p, data))) / (1.0 + p["alpha"] * mean),
+        extra=alpha_information,
+    )
+    return Model(
         loglik,
         {"beta": Real(shape=(n_features,)), "alpha": Positive()},
         init=init,
         name="NegativeBinomialRegression",
+        expected_info=expected_info,
+        leverage=leverage,
+        factory=(NegativeBinomialRegression, (n_features,)),  # (how it pickles)
     )
-    model.expected_info, model.leverage = _glm_information(
-        lambda p, data: (mean := jnp.exp(_eta(p, data))) / (1.0 + p["alpha"] * mean),
-        extra=alpha_information,
-    )
-    model._factory = (NegativeBinomialRegression, (n_features,))  # (how it pickles)
-    return model
 
 
 def WeibullAFT(n_features: int) -> Model:
@@ -350,14 +367,13 @@ def WeibullAFT(n_features: int) -> Model:
         var = jnp.sum(resid**2) / jnp.maximum(jnp.sum(valid), 1.0)
         shape = math.pi / jnp.sqrt(6.0 * var)
         shape = jnp.where(jnp.isfinite(shape), jnp.clip(shape, 0.1, 10.0), 1.0)
-        beta, _ = _rows_lstsq(X, z + _EULER / shape, valid)
+        beta, _ = _rows_lstsq(X, z + EULER / shape, valid)
         return {"beta": beta, "shape": shape}
 
-    model = Model(
+    return Model(
         loglik,
         {"beta": Real(shape=(n_features,)), "shape": Positive()},
         init=init,
         name="WeibullAFT",
+        factory=(WeibullAFT, (n_features,)),  # (how it pickles)
     )
-    model._factory = (WeibullAFT, (n_features,))  # (how it pickles)
-    return model
