@@ -1303,6 +1303,18 @@ def _where_needed(work, skip, tree, need, few, aux=()):
     return lax.switch(branch, [skip, gathered, every], tree)
 
 
+def _written(fix, fun, state, args) -> tuple[int, ...]:
+    """The positions of the leaves of a batch's ``state`` that ``fix(fun, args_i, state_i)``
+    may change: every leaf but those it returns as given (in its jaxpr, an output that is
+    the input itself)."""
+    one = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(jnp.shape(a)[1:], jnp.result_type(a)), (state, args)
+    )
+    jaxpr = jax.make_jaxpr(lambda s, a: fix(fun, a, s))(*one).jaxpr
+    given = jaxpr.invars[: len(jax.tree_util.tree_leaves(state))]
+    return tuple(i for i, (out, v) in enumerate(zip(jaxpr.outvars, given)) if out is not v)
+
+
 def _fixes(solver):
     """The solver's work after a step, as ``(needed(state), fix(fun, args, state))`` pairs:
     its repair and its review, where it has them."""
@@ -1394,10 +1406,22 @@ def newton_batch(
             lambda n, o: jnp.where(jnp.reshape(on, (B,) + (1,) * (n.ndim - 1)), n, o), new, s
         )
         for needed, fix in _fixes(solver):
-            s = _where_needed(
-                jax.vmap(lambda s_, a, fix=fix: fix(fun, a, s_)), lambda s_: s_, s,
-                on & jax.vmap(needed)(s), few, args,
+            # (only the leaves the fix writes pass through the branch: a leaf it returns as
+            # given would be copied where no member needs it, every iteration)
+            leaves, tree = jax.tree_util.tree_flatten(s)
+            written = _written(fix, fun, s, args)
+
+            def work(_, aux, fix=fix, written=written):
+                out = jax.tree_util.tree_leaves(jax.vmap(lambda s_, a: fix(fun, a, s_))(*aux))
+                return tuple(out[i] for i in written)
+
+            part = _where_needed(
+                work, lambda p: p, tuple(leaves[i] for i in written),
+                on & jax.vmap(needed)(s), few, (s, args),
             )  # fmt: skip
+            for i, leaf in zip(written, part):
+                leaves[i] = leaf
+            s = jax.tree_util.tree_unflatten(tree, leaves)
         left = jnp.sum(active(s), dtype=jnp.int32)
         # a few members left, none of which finished in this iteration: stragglers
         stuck = (left <= allowed) & (left >= count)
