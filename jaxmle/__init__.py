@@ -15,6 +15,7 @@ from .distributions import families
 from .fit import fit, fit_batch
 from .fitdist import fit_dist
 from .hypothesis import Comparison, HypothesisTest, compare, lr_test, score_test, wald_test
+from .laplace import laplace_model, random_effects
 from .life import (
     b_life,
     hazard,
@@ -60,6 +61,8 @@ __all__ = [
     "fit_dist",
     "fit_groups",
     "fit_formula",
+    "laplace_model",
+    "random_effects",
     "families",
     "distributions",
     "FitResult",

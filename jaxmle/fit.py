@@ -6,7 +6,7 @@ import copy
 import dataclasses
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -29,6 +29,7 @@ from .constraints import Bounded
 from .covariance import adjust_covariance, check_options, needs_adjustment
 from .fixed import expand_results, flat_values, normalize_fixed
 from .inference import delta_method, sandwich, scaled_cholesky_inverse
+from .laplace import laplace_model
 from .model import Model
 from .optimize import (
     LBFGS,
@@ -627,6 +628,11 @@ def _pipeline(model, data, *, batch, init, fixed, groups, cov_type, information,
     6. attach: the data (the kernel's results carry it; an expanded one gets the full data
        and the fixed values).
     """
+    if isinstance(model, Model) and model.random:
+        # random effects: the fit is of the marginal likelihood of the other parameters
+        model = laplace_model(model)
+        if isinstance(init, Mapping):
+            init = {k: v for k, v in init.items() if k in model.spec}
     solve["max_iter"] = _check_method(solve["method"], solve["se"], solve["max_iter"])
     solve["tol"] = _check_tol(solve["tol"])
     _check_on_failure_grad(solve["on_failure_grad"])

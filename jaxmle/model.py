@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -72,6 +72,21 @@ class Model:
         linear_coef: the coefficients of a Gaussian linear model (``df_correction``).
         factory: ``(factory, args)``: the model pickles as this call (families, regression
             models), rather than as its attributes.
+        random: names of parameters that are random effects, integrated out of the
+            likelihood (``loglik`` is then the joint log-density of the observations and the
+            effects, their own density included, as TMB writes it): ``jm.fit`` maximizes the
+            marginal likelihood of the other parameters by the Laplace approximation
+            (:func:`jaxmle.laplace_model`). The random parameters must be ``jm.Real``.
+        grouped: with ``random``, whether the effects are per group: every leaf of the data
+            has a leading axis of groups, ``loglik(params, data_g)`` is the joint log-density
+            of one group and the spec gives the shape of one group's effects (a block-diagonal
+            inner problem: a batch of small solves). Otherwise (dense) the spec gives the
+            shape of all the effects.
+        n_quad: with ``random`` and ``grouped``, and one effect per group: the number of
+            adaptive Gauss-Hermite nodes (``1``: the Laplace approximation; as
+            ``glmer(nAGQ=)``).
+        integrated: for the marginal model of a model with random effects (made by
+            :func:`jaxmle.laplace_model`), what it integrates out; None otherwise.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -105,6 +120,10 @@ class Model:
         leverage: Callable[[dict, Any, jax.Array], jax.Array] | None = None,
         linear_coef: str | tuple[str, ...] | None = None,
         factory: tuple | None = None,
+        random: Sequence[str] | None = None,
+        grouped: bool = False,
+        n_quad: int = 1,
+        integrated: Any = None,
     ):
         if not callable(loglik):
             raise TypeError(f"Model needs a callable loglik(params, data), got {loglik!r}")
@@ -174,6 +193,22 @@ class Model:
         # it), and whether infinite censoring bounds in its data are valid values.
         self.family = family
         self.infinite_bounds_ok = bool(infinite_bounds_ok)
+        # Random effects (integrated out by jm.fit: jaxmle.laplace), their form and quadrature.
+        if isinstance(random, str):
+            random = (random,)
+        self.random = tuple(random) if random else ()
+        unknown = [k for k in self.random if k not in self.spec]
+        if unknown:
+            raise ValueError(
+                f"random effect(s) {unknown} are not parameters of the model; its parameters "
+                f"are {list(self.spec)}"
+            )
+        self.grouped = bool(grouped)
+        self.n_quad = int(n_quad)
+        # the marginal models of the random effects (by quadrature), made once by
+        # jaxmle.laplace_model, so that fitting the same model again compiles nothing new
+        self.marginal_models: dict = {}
+        self.integrated = integrated
         offsets, start = {}, 0
         for key, c in self.spec.items():
             offsets[key] = (start, start + c.free_size)
@@ -347,7 +382,11 @@ class Model:
                     "numbers instead (res.to_dict())"
                 ) from None
         # (the rewritten loglik is made again from loglik on unpickling)
-        state = {k: v for k, v in self.__dict__.items() if k != "compiled_loglik"}
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("compiled_loglik", "marginal_models")
+        }
         return (_restore, (type(self), state))
 
 
@@ -368,6 +407,7 @@ def _restore(cls, state):
     """A model from its pickled attributes."""
     model = object.__new__(cls)
     model.__dict__.update(state)
+    model.__dict__.setdefault("marginal_models", {})
     if "compiled_loglik" not in state:
         model.compiled_loglik = _rewrite(model.loglik) if model.rewrite else model.loglik
     return model
