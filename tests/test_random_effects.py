@@ -1,0 +1,163 @@
+"""Random effects by the Laplace approximation (jaxmle.laplace): against the exact marginal
+likelihood of a linear mixed model (where the Laplace approximation is exact), statsmodels'
+MixedLM by maximum likelihood, finite differences of the Laplace objective, and an inner
+problem that cannot converge."""
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.stats as st
+import numpy as np
+import pytest
+import scipy.optimize as so
+import scipy.stats as sst
+
+import jaxmle as jm
+
+G, N = 12, 5
+
+
+def _joint(p, y):
+    """One group of a random-intercept model: y_ij = mu + u_i + e_ij."""
+    return st.norm.logpdf(y, p["mu"] + p["u"], p["sigma"]).sum() + st.norm.logpdf(
+        p["u"], 0.0, p["tau"]
+    )
+
+
+SPEC = {"mu": jm.Real(), "sigma": jm.Positive(), "tau": jm.Positive(), "u": jm.Real()}
+GROUPED = jm.Model(_joint, SPEC, random=["u"], grouped=True)
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    return 1.0 + rng.normal(0, 0.7, size=(G, 1)) + rng.normal(0, 1.2, size=(G, N))
+
+
+def _exact_nll(v, y):
+    """Minus the exact marginal loglik: each group ~ N(mu 1, sigma^2 I + tau^2 J)."""
+    mu, log_s, log_t = v
+    n = y.shape[1]
+    C = np.exp(2 * log_s) * np.eye(n) + np.exp(2 * log_t) * np.ones((n, n))
+    return -sum(sst.multivariate_normal.logpdf(row, mu * np.ones(n), C) for row in y)
+
+
+@pytest.fixture(scope="module")
+def lmm():
+    y = _data()
+    return y, jm.fit(GROUPED, jnp.asarray(y))
+
+
+def test_linear_mixed_model_equals_the_exact_marginal_likelihood(lmm):
+    y, res = lmm
+    ref = so.minimize(
+        _exact_nll, [0.0, 0.0, 0.0], args=(y,), method="BFGS", options={"gtol": 1e-10}
+    )
+    assert res.status == jm.Status.CONVERGED
+    got = [float(res.params["mu"]), float(res.params["sigma"]), float(res.params["tau"])]
+    want = [ref.x[0], np.exp(ref.x[1]), np.exp(ref.x[2])]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(float(res.loglik), -ref.fun, rtol=1e-10)
+    # the standard errors: the inverse Hessian of the exact marginal likelihood (central
+    # differences in the natural parameters)
+    theta = np.array(want)
+
+    def nll_nat(t):
+        return _exact_nll([t[0], np.log(t[1]), np.log(t[2])], y)
+
+    h = 1e-4 * np.maximum(np.abs(theta), 1.0)
+    H = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            ei, ej = np.eye(3)[i] * h[i], np.eye(3)[j] * h[j]
+            H[i, j] = (
+                nll_nat(theta + ei + ej)
+                - nll_nat(theta + ei - ej)
+                - nll_nat(theta - ei + ej)
+                + nll_nat(theta - ei - ej)
+            ) / (4 * h[i] * h[j])
+    se_ref = np.sqrt(np.diag(np.linalg.inv(H)))
+    se = [float(res.se[k]) for k in ("mu", "sigma", "tau")]
+    np.testing.assert_allclose(se, se_ref, rtol=1e-4)
+
+
+def test_linear_mixed_model_equals_statsmodels_mixedlm_by_ml(lmm):
+    sm = pytest.importorskip("statsmodels.formula.api")
+    pd = pytest.importorskip("pandas")
+    y, res = lmm
+    frame = pd.DataFrame({"y": y.ravel(), "g": np.repeat(np.arange(G), N)})
+    ref = sm.mixedlm("y ~ 1", frame, groups=frame["g"]).fit(reml=False, method="bfgs", gtol=1e-10)
+    np.testing.assert_allclose(float(res.params["mu"]), ref.fe_params.iloc[0], rtol=1e-6)
+    np.testing.assert_allclose(float(res.params["sigma"]) ** 2, ref.scale, rtol=1e-5)
+    np.testing.assert_allclose(float(res.params["tau"]) ** 2, ref.cov_re.iloc[0, 0], rtol=1e-5)
+    np.testing.assert_allclose(float(res.loglik), ref.llf, rtol=1e-9)
+    np.testing.assert_allclose(float(res.se["mu"]), ref.bse_fe.iloc[0], rtol=1e-4)
+
+
+def test_conditional_modes_are_the_best_linear_unbiased_predictions(lmm):
+    y, res = lmm
+    mu, s, t = (float(res.params[k]) for k in ("mu", "sigma", "tau"))
+    re = jm.random_effects(res)
+    # the BLUP of a random intercept: shrink the group mean's residual by t^2 / (t^2 + s^2/N)
+    shrink = t**2 / (t**2 + s**2 / N)
+    np.testing.assert_allclose(re["mode"]["u"], shrink * (y.mean(axis=1) - mu), rtol=1e-8)
+    # the conditional SD: 1 / sqrt(N / s^2 + 1 / t^2), the same for every group
+    np.testing.assert_allclose(re["sd"]["u"], 1 / np.sqrt(N / s**2 + 1 / t**2), rtol=1e-8)
+    # the prediction SE adds the uncertainty of the estimate: at least the conditional SD
+    assert np.all(re["se"]["u"] > re["sd"]["u"])
+
+
+def test_gradient_of_the_laplace_objective_matches_finite_differences():
+    y = jnp.asarray(_data(1))
+    lap = jm.laplace_model(GROUPED)
+
+    def L(v):
+        return jnp.sum(lap.loglik(lap.to_constrained(v), y))
+
+    v = jnp.array([0.8, 0.1, -0.4])
+    g = jax.grad(L)(v)
+    h = 1e-5
+    fd = [(L(v + h * e) - L(v - h * e)) / (2 * h) for e in jnp.eye(3)]
+    np.testing.assert_allclose(np.asarray(g), np.asarray(fd), rtol=1e-6, atol=1e-8)
+
+
+def test_dense_form_and_quadrature_agree_with_the_grouped_laplace_fit(lmm):
+    y, res = lmm
+
+    def joint_all(p, y):
+        return (
+            st.norm.logpdf(y, p["mu"] + p["u"][:, None], p["sigma"]).sum()
+            + st.norm.logpdf(p["u"], 0.0, p["tau"]).sum()
+        )
+
+    dense = jm.Model(joint_all, {**SPEC, "u": jm.Real(shape=(G,))}, random=["u"])
+    quad = jm.Model(_joint, SPEC, random=["u"], grouped=True, n_quad=7)
+    for model in (dense, quad):
+        other = jm.fit(model, jnp.asarray(y))
+        assert other.status == jm.Status.CONVERGED
+        for k in ("mu", "sigma", "tau"):
+            np.testing.assert_allclose(float(other.params[k]), float(res.params[k]), rtol=1e-7)
+        # (Gauss-Hermite is exact for the Gaussian integrand of a linear mixed model)
+        np.testing.assert_allclose(float(other.loglik), float(res.loglik), rtol=1e-10)
+
+
+def test_an_inner_problem_that_cannot_converge_fails_the_fit_visibly():
+    # a random effect with no density of its own on a group of successes only: its
+    # conditional mode runs to infinity
+    def joint(p, d):
+        return st.bernoulli.logpmf(d, jax.nn.sigmoid(p["a"] + p["u"])).sum()
+
+    model = jm.Model(joint, {"a": jm.Real(), "u": jm.Real()}, random=["u"], grouped=True)
+    y = jnp.asarray([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
+    res = jm.fit(model, y)
+    assert res.status != jm.Status.CONVERGED
+    assert not bool(res.converged)
+
+
+def test_bad_random_effect_declarations_are_named():
+    with pytest.raises(ValueError, match="'v'"):
+        jm.Model(_joint, SPEC, random=["v"])
+    with pytest.raises(ValueError, match="must be jm.Real"):
+        jm.laplace_model(jm.Model(_joint, SPEC, random=["tau"], grouped=True))
+    with pytest.raises(ValueError, match="one random effect per group"):
+        jm.laplace_model(
+            jm.Model(_joint, {**SPEC, "u": jm.Real(shape=(2,))}, random=["u"], n_quad=5)
+        )
