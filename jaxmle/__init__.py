@@ -15,7 +15,7 @@ from .distributions import families
 from .fit import fit, fit_batch
 from .fitdist import fit_dist
 from .hypothesis import Comparison, HypothesisTest, compare, lr_test, score_test, wald_test
-from .laplace import laplace_model, random_effects
+from .laplace import laplace_model, pad_groups, random_effects
 from .life import (
     b_life,
     hazard,
@@ -63,6 +63,7 @@ __all__ = [
     "fit_formula",
     "laplace_model",
     "random_effects",
+    "pad_groups",
     "families",
     "distributions",
     "FitResult",

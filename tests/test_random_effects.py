@@ -3,6 +3,9 @@ likelihood of a linear mixed model (where the Laplace approximation is exact), s
 MixedLM by maximum likelihood, finite differences of the Laplace objective, and an inner
 problem that cannot converge."""
 
+import json
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import jax.scipy.stats as st
@@ -161,3 +164,141 @@ def test_bad_random_effect_declarations_are_named():
         jm.laplace_model(
             jm.Model(_joint, {**SPEC, "u": jm.Real(shape=(2,))}, random=["u"], n_quad=5)
         )
+
+
+# ---------------------------------------------------------------------------------------
+# against lme4 and glmmTMB (tests/references/random_effects.R wrote the JSON)
+# ---------------------------------------------------------------------------------------
+REFS = json.loads((Path(__file__).parent / "references" / "random_effects.json").read_text())
+
+
+def _grouped(case, **extra):
+    d = REFS[case]["data"]
+    rows = {"y": np.asarray(d["y"], float), "X": np.asarray(d["X"], float), **extra}
+    if "trials" in d:
+        rows["trials"] = np.asarray(d["trials"], float)
+    data = jm.pad_groups(rows, np.asarray(d["group"]), n_groups=d["n_groups"])
+    return {k: jnp.asarray(v) for k, v in data.items()}
+
+
+def _intercept_model(response, n_beta, n_quad=1):
+    """A GLMM with a random intercept per group: ``response(y, eta, d)`` the log-density."""
+
+    def joint(p, d):
+        eta = d["X"] @ p["beta"] + p["u"]
+        return jnp.sum(d["mask"] * response(d["y"], eta, d)) + st.norm.logpdf(p["u"], 0.0, p["sd"])
+
+    spec = {"beta": jm.Real(shape=(n_beta,)), "sd": jm.Positive(), "u": jm.Real()}
+    return jm.Model(joint, spec, random=["u"], grouped=True, n_quad=n_quad)
+
+
+def _binomial(y, eta, d):
+    return st.binom.logpmf(y, d["trials"], jax.nn.sigmoid(eta))
+
+
+def _poisson(y, eta, d):
+    return st.poisson.logpmf(y, jnp.exp(eta))
+
+
+def _check_intercept_fit(res, ref, rtol=1e-4, se=True):
+    assert res.status == jm.Status.CONVERGED
+    np.testing.assert_allclose(np.asarray(res.params["beta"]), ref["fixef"], rtol=rtol)
+    np.testing.assert_allclose(float(res.params["sd"]), ref["re_sd"][0], rtol=rtol)
+    if se:
+        # glmmTMB's full covariance: the fixed effects and theta = log(sd)
+        want = np.sqrt(np.diag(np.asarray(ref["vcov_full"])))
+        got = [*np.asarray(res.se["beta"]), float(res.se["sd"] / res.params["sd"])]
+        np.testing.assert_allclose(got, want, rtol=rtol)
+
+
+def test_binomial_glmm_laplace_equals_glmmtmb():
+    ref = REFS["binomial_laplace"]["glmmTMB"]
+    res = jm.fit(_intercept_model(_binomial, 4), _grouped("binomial_laplace"))
+    _check_intercept_fit(res, ref, rtol=1e-5)
+    np.testing.assert_allclose(float(res.loglik), ref["loglik"], rtol=1e-10)
+    # the conditional modes, TMB's prediction standard errors (sdreport) and the conditional
+    # SDs at the estimate
+    re = jm.random_effects(res)
+    np.testing.assert_allclose(re["mode"]["u"], np.ravel(ref["ranef"]), rtol=1e-5)
+    np.testing.assert_allclose(re["se"]["u"], ref["sdr_random_se"], rtol=1e-5)
+    np.testing.assert_allclose(re["sd"]["u"], np.ravel(ref["cond_sd_given_par"]), rtol=1e-5)
+
+
+def test_binomial_glmm_quadrature_equals_lme4_nagq25():
+    ref = REFS["binomial_agq25"]["lme4"]
+    res = jm.fit(_intercept_model(_binomial, 4, n_quad=25), _grouped("binomial_agq25"))
+    _check_intercept_fit(res, ref, rtol=1e-6, se=False)
+    np.testing.assert_allclose(np.asarray(res.se["beta"]), ref["fixef_se"], rtol=1e-5)
+    # lme4's nAGQ > 1 loglik leaves out the saturated loglik; the JSON adds it back
+    np.testing.assert_allclose(float(res.loglik), ref["loglik_with_constants"], rtol=1e-7)
+
+
+def test_poisson_glmm_laplace_equals_glmmtmb():
+    ref = REFS["poisson_laplace"]["glmmTMB"]
+    res = jm.fit(_intercept_model(_poisson, 4), _grouped("poisson_laplace"))
+    _check_intercept_fit(res, ref, rtol=1e-5)
+    np.testing.assert_allclose(float(res.loglik), ref["loglik"], rtol=1e-10)
+
+
+def test_random_slope_lmm_equals_lme4_and_glmmtmb():
+    lme4, tmb = REFS["lmm_slope"]["lme4"], REFS["lmm_slope"]["glmmTMB"]
+
+    def joint(p, d):
+        u = p["u"]  # (intercept, slope) of one subject
+        mean = d["X"] @ (p["beta"] + u)  # (Z = X: the intercept and Days columns)
+        sd, rho = p["sd"], p["rho"]
+        cov = jnp.array([[sd[0] ** 2, rho * sd[0] * sd[1]], [rho * sd[0] * sd[1], sd[1] ** 2]])
+        return jnp.sum(d["mask"] * st.norm.logpdf(d["y"], mean, p["sigma"])) + (
+            st.multivariate_normal.logpdf(u, jnp.zeros(2), cov)
+        )
+
+    spec = {
+        "beta": jm.Real(shape=(2,)),
+        "sigma": jm.Positive(),
+        "sd": jm.Positive(shape=(2,)),
+        "rho": jm.Bounded(-1.0, 1.0),
+        "u": jm.Real(shape=(2,)),
+    }
+    model = jm.Model(joint, spec, random=["u"], grouped=True)
+    res = jm.fit(model, _grouped("lmm_slope"), init={"beta": [250.0, 10.0], "sigma": 30.0,
+                                                     "sd": [20.0, 5.0]})  # fmt: skip
+    assert res.status == jm.Status.CONVERGED
+    for ref in (lme4, tmb):
+        np.testing.assert_allclose(np.asarray(res.params["beta"]), ref["fixef"], rtol=1e-4)
+        np.testing.assert_allclose(np.asarray(res.params["sd"]), ref["re_sd"], rtol=1e-4)
+        np.testing.assert_allclose(float(res.params["sigma"]), ref["sigma"], rtol=1e-4)
+        np.testing.assert_allclose(float(res.params["rho"]), ref["re_corr"][0][1], rtol=1e-3)
+        np.testing.assert_allclose(float(res.loglik), ref["loglik"], rtol=1e-8)
+    # the standard errors of the fixed effects and the log SDs against glmmTMB's full
+    # covariance (the Laplace approximation is exact here)
+    want = np.sqrt(np.diag(np.asarray(tmb["vcov_full"])))
+    got = [
+        *np.asarray(res.se["beta"]),
+        *np.asarray(res.se["sd"] / res.params["sd"]),
+    ]
+    np.testing.assert_allclose(got, [*want[:2], *want[3:5]], rtol=1e-3)
+
+
+def test_a_variance_component_at_zero_is_a_boundary_with_the_pooled_estimates():
+    # between-group variation below what the within-group noise explains: the marginal
+    # likelihood is largest at tau = 0 (lme4's "singular fit")
+    y = np.random.default_rng(2).normal(0, 1.0, size=(G, N))
+    res = jm.fit(GROUPED, jnp.asarray(y))
+    assert res.status == jm.Status.BOUNDARY
+    assert bool(res.at_limit[2]) and not bool(res.at_limit[0])
+    assert float(res.params["tau"]) < 1e-4
+    # at tau = 0 the model is one normal sample: the pooled mean and ML standard deviation
+    np.testing.assert_allclose(float(res.params["mu"]), y.mean(), rtol=1e-6)
+    np.testing.assert_allclose(float(res.params["sigma"]), y.std(), rtol=1e-6)
+
+
+def test_fit_batch_of_mixed_models_equals_one_fit_each():
+    rng = np.random.default_rng(3)
+    ys = 1.0 + rng.normal(0, 0.7, size=(3, G, 1)) + rng.normal(0, 1.2, size=(3, G, N))
+    batch = jm.fit_batch(GROUPED, jnp.asarray(ys))
+    for i in range(3):
+        one = jm.fit(GROUPED, jnp.asarray(ys[i]))
+        assert int(batch.status[i]) == int(one.status) == jm.Status.CONVERGED
+        for k in ("mu", "sigma", "tau"):
+            np.testing.assert_allclose(float(batch.params[k][i]), float(one.params[k]), rtol=1e-9)
+        np.testing.assert_allclose(float(batch.loglik[i]), float(one.loglik), rtol=1e-12)
