@@ -302,3 +302,22 @@ def test_fit_batch_of_mixed_models_equals_one_fit_each():
         for k in ("mu", "sigma", "tau"):
             np.testing.assert_allclose(float(batch.params[k][i]), float(one.params[k]), rtol=1e-9)
         np.testing.assert_allclose(float(batch.loglik[i]), float(one.loglik), rtol=1e-12)
+
+
+def test_likelihood_ratio_test_on_the_fixed_parameters_equals_the_exact_one(lmm):
+    y, res = lmm
+    restricted = jm.fit(GROUPED, jnp.asarray(y), fixed={"mu": 0.0})
+    test = jm.lr_test(restricted, res)
+    full = so.minimize(
+        _exact_nll, [0.0, 0.0, 0.0], args=(y,), method="BFGS", options={"gtol": 1e-10}
+    )
+    null = so.minimize(
+        lambda v: _exact_nll([0.0, *v], y), [0.0, 0.0], method="BFGS", options={"gtol": 1e-10}
+    )
+    np.testing.assert_allclose(float(test.statistic), 2 * (null.fun - full.fun), rtol=1e-6)
+    assert test.df == 1
+    # a function of the variance components (the intraclass correlation), by the delta method
+    icc = jm.derived(res, lambda p: p["tau"] ** 2 / (p["tau"] ** 2 + p["sigma"] ** 2))
+    t, s = float(res.params["tau"]), float(res.params["sigma"])
+    np.testing.assert_allclose(float(icc.estimate), t**2 / (t**2 + s**2), rtol=1e-12)
+    assert 0 < float(icc.low) < float(icc.estimate) < float(icc.high) < 1
