@@ -136,8 +136,8 @@ class RandomEffects:
                 lambda u, v, H, ok, *a: self._one(closed, u, v, H, ok, (*a, *common)),
                 in_axes=(0, 0, 0, 0) + (0,) * len(args),
             )  # fmt: skip
-            return one(u_hat, sol.value, sol.hess, sol.converged, *args)
-        return self._one(closed, u_hat, sol.value, sol.hess, sol.converged, all_args)
+            return one(u_hat, sol.value, sol.hess, _found(sol), *args)
+        return self._one(closed, u_hat, sol.value, sol.hess, _found(sol), all_args)
 
     def _one(self, closed, u, value, hess, ok, args):
         """The log of the integral over one block of effects, at its mode ``u``."""
@@ -157,6 +157,13 @@ class RandomEffects:
             terms = -vals + jnp.asarray(z**2 + np.log(w), u.dtype)
             out = jnp.log(jnp.sqrt(2.0) * s) + jax.scipy.special.logsumexp(terms)
         return jnp.where(ok, out, jnp.nan)
+
+
+def _found(sol):
+    """Whether an inner problem found its mode: converged, and not by running to a limit (a
+    decrement that vanished with the curvature, as an effect with no density of its own
+    running to infinity on a separated group)."""
+    return sol.converged & ~jnp.any(sol.divergent, axis=-1)
 
 
 def _no_loglik(params, data):

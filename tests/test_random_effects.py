@@ -143,16 +143,21 @@ def test_dense_form_and_quadrature_agree_with_the_grouped_laplace_fit(lmm):
 
 
 def test_an_inner_problem_that_cannot_converge_fails_the_fit_visibly():
-    # a random effect with no density of its own on a group of successes only: its
-    # conditional mode runs to infinity
+    # a random slope with no density of its own: on the second group the covariate separates
+    # the successes from the failures, and that group's slope runs to infinity
     def joint(p, d):
-        return st.bernoulli.logpmf(d, jax.nn.sigmoid(p["a"] + p["u"])).sum()
+        return st.bernoulli.logpmf(d["y"], jax.nn.sigmoid(p["a"] + p["u"] * d["x"])).sum()
 
     model = jm.Model(joint, {"a": jm.Real(), "u": jm.Real()}, random=["u"], grouped=True)
-    y = jnp.asarray([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
-    res = jm.fit(model, y)
+    x = jnp.asarray([[-1.0, 0.5, 1.0, -0.5], [-1.0, -0.5, 0.5, 1.0], [1.0, -1.0, 0.5, -0.5]])
+    y = jnp.asarray([[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
+    res = jm.fit(model, {"x": x, "y": y})
     assert res.status != jm.Status.CONVERGED
     assert not bool(res.converged)
+    assert not np.isfinite(float(res.loglik))
+    # without the separated group, the same model fits
+    ok = jm.fit(model, {"x": x[::2], "y": y[::2]})
+    assert ok.status == jm.Status.CONVERGED
 
 
 def test_bad_random_effect_declarations_are_named():
