@@ -6,6 +6,7 @@ intervals and fit diagnostics, for one dataset or thousands at once.
 """
 
 from . import distributions, interop, models
+from ._compile import compiler_options
 from ._version import __version__ as __version__
 from ._warnings import Float32Warning, InferenceWarning, RecompileWarning
 from .bootstrap import BootstrapResult, bootstrap
@@ -58,6 +59,7 @@ __all__ = [
     "Simplex",
     "fit",
     "fit_batch",
+    "compiler_options",
     "fit_dist",
     "fit_groups",
     "fit_formula",
