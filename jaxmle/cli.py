@@ -54,6 +54,7 @@ import time
 import numpy as np
 
 from . import demo, plot
+from ._compile import CACHE_MIN_COMPILE_SECS, cache_dir
 from ._format import fmt, status_counts
 from ._io import InputError, group_index, numeric_column, read_table, write_rows
 from ._status import Status
@@ -71,8 +72,6 @@ EXIT_NOT_CONVERGED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-#: values of ``JAXMLE_CACHE_DIR`` that turn the persistent compilation cache off
-CACHE_OFF = ("", "0", "off", "false", "no", "none")
 #: size limit of the cache folder (least recently used entries go first; needs filelock)
 CACHE_MAX_BYTES = 512 * 2**20
 #: groups shown in the printed table of a fit with several groups
@@ -242,27 +241,6 @@ def _parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------
 # jax settings of one command: float64 and the persistent compilation cache
 # --------------------------------------------------------------------------
-def cache_dir() -> str | None:
-    """The persistent compilation cache folder the command line uses, or ``None`` when off.
-
-    ``$JAXMLE_CACHE_DIR`` when set (``off``, ``0``, ``none`` or empty: no
-    cache), else ``$XDG_CACHE_HOME/jaxmle``, else ``~/.cache/jaxmle``.
-
-    Example:
-        >>> import os
-        >>> from jaxmle.cli import cache_dir
-        >>> os.environ["JAXMLE_CACHE_DIR"] = "off"
-        >>> cache_dir() is None
-        True
-        >>> del os.environ["JAXMLE_CACHE_DIR"]
-    """
-    env = os.environ.get("JAXMLE_CACHE_DIR")
-    if env is not None:
-        return None if env.strip().lower() in CACHE_OFF else os.path.expanduser(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "jaxmle")
-
-
 _CACHE_KEYS = (
     "jax_compilation_cache_dir",
     "jax_persistent_cache_min_compile_time_secs",
@@ -290,7 +268,7 @@ def _jax_settings(float64: bool, use_cache: bool):
         jax.config.update("jax_enable_x64", float64)
         if ours:
             jax.config.update("jax_compilation_cache_dir", path)
-            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECS)
             if importlib.util.find_spec("filelock") is not None:  # jax needs it to evict
                 jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
         yield
