@@ -5,6 +5,7 @@ partition, and a worker killed while it fits."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import time
@@ -65,7 +66,13 @@ def client():
         worker_dashboard_address=None,
     )
     c = distributed.Client(cluster)
+    # the workers import jaxmle while this process computes the reference
+    warm = [
+        c.submit(importlib.import_module, "jaxmle.dask", workers=[w], pure=False)
+        for w in c.scheduler_info()["workers"]
+    ]
     yield c
+    del warm
     c.close()
     cluster.close()
 
@@ -80,7 +87,7 @@ def _parts():
 
 
 @pytest.fixture(scope="module")
-def reference():
+def reference(client):
     """jm.fit_groups on the whole table: the result every engine must give."""
     whole = pd.concat(_parts(), ignore_index=True)
     want = jm.fit_groups(whole, "weibull", by="sensor", **SMALL)
@@ -136,3 +143,55 @@ def test_inputs_are_checked_before_any_work():
         jaxmle.dask.fit_groups(ddf, "categorical", by="sensor", value="failed")
     with pytest.raises(ValueError, match="unknown|known"):
         jaxmle.dask.fit_groups(ddf, "weibul", by="sensor", **KW)
+
+
+# --------------------------------------------------------------------------
+# the command line on a folder: --engine local (streamed) and --engine dask
+# --------------------------------------------------------------------------
+def _write(folder, frames):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    os.makedirs(folder)
+    for i, frame in enumerate(frames):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, os.path.join(folder, f"part-{i}.parquet"))
+    return folder
+
+
+FIT = ["--family", "weibull", "--value", "hours", "--event", "failed", "--by", "sensor"]
+
+
+def test_cli_dask_on_a_partitioned_dataset_writes_the_local_table(
+    reference, client, tmp_path, monkeypatch
+):
+    from jaxmle import _dataset
+    from jaxmle.cli import main
+
+    parts = [p.sort_values("sensor") for p in _parts()[:2]]  # each file holds whole sensors
+    data = _write(str(tmp_path / "fleet"), parts)
+    monkeypatch.setattr(_dataset, "STREAM_ROWS", 1)  # the local engine: a file at a time
+    local, remote = tmp_path / "local.csv", tmp_path / "dask.csv"
+    assert main(["fit", data, *FIT, "--partitioned", "--out", str(local), "-q"]) == 0
+    address = client.scheduler.address
+    argv = ["fit", data, *FIT, "--engine", "dask", "--scheduler", address, "--partitioned"]
+    assert main([*argv, "--out", str(remote), "-q"]) == 0
+    a, b = pd.read_csv(local), pd.read_csv(remote)
+    assert a["sensor"].tolist() == sorted(a["sensor"])  # sorted by the key, as one file is
+    np.testing.assert_array_equal(a["sensor"], b["sensor"])
+    _same(b, a)
+    _same(a, reference[1])  # and both are jm.fit_groups's table
+
+
+def test_cli_local_says_what_to_do_when_a_folder_is_not_sorted(tmp_path, monkeypatch, capsys):
+    from jaxmle import _dataset
+    from jaxmle.cli import main
+
+    good = _parts()[0].sort_values("sensor")
+    again = good[good["sensor"].isin(["a000", "a001"])]  # a000 again, after it was fitted
+    data = _write(str(tmp_path / "fleet"), [good, again])
+    monkeypatch.setattr(_dataset, "STREAM_ROWS", 1)
+    assert main(["fit", data, *FIT]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "sensor = a000 are not together" in err and "--engine dask" in err
+    assert "partition_cols=['sensor']" in err

@@ -28,7 +28,7 @@ import jaxmle as jm  # noqa: E402
 import jaxmle.spark  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_dask import KW, SMALL, _parts, _same, _table  # noqa: E402
+from test_dask import FIT, KW, SMALL, _parts, _same, _table, _write  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +93,16 @@ def test_the_result_has_one_row_per_group(reference, spark):
     out = jaxmle.spark.fit_groups(spark.createDataFrame(whole), "weibull", by="sensor", **SMALL)
     assert out.count() == len(want) == whole["sensor"].nunique()
     assert np.isfinite(out.toPandas()["loglik"]).sum() == (want["status"] == "CONVERGED").sum()
+
+
+def test_cli_spark_on_a_partitioned_dataset_writes_the_local_table(reference, spark, tmp_path):
+    from jaxmle.cli import main
+
+    data = _write(str(tmp_path / "fleet"), [p.sort_values("sensor") for p in _parts()[:2]])
+    local, remote = tmp_path / "local.csv", tmp_path / "spark.csv"
+    assert main(["fit", data, *FIT, "--out", str(local), "-q"]) == 0
+    assert main(["fit", data, *FIT, "--engine", "spark", "--out", str(remote), "-q"]) == 0
+    a, b = pd.read_csv(local), pd.read_csv(remote)
+    np.testing.assert_array_equal(a["sensor"], b["sensor"])
+    _same(b, a)
+    _same(a, reference[1])
