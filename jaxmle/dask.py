@@ -9,8 +9,8 @@ Python call per group. The result is a lazy dask DataFrame with the columns of
 :func:`jaxmle.fit_groups`, one row per group.
 
 The partitions are fitted with fixed shapes (``stable_shapes=True`` of
-:func:`jaxmle.fit_groups`: each size bucket padded to its power-of-two width
-and group count), so that partitions of different sizes reuse the same
+:func:`jaxmle.fit_groups`: each size bucket's width and group count rounded
+up to one of eight sizes per doubling), so that partitions of different sizes reuse the same
 compiled kernels, and the workers keep them in JAX's persistent compilation
 cache: a model compiles once per machine (once for the whole cluster when the
 cache is on shared storage), not once per partition. See ``cache`` of
