@@ -303,6 +303,13 @@ def fit_dask(
     return sort_groups(_plain_keys(out, by), by)
 
 
+def _bytes(text: str) -> int:
+    """A Spark size setting in bytes: ``134217728``, ``128m``, ``128MB``, ``1g``."""
+    t = text.strip().lower().removesuffix("b")
+    scale = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}.get(t[-1:], 1)
+    return int(float(t.rstrip("kmgt")) * scale)
+
+
 def fit_spark(
     path: str,
     family: Any,
@@ -344,6 +351,10 @@ def fit_spark(
     wanted = list(dict.fromkeys([by, *columns]))
     _check_columns(path, list(sdf.columns), wanted)
     sdf = sdf.select(F.col(by), *[F.col(c).cast("double") for c in wanted if c != by])
+    if partitioned and fmt == "parquet":
+        # Spark splits a file larger than this into several partitions: shuffle then
+        limit = _bytes(spark.conf.get("spark.sql.files.maxPartitionBytes", "128m"))
+        partitioned = max(os.path.getsize(f) for f in files) <= limit
     try:
         out = fleet_spark.fit_groups(sdf, family, by=by, partitioned=partitioned, **kw).toPandas()
     except (ValueError, TypeError) as err:

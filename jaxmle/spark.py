@@ -145,6 +145,9 @@ def fit_groups(
         value, event, lower, upper, weights, columns: the data columns, as for
             :func:`jaxmle.fit_groups`.
         partitioned: the partitions already hold whole groups (no shuffle).
+            Spark reads a Parquet file larger than
+            ``spark.sql.files.maxPartitionBytes`` (128 MB) into several
+            partitions: files of whole groups must be smaller than that.
         npartitions: partitions of the fit (default:
             :data:`BUCKETS_PER_CORE` per core of the cluster).
         cache: the Python workers' persistent compilation cache folder: a path

@@ -101,7 +101,8 @@ def test_cli_spark_on_a_partitioned_dataset_writes_the_local_table(reference, sp
     data = _write(str(tmp_path / "fleet"), [p.sort_values("sensor") for p in _parts()[:2]])
     local, remote = tmp_path / "local.csv", tmp_path / "spark.csv"
     assert main(["fit", data, *FIT, "--out", str(local), "-q"]) == 0
-    assert main(["fit", data, *FIT, "--engine", "spark", "--out", str(remote), "-q"]) == 0
+    argv = ["fit", data, *FIT, "--engine", "spark", "--partitioned"]
+    assert main([*argv, "--out", str(remote), "-q"]) == 0
     a, b = pd.read_csv(local), pd.read_csv(remote)
     np.testing.assert_array_equal(a["sensor"], b["sensor"])
     _same(b, a)
