@@ -111,6 +111,22 @@ def test_shuffled_table_equals_fit_groups(reference, client):
     _same(client.compute(out).result(), want)
 
 
+def test_an_index_key_with_known_divisions_and_two_key_columns(reference, client):
+    whole, want = reference
+    # the key as a sorted index with known divisions: each sensor in one partition, no shuffle
+    ddf = dd.from_pandas(whole.set_index("sensor").sort_index(), npartitions=2, sort=True)
+    assert ddf.known_divisions
+    out = jaxmle.dask.fit_groups(ddf, "weibull", by="sensor", **SMALL)
+    assert "shuffle" not in str(out.dask.keys())
+    _same(client.compute(out).result(), want)
+    # two key columns, shuffled on both
+    ddf = dd.from_pandas(whole.assign(site="north"), npartitions=2)
+    out = jaxmle.dask.fit_groups(ddf, "weibull", by=["site", "sensor"], npartitions=1, **SMALL)
+    got = client.compute(out).result()
+    assert list(got.columns[:2]) == ["site", "sensor"] and set(got["site"]) == {"north"}
+    _same(got.drop(columns="site"), want)
+
+
 def test_a_killed_worker_leaves_a_complete_equal_result(client):
     df = _table(400, seed=4, low=20, high=60)
     ddf = dd.from_pandas(df, npartitions=8)
