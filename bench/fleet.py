@@ -648,8 +648,8 @@ def main():
         text = report(results, infos, args, time.perf_counter() - t_all)
         with open(args.out, "w") as f:  # written after each method: a partial run keeps its rows
             f.write(text)
-    if args.plot:
-        plot(results, args.plot)
+        if args.plot:
+            plot(results, args.plot)
     print(f"written to {args.out}")
 
 
