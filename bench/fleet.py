@@ -298,8 +298,10 @@ def child_lifelines(folder, subsets):
             sub.groupby("sensor")[["hours", "failed"]].apply(fit_one)
             times[k] = time.perf_counter() - t0
     a, b = _subset_line(times)
-    return {"wall": t_read + a + b * sensors, "read": t_read, "subsets": times,
-            "per_group": b, "compile": None, "extrapolated": True}  # fmt: skip
+    whole = max(times) >= sensors  # the larger subset is the whole fleet: measured
+    fit = times[max(times)] if whole else a + b * sensors
+    return {"wall": t_read + fit, "read": t_read, "subsets": times, "per_group": b,
+            "compile": None, "extrapolated": not whole}  # fmt: skip
 
 
 def _scipy_fit(pdf):
@@ -341,8 +343,10 @@ def child_spark_scipy(folder, subsets):
         times[k] = time.perf_counter() - t0
     spark.stop()
     a, b = _subset_line(times)
-    return {"wall": a + b * sensors, "startup": start, "subsets": times, "per_group": b,
-            "compile": None, "extrapolated": True}  # fmt: skip
+    whole = max(times) >= sensors  # the larger subset is the whole fleet: measured
+    return {"wall": times[max(times)] if whole else a + b * sensors, "startup": start,
+            "subsets": times, "per_group": b, "compile": None,
+            "extrapolated": not whole}  # fmt: skip
 
 
 def run_child(args):
@@ -406,7 +410,9 @@ def measure(cmd: list[str], env: dict, timeout: float) -> dict:
                 except psutil.Error:
                     continue
                 now += rss
-                kind = peaks.get(p.pid, (None, 0))[0] or _kind(p, proc.pid)
+                kind = peaks.get(p.pid, ("other", 0))[0]
+                if kind == "other":  # (a process may exec into another: bash into java)
+                    kind = _kind(p, proc.pid)
                 peaks[p.pid] = (kind, max(rss, peaks.get(p.pid, (kind, 0))[1]))
             total[0] = max(total[0], now)
             stop.wait(0.1)
@@ -534,8 +540,8 @@ def report(results, infos, args, total) -> str:
                 lines.append(f"| {name} | failed | | | | | | {first} |")
                 continue
             notes = []
-            if res.get("extrapolated"):
-                name += " *(extrapolated)*"
+            if res.get("subsets"):
+                name += " *(extrapolated)*" if res.get("extrapolated") else ""
                 subs = ", ".join(f"{int(k):,} sensors {v:.2f} s" for k, v in res["subsets"].items())
                 notes.append(f"timed: {subs}; {1e3 * res['per_group']:.1f} ms a sensor")
             if res.get("startup") is not None:
@@ -562,14 +568,17 @@ def report(results, infos, args, total) -> str:
 def _ratios(res) -> list[str]:
     ok = {m: r for m, r in res.items() if "error" not in r}
     out = []
-    if "memory" in ok and "dask" in ok:
-        out.append(f"- jaxmle.dask / in memory: {ok['dask']['wall'] / ok['memory']['wall']:.2f}x "
-                   "the wall time")  # fmt: skip
+    for fast, slow in (("dask", "memory"), ("dask-warm", "memory-warm")):
+        if fast in ok and slow in ok:
+            ratio = ok[fast]["wall"] / ok[slow]["wall"]
+            out.append(f"- {METHODS[fast]} / {METHODS[slow]}: {ratio:.2f}x the wall time")
     for slow in ("lifelines", "spark-scipy"):
-        for fast in ("memory", "dask", "spark"):
+        for fast in ("memory", "memory-warm", "dask", "dask-warm", "spark", "cli-dask"):
             if slow in ok and fast in ok:
-                out.append(f"- {METHODS[fast]}: {ok[slow]['wall'] / ok[fast]['wall']:,.0f}x "
-                           f"faster than {METHODS[slow]} (extrapolated)")  # fmt: skip
+                ratio = ok[slow]["wall"] / ok[fast]["wall"]
+                mark = " (extrapolated)" if ok[slow].get("extrapolated") else ""
+                out.append(f"- {METHODS[slow]}{mark} / {METHODS[fast]}: "
+                           f"{ratio:,.3g}x the wall time")  # fmt: skip
     return [""] + out if out else []
 
 
@@ -613,7 +622,8 @@ def main():
     p.add_argument("--rows", default="1e5,1e6,1e7")
     p.add_argument("--big", default=None, help="rows of the --engine dask run (e.g. 1e8)")
     p.add_argument("--methods", default=",".join(m for m in METHODS if m != "cli-dask"))
-    p.add_argument("--subsets", default="100,400", help="sensors of the recipes' two timings")
+    p.add_argument("--subsets", default="100,400", help="sensors of lifelines' two timings")
+    p.add_argument("--spark-subsets", default="200,1000", help="the same for Spark + scipy")
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS-fleet.md"))
     p.add_argument("--plot", default=None, help="save the time-vs-rows figure here")
     p.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "jaxmle-fleet"))
@@ -622,6 +632,7 @@ def main():
     p.add_argument("--folder", default=None)
     args = p.parse_args()
     args.subsets = [int(float(s)) for s in args.subsets.split(",")]
+    args.spark_subsets = [int(float(s)) for s in args.spark_subsets.split(",")]
     if args.child:
         run_child(args)
         return
@@ -640,7 +651,8 @@ def main():
             infos[rows] = write_fleet(os.path.join(args.data, f"rows-{rows}"), rows)
             print(f"data {rows:,} rows: {time.perf_counter() - t0:.1f} s", flush=True)
         folder = os.path.join(args.data, f"rows-{rows}")
-        res = run_method(method, rows, folder, args.subsets, args.timeout)
+        subsets = args.spark_subsets if method == "spark-scipy" else args.subsets
+        res = run_method(method, rows, folder, subsets, args.timeout)
         results.setdefault(rows, {})[method] = res
         short = {k: v for k, v in res.items() if k != "error"}
         print(f"{rows:,} {method}: {res.get('error', '')[-300:]} {json.dumps(short)[:400]}",
