@@ -11,10 +11,11 @@ Python call per group. The result is a lazy dask DataFrame with the columns of
 The partitions are fitted with fixed shapes (``stable_shapes=True`` of
 :func:`jaxmle.fit_groups`: each size bucket's width and group count rounded
 up to one of eight sizes per doubling), so that partitions of different sizes reuse the same
-compiled kernels, and the workers keep them in JAX's persistent compilation
-cache: a model compiles once per machine (once for the whole cluster when the
-cache is on shared storage), not once per partition. See ``cache`` of
-:func:`fit_groups`.
+compiled kernels: a worker compiles a model once, not once per partition. The
+workers keep the kernels in JAX's persistent compilation cache, where workers
+that start later on the machine (on the cluster, when the cache is on shared
+storage) and later runs load them instead of compiling; workers that start
+together may each compile once. See ``cache`` of :func:`fit_groups`.
 
 Needs ``pip install "jaxmle[dask]"`` (``dask[dataframe]`` and
 ``distributed``); jaxmle itself imports dask only when called.
@@ -187,8 +188,8 @@ def fit_groups(
         partitioned: the table is already partitioned by the key (no shuffle).
         npartitions: partitions after the shuffle (default: as many as the table has).
         cache: the workers' persistent compilation cache folder: a path every
-            worker can write (shared storage: a model then compiles once for
-            the whole cluster), ``False`` for none, or ``None`` (default): the
+            worker can write (shared storage: what one worker compiled, the
+            others load), ``False`` for none, or ``None`` (default): the
             caller's ``jax_compilation_cache_dir`` when set, else each worker's
             ``$JAXMLE_CACHE_DIR``, else its ``~/.cache/jaxmle``. A worker that
             has its own ``jax_compilation_cache_dir`` keeps it.

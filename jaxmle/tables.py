@@ -370,7 +370,7 @@ def fit_grouped(
     :func:`jaxmle.fit_batch`): tables of different sizes then share a few
     compiled kernels, at the price of at most 12.5% more work on each axis.
     The parts of a distributed table (:mod:`jaxmle.dask`, :mod:`jaxmle.spark`)
-    are fitted so, and a model compiles once per machine, not once per part.
+    are fitted so: a worker compiles a model once, not once per part.
 
     Example:
         >>> import jax, numpy as np
