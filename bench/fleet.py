@@ -507,7 +507,10 @@ def report(results, infos, args, total) -> str:
         f"Command: `python bench/fleet.py {' '.join(args.argv)}`; total wall time {total:,.0f} s  ",
         f"Machine: {platform.platform()}; {os.cpu_count()} logical CPUs; "
         f"{_mem_total()} GiB memory; Python {platform.python_version()}  ",
-        f"Versions: {_versions()}; float64",
+        f"Versions: {_versions()}; float64  ",
+        f"Load average (1 min) at the start {args.load[0]:.1f}, now {os.getloadavg()[0]:.1f}: "
+        "the machine is shared, and other work ran beside this benchmark when it is above "
+        "zero",
         "",
         "Synthetic fleet: right-censored Weibull lifetimes, 100 readings per sensor, per-sensor "
         "shape U(1, 3) and scale U(50, 150), censored at the time that leaves 30% censored in "
@@ -637,6 +640,7 @@ def main():
         run_child(args)
         return
     args.argv = sys.argv[1:]
+    args.load = os.getloadavg()
     t_all = time.perf_counter()
     sizes = [int(float(s)) for s in args.rows.split(",") if s]
     methods = [m for m in args.methods.split(",") if m]
