@@ -645,8 +645,8 @@ def main():
     sizes = [int(float(s)) for s in args.rows.split(",") if s]
     methods = [m for m in args.methods.split(",") if m]
     plan = [(n, m) for n in sizes for m in methods]
-    if args.big:
-        plan.append((int(float(args.big)), "cli-dask"))
+    if args.big:  # after the first size's methods (the sizes run in the order given)
+        plan.insert(len(methods), (int(float(args.big)), "cli-dask"))
     results: dict[int, dict] = {}
     infos = {}
     for rows, method in plan:
