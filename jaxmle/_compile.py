@@ -33,7 +33,9 @@ newer jaxlib) gets the plain function too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +47,9 @@ __all__ = [
     "compiler_options",
     "tuned_jit",
     "under_transformation",
+    "cache_dir",
+    "worker_settings",
+    "worker_context",
 ]
 
 #: compile options of jaxmle's kernels (see the module docstring)
@@ -175,3 +180,98 @@ def tuned_jit(fun=None, **jit_kwargs):
     if fun is None:
         return functools.partial(tuned_jit, **jit_kwargs)
     return _Tuned(fun, jit_kwargs)
+
+
+# --------------------------------------------------------------------------
+# the persistent compilation cache, and the settings a worker process follows
+# --------------------------------------------------------------------------
+#: values of ``JAXMLE_CACHE_DIR`` that turn the persistent compilation cache off
+CACHE_OFF = ("", "0", "off", "false", "no", "none")
+#: compilations shorter than this are not written to the persistent cache
+CACHE_MIN_COMPILE_SECS = 0.2
+
+
+def cache_dir() -> str | None:
+    """The persistent compilation cache folder the command line uses, or ``None`` when off.
+
+    ``$JAXMLE_CACHE_DIR`` when set (``off``, ``0``, ``none`` or empty: no
+    cache), else ``$XDG_CACHE_HOME/jaxmle``, else ``~/.cache/jaxmle``.
+
+    Example:
+        >>> import os
+        >>> from jaxmle.cli import cache_dir
+        >>> os.environ["JAXMLE_CACHE_DIR"] = "off"
+        >>> cache_dir() is None
+        True
+        >>> del os.environ["JAXMLE_CACHE_DIR"]
+    """
+    env = os.environ.get("JAXMLE_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in CACHE_OFF else os.path.expanduser(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "jaxmle")
+
+
+def worker_settings(cache: str | bool | None = None) -> dict:
+    """What a worker process of a distributed fit follows from the driver: float64 or not, and
+    the persistent compilation cache folder.
+
+    ``cache``: a folder (shared storage: every worker reads what one compiled),
+    ``False`` (no persistent cache), or ``None``: the driver's
+    ``jax_compilation_cache_dir`` when it has one, else each worker's own
+    :func:`cache_dir` (``$JAXMLE_CACHE_DIR`` or ``~/.cache/jaxmle`` where the
+    worker runs: one cache per machine).
+
+    Example:
+        >>> from jaxmle._compile import worker_settings
+        >>> worker_settings("/shared/jaxmle-cache")["cache"]
+        '/shared/jaxmle-cache'
+        >>> worker_settings(False)["cache"] is False
+        True
+    """
+    if cache is None:
+        cache = jax.config.jax_compilation_cache_dir
+    if cache is True:
+        cache = None
+    return {"x64": bool(jax.config.jax_enable_x64), "cache": cache}
+
+
+_WORKER_CACHE: list = []  # the folder this process set up (once)
+
+
+def _use_cache(cache) -> None:
+    if cache is False or _WORKER_CACHE:
+        return
+    _WORKER_CACHE.append(cache)
+    if jax.config.jax_compilation_cache_dir is not None:  # the worker's own setting wins
+        return
+    path = cache_dir() if cache is None else cache
+    if path is None:
+        return
+    if "://" not in path:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError:
+            return  # an unwritable folder: compile without the cache
+    from jax.experimental.compilation_cache import compilation_cache
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECS)
+    compilation_cache.reset_cache()
+
+
+@contextlib.contextmanager
+def worker_context(settings: dict):
+    """Run a part of a distributed fit as the driver would: its float64 setting (for this
+    thread only) and, set once per process, its persistent compilation cache.
+
+    Example:
+        >>> import jax
+        >>> from jaxmle._compile import worker_context, worker_settings
+        >>> with worker_context({**worker_settings(False), "x64": True}):
+        ...     print(jax.numpy.zeros(1).dtype)
+        float64
+    """
+    _use_cache(settings.get("cache"))
+    with jax.enable_x64(settings["x64"]):
+        yield

@@ -54,6 +54,8 @@ import time
 import numpy as np
 
 from . import demo, plot
+from ._compile import CACHE_MIN_COMPILE_SECS, cache_dir
+from ._dataset import ENGINES, dataset_format, fit_dask, fit_local, fit_spark
 from ._format import fmt, status_counts
 from ._io import InputError, group_index, numeric_column, read_table, write_rows
 from ._status import Status
@@ -71,8 +73,6 @@ EXIT_NOT_CONVERGED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-#: values of ``JAXMLE_CACHE_DIR`` that turn the persistent compilation cache off
-CACHE_OFF = ("", "0", "off", "false", "no", "none")
 #: size limit of the cache folder (least recently used entries go first; needs filelock)
 CACHE_MAX_BYTES = 512 * 2**20
 #: groups shown in the printed table of a fit with several groups
@@ -156,7 +156,37 @@ def _parser() -> argparse.ArgumentParser:
         "exit codes: 0 done, 1 no group converged, 2 usage or input error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fit.add_argument("data", help="a .csv, .tsv, .csv.gz or .parquet file with a header")
+    fit.add_argument(
+        "data",
+        help="a .csv, .tsv, .csv.gz or .parquet file with a header, or a folder of them (a "
+        "dataset; Hive folders KEY=VALUE add the column KEY)",
+    )
+    fit.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: in this process (default; a folder is streamed a few million rows at a "
+        "time, which needs it partitioned or sorted by --by); dask: a local cluster of this "
+        "machine's cores, or --scheduler; spark: local[*], or --master",
+    )
+    fit.add_argument(
+        "--scheduler", metavar="ADDRESS", help="--engine dask: the address of a running scheduler"
+    )
+    fit.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="--engine dask: local worker processes (default: the cores)",
+    )
+    fit.add_argument(
+        "--master", metavar="URL", help="--engine spark: the Spark master (default local[*])"
+    )
+    fit.add_argument(
+        "--partitioned",
+        action="store_true",
+        help="a folder whose files each hold whole groups (partitioned by --by): no shuffle "
+        "(found by itself for Hive folders --by=VALUE)",
+    )
     fit.add_argument(
         "--family", required=True, help="family name, e.g. weibull, lognormal (listed below)"
     )
@@ -242,27 +272,6 @@ def _parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------
 # jax settings of one command: float64 and the persistent compilation cache
 # --------------------------------------------------------------------------
-def cache_dir() -> str | None:
-    """The persistent compilation cache folder the command line uses, or ``None`` when off.
-
-    ``$JAXMLE_CACHE_DIR`` when set (``off``, ``0``, ``none`` or empty: no
-    cache), else ``$XDG_CACHE_HOME/jaxmle``, else ``~/.cache/jaxmle``.
-
-    Example:
-        >>> import os
-        >>> from jaxmle.cli import cache_dir
-        >>> os.environ["JAXMLE_CACHE_DIR"] = "off"
-        >>> cache_dir() is None
-        True
-        >>> del os.environ["JAXMLE_CACHE_DIR"]
-    """
-    env = os.environ.get("JAXMLE_CACHE_DIR")
-    if env is not None:
-        return None if env.strip().lower() in CACHE_OFF else os.path.expanduser(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "jaxmle")
-
-
 _CACHE_KEYS = (
     "jax_compilation_cache_dir",
     "jax_persistent_cache_min_compile_time_secs",
@@ -290,7 +299,7 @@ def _jax_settings(float64: bool, use_cache: bool):
         jax.config.update("jax_enable_x64", float64)
         if ours:
             jax.config.update("jax_compilation_cache_dir", path)
-            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECS)
             if importlib.util.find_spec("filelock") is not None:  # jax needs it to evict
                 jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
         yield
@@ -648,7 +657,81 @@ def _plot(args, dist, level, res, labels, one):
         raise InputError(f"cannot write {args.plot}: {err.strerror or err}") from None
 
 
+def _cmd_fit_dataset(args) -> int:
+    """A folder, or another engine than local: the table of jm.fit_groups, from the engine."""
+    level = _level(args.level)
+    _check_layout(args)
+    dist = _family_of_args(args)
+    dataset_format(args.data)  # a folder without data files: say so first
+    where = f"--engine {args.engine}" if args.engine != "local" else "a folder"
+    if not args.by:
+        raise InputError(f"{where} is fitted group by group: give --by COLUMN")
+    local_only = [f for f, on in (("--plot", args.plot), ("--b-life", args.b_life),
+                                  ("--reliability-at", args.reliability_at),
+                                  ("--mean-life", args.mean_life)) if on]  # fmt: skip
+    if local_only:
+        raise InputError(
+            f"{', '.join(local_only)}: for one file with --engine local; fit {where} to a "
+            "table (--out), then use jm.life_columns or jaxmle.plot in Python"
+        )
+    if args.scheduler and args.engine != "dask":
+        raise InputError("--scheduler is for --engine dask")
+    if args.master and args.engine != "spark":
+        raise InputError("--master is for --engine spark")
+    _check_extras(args)
+    if isinstance(dist, CategoricalDist) and dist.k is None:
+        raise InputError(f"{where}: the categorical family needs its categories: --option k=K")
+    if args.value is not None:
+        data = {"value": args.value, **({"event": args.event} if args.event else {})}
+    else:
+        data = {"lower": args.lower, "upper": args.upper}
+    kw = dict(
+        by=args.by,
+        columns=list(data.values()),
+        partitioned=args.partitioned,
+        level=level,
+        interval=args.ci,
+        cov_type=args.cov_type,
+        max_iter=args.max_iter,
+        nan_policy="omit" if args.omit_missing else "raise",
+        **data,
+    )
+    out = (lambda *a, **k: None) if args.quiet else print
+    t0 = time.perf_counter()
+    with _jax_settings(float64=not args.float32, use_cache=not args.no_cache):
+        if args.engine == "dask":
+            table = fit_dask(
+                args.data, dist, scheduler=args.scheduler, n_workers=args.workers, **kw
+            )
+        elif args.engine == "spark":
+            table = fit_spark(args.data, dist, master=args.master, **kw)
+        else:
+            table = fit_local(args.data, dist, **kw)
+    t_fit = time.perf_counter() - t0
+    if args.out is not None:
+        write_rows(args.out, {c: table[c].to_numpy() for c in table.columns})
+    status = np.array([Status[s] for s in table["status"]], np.int64)
+    nobs = table["nobs"].to_numpy()
+    out(
+        f"jaxmle fit: {dist.name} on {args.data} ({args.engine}): {int(nobs.sum()):,} rows "
+        f"used, {len(table):,} groups by {args.by}"
+    )
+    out(f"  status: {status_counts(status)}")
+    if args.out is not None:
+        out(f"written to {args.out}")
+    out(f"time: {t_fit:.2f} s (reading, fitting and compilation)")
+    if not (status == Status.CONVERGED).any():
+        print(
+            f"jaxmle: no group converged ({status_counts(status)}); see docs/statuses.md",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_CONVERGED
+    return EXIT_OK
+
+
 def _cmd_fit(args) -> int:
+    if args.engine != "local" or os.path.isdir(args.data):
+        return _cmd_fit_dataset(args)
     level = _level(args.level)
     _check_layout(args)
     dist = _family_of_args(args)

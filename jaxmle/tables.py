@@ -40,7 +40,7 @@ from .distributions.base import Distribution
 from .distributions.discrete import CategoricalDist, MultinomialDist
 from .distributions.families import model_for
 from .distributions.registry import get_distribution
-from .fit import fit_batch, progress_bar
+from .fit import default_chunk_size, fit_batch, progress_bar
 from .model import Model
 from .results import FitResult
 
@@ -51,6 +51,7 @@ __all__ = [
     "group_rows",
     "bucket_width",
     "batch_buckets",
+    "result_columns",
 ]
 
 #: the keyword arguments of fit_batch that fit_groups passes on (the rest are family options)
@@ -248,6 +249,36 @@ def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width):
     return padded, w, (None if mask.all() else mask)
 
 
+def _stable_size(n: int) -> int:
+    """``n`` rounded up to one of 8 sizes per doubling (16, 18, ..., 30, 32, 36, ..., 60, 64,
+    72, ...; up to 15 as it is): at most 12.5% more, and few distinct sizes."""
+    n = max(int(n), 1)
+    step = 1 << max(0, n.bit_length() - 4)
+    return -(-n // step) * step
+
+
+def _batch_of(res: FitResult) -> int:
+    return int(np.shape(res.status)[0])
+
+
+def _pad_count(arrays, weights, mask, m):
+    """A bucket of ``m`` groups padded to a stable number of groups (at most the largest chunk
+    of :func:`jaxmle.fit_batch` for its width) with copies of its first group."""
+    probe = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct((2**30,) + np.shape(a)[1:], np.asarray(a).dtype), arrays
+    )
+    largest = default_chunk_size(probe)
+    target = m if m > largest else min(_stable_size(m), largest)
+    if target == m:
+        return arrays, weights, mask
+    extra = np.zeros(target - m, np.int64)
+    rows = np.concatenate([np.arange(m), extra])
+    arrays = jax.tree_util.tree_map(lambda a: np.asarray(a)[rows], arrays)
+    weights = None if weights is None else weights[rows]
+    mask = None if mask is None else mask[rows]
+    return arrays, weights, mask
+
+
 def _widen(res: FitResult, width: int) -> FitResult:
     """A bucket's batch result with its observation axis padded to ``width`` (masked)."""
     n = res.status.shape[0]
@@ -316,6 +347,7 @@ def fit_grouped(
     weights: np.ndarray | None = None,
     progress: Any = False,
     buckets: str = "auto",
+    stable_shapes: bool = False,
     **fit_options: Any,
 ) -> FitResult:
     """Fit ``model`` to each group of long-format data: one batch result, groups in order.
@@ -330,6 +362,15 @@ def fit_grouped(
     where the padding that adds costs less than a compilation (see
     :func:`batch_buckets`); ``"pow2"`` always uses the buckets, ``"none"``
     never.
+
+    ``stable_shapes=True`` rounds each bucket's width (its longest group) and
+    its number of groups up to one of eight sizes per doubling (16, 18, ...,
+    30, 32, 36, ..., 64, 72, ...; the groups by copies of its first group,
+    which are dropped, and no further than a chunk of
+    :func:`jaxmle.fit_batch`): tables of different sizes then share a few
+    compiled kernels, at the price of at most 12.5% more work on each axis.
+    The parts of a distributed table (:mod:`jaxmle.dask`, :mod:`jaxmle.spark`)
+    are fitted so: a worker compiles a model once, not once per part.
 
     Example:
         >>> import jax, numpy as np
@@ -359,19 +400,25 @@ def fit_grouped(
             local[members] = np.arange(members.size)
             sel = local[g] >= 0
             longest = int(counts[members].max())  # (padded to its longest group only)
+            if stable_shapes:
+                longest = _stable_size(longest)
             arrays, w, mask = _pad_bucket(
                 data, weights, order[sel], local[g[sel]], pos[sel], members.size, longest
             )
-            parts.append(
-                fit_batch(
-                    model,
-                    arrays,
-                    weights=w,
-                    mask=mask,
-                    progress=bar.bucket(members.size),
-                    **fit_options,
-                )  # fmt: skip
+            m = members.size
+            if stable_shapes:
+                arrays, w, mask = _pad_count(arrays, w, mask, m)
+            res = fit_batch(
+                model,
+                arrays,
+                weights=w,
+                mask=mask,
+                progress=bar.bucket(m),
+                **fit_options,
             )
+            if stable_shapes and _batch_of(res) > m:
+                res = jax.tree_util.tree_map(lambda x, m=m: np.asarray(x)[:m], jax.device_get(res))
+            parts.append(res)
             placed.append(members)
     finally:
         bar.close()
@@ -399,8 +446,8 @@ def _numeric(col, name) -> np.ndarray:
         raise TypeError(f"column {name!r} is not numeric (dtype {col.dtype})") from None
 
 
-def _family_setup(family, options, names, get, value, event, lower, upper):
-    """The model and the long data dict of a family fit."""
+def _resolve_family(family, options):
+    """The Distribution a family name (with its options) or a Distribution stands for."""
     if isinstance(family, str):
         try:
             dist = get_distribution(family, **options)
@@ -415,6 +462,12 @@ def _family_setup(family, options, names, get, value, event, lower, upper):
         )
     if isinstance(dist, MultinomialDist):
         raise ValueError("the multinomial needs k count columns: use a jm.Model with columns=")
+    return dist
+
+
+def _family_setup(family, options, names, get, value, event, lower, upper):
+    """The model and the long data dict of a family fit."""
+    dist = _resolve_family(family, options)
     interval = lower is not None or upper is not None
     if interval:
         if lower is None or upper is None:
@@ -490,6 +543,47 @@ def _source(sources, path):
     return node
 
 
+def result_columns(
+    family_or_model: str | Distribution | Model, *, weights: bool = False, **options: Any
+) -> dict[str, np.dtype]:
+    """The columns of :func:`fit_groups`'s result after the ``by`` columns, with their dtypes,
+    known without fitting (the schema of a distributed fit's result).
+
+    Per flattened parameter ``NAME``, ``NAME_se``, ``NAME_lo``, ``NAME_hi``, then
+    ``loglik`` (floating point: float64 where ``jax_enable_x64`` is on, else
+    float32), ``nobs`` (int64; floating point with ``weights``) and ``status``
+    (text). ``options`` are a family's options (``trials=``, ``k=``); a
+    categorical family needs its ``k`` here, as its parameters depend on it.
+
+    Example:
+        >>> import jax
+        >>> from jaxmle.tables import result_columns
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> cols = result_columns("weibull")
+        >>> list(cols)[:5], str(cols["nobs"]), str(cols["status"])
+        (['shape', 'shape_se', 'shape_lo', 'shape_hi', 'scale'], 'int64', 'object')
+    """
+    options = {k: v for k, v in options.items() if k not in _FIT_OPTIONS}
+    if isinstance(family_or_model, Model):
+        model = family_or_model
+    else:
+        dist = _resolve_family(family_or_model, options)
+        if isinstance(dist, CategoricalDist) and dist.k is None:
+            raise ValueError("the categorical family's parameters depend on k: pass k=K")
+        if dist.name == "binomial" and dist.trials is None:
+            raise ValueError("the binomial family needs its number of trials: pass trials=N")
+        model = model_for(dist)
+    real = np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
+    cols: dict[str, np.dtype] = {}
+    for name in model.param_names:
+        for suffix in ("", "_se", "_lo", "_hi"):
+            cols[f"{name}{suffix}"] = real
+    cols["loglik"] = real
+    cols["nobs"] = real if weights else np.dtype(np.int64)
+    cols["status"] = np.dtype(object)
+    return cols
+
+
 def fit_groups(
     table: Any,
     family_or_model: str | Distribution | Model,
@@ -504,6 +598,7 @@ def fit_groups(
     level: float = 0.95,
     interval: str = "wald_transformed",
     buckets: str = "auto",
+    stable_shapes: bool = False,
     **fit_options: Any,
 ):
     """Fit a family (or a model) to every group of a long-format table: one row per group.
@@ -542,6 +637,10 @@ def fit_groups(
             compilation (one batch where padding to the longest group at most
             doubles the rows or adds at most a million cells; see
             :func:`batch_buckets`).
+        stable_shapes: round every bucket up to a few fixed shapes (see
+            :func:`fit_grouped`), so that tables of different sizes reuse the
+            same compiled kernels: what the distributed engines do for each
+            part of a table. The results are the same.
         **fit_options: passed to :func:`jaxmle.fit_batch` (``cov_type``,
             ``max_iter``, ``method``, ``nan_policy``, ``progress``, ...); any
             other keyword is a family option (``trials=`` for the binomial).
@@ -623,7 +722,16 @@ def fit_groups(
     if fit_options.get("nan_policy", "raise") == "raise":
         _check_finite(data, sources, model.infinite_bounds_ok)
     n_groups = int(inverse.max()) + 1
-    res = fit_grouped(model, data, inverse, n_groups, weights=w, buckets=buckets, **fit_options)
+    res = fit_grouped(
+        model,
+        data,
+        inverse,
+        n_groups,
+        weights=w,
+        buckets=buckets,
+        stable_shapes=stable_shapes,
+        **fit_options,
+    )
     cols = res.to_dict(level, method=interval)
     nobs = cols["nobs"]
     if w is None and np.all(np.isfinite(nobs)):

@@ -536,7 +536,7 @@ EXACT_ERROR_CASES = [
      "--option k must be a positive integer, got 0"),
     ("ok", ["--family", "pareto", "--value", "x", "--option", "scale=-1"],
      "--option scale must be positive, got -1"),
-    ("dir", ["--value", "x"], "{dir}: is a directory, not a data file"),
+    ("dir", ["--value", "x"], "{dir}: no .parquet, .pq, .csv or .tsv files in it"),
     ("latin1", ["--value", "x"],
      "{latin1}: cannot read it as CSV: 'utf-8' codec can't decode byte 0xff in position 4: "
      "invalid start byte"),

@@ -21,7 +21,7 @@ import jaxmle
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: public modules outside ``jaxmle.__all__`` (optional features), checked when they exist
-OPTIONAL_MODULES = ("jaxmle.plot", "jaxmle.interop")
+OPTIONAL_MODULES = ("jaxmle.plot", "jaxmle.interop", "jaxmle.dask", "jaxmle.spark")
 DIRECTIVE = re.compile(r"^::: *([\w.]+) *\n((?:[ \t]+.*\n|[ \t]*\n)*)", re.M)
 
 
