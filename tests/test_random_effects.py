@@ -331,3 +331,22 @@ def test_likelihood_ratio_test_on_the_fixed_parameters_equals_the_exact_one(lmm)
     t, s = float(res.params["tau"]), float(res.params["sigma"])
     np.testing.assert_allclose(float(icc.estimate), t**2 / (t**2 + s**2), rtol=1e-12)
     assert 0 < float(icc.low) < float(icc.estimate) < float(icc.high) < 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the null of a variance-component test, the model fitted with its SD fixed at 0 "
+    "(fixed={'tau': 0.0}, as docs/intervals.md says to fit a variance of 0), ends NONFINITE: "
+    "the density of the random effect at SD 0 is not finite, so the Laplace marginal "
+    "likelihood is not either, and jm.lr_test of the variance component is NaN",
+)
+def test_lr_test_of_a_variance_component_against_its_null_at_zero(lmm):
+    y, alt = lmm
+    null = jm.fit(GROUPED, jnp.asarray(y), fixed={"tau": 0.0})
+    # at tau = 0 the model is one normal sample: the pooled mean and ML standard deviation
+    pooled = sst.norm.logpdf(y, y.mean(), y.std()).sum()
+    assert null.status in (jm.Status.CONVERGED, jm.Status.BOUNDARY)
+    np.testing.assert_allclose(float(null.loglik), pooled, rtol=1e-8)
+    test = jm.lr_test(null, alt)
+    np.testing.assert_allclose(float(test.statistic), 2 * (float(alt.loglik) - pooled), rtol=1e-6)
+    assert "boundary" in test.note
