@@ -171,7 +171,8 @@ def lr_test(
 
     ``LR`` is never negative: a rounding below 0 (identical fits) is 0, and an
     alternative fit below the null (a failed fit of the larger model) gives NaN
-    with an :class:`~jaxmle.InferenceWarning`.
+    with an :class:`~jaxmle.InferenceWarning`, as does a fit whose log-likelihood is
+    not finite.
 
     Args:
         null_res, alt_res: fits of the two models to the same data (single
@@ -218,6 +219,18 @@ def lr_test(
             InferenceWarning,
             stacklevel=2,
         )
+    if not isinstance(raw, jax.core.Tracer):
+        for which, ll in (("null", l0), ("alternative", l1)):
+            if np.any(~np.isfinite(np.asarray(ll))):
+                warnings.warn(
+                    f"lr_test: the {which} fit's log-likelihood is not finite (its fit failed: "
+                    "see its status); the statistic is NaN there. A null with a variance "
+                    "component fixed at 0, whose density is then not finite, is fitted as the "
+                    "model without that random effect (its loglik summed per group, so that both "
+                    "fits count the groups as their observations), with boundary=True",
+                    InferenceWarning,
+                    stacklevel=2,
+                )
     note = ""
     if boundary is None:
         edges = [name for name, _, _ in _boundary_nulls(null_res)]

@@ -169,3 +169,15 @@ def test_compare_information_criteria():
     assert 0.05 < weight.min() and weight.max() < 0.9  # no weight trivially 0 or 1
     assert "weibull" in str(c) and "AICc" in c.table()
     assert float(fits[1].aicc) == pytest.approx(c.aicc[1])
+
+
+def test_lr_test_warns_when_a_fit_failed():
+    # a null whose log-likelihood is not finite (the scale fixed at 0): its fit fails, and the
+    # test says so instead of returning a quiet NaN
+    x = jax.numpy.asarray([0.3, 1.9, 0.8, 1.4, 2.2])
+    alt = jm.fit(NORMAL, x)
+    null = jm.fit(NORMAL, x, fixed={"sigma": 0.0})
+    assert not np.isfinite(float(null.loglik))
+    with pytest.warns(jm.InferenceWarning, match="null fit's log-likelihood is not finite"):
+        test = jm.lr_test(null, alt)
+    assert np.isnan(float(test.statistic))
