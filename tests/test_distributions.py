@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats as st
+from helpers import P3
 
 from jaxmle._compile import tuned_jit
 from jaxmle.distributions import DISTRIBUTIONS, censored_loglik, get_distribution
@@ -42,8 +43,6 @@ def _gamma_logsf_asymptotic(z, a):
         j += 1
     return (a - 1) * math.log(z) - z - math.lgamma(a) + math.log(total)
 
-
-P3 = np.array([0.2, 0.3, 0.5])
 
 # name, options, params, scipy reference, points, {(function, point): reference} where
 # scipy underflows

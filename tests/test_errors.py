@@ -7,15 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import NORMAL, normal_loglik
 
 import jaxmle as jm
 
-
-def _normal_ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(_normal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 X5 = jnp.array([1.0, 2.5, 3.0, 4.5, 7.0])
 
 
@@ -80,7 +75,9 @@ def test_loglik_wrong_shape_from_broadcasting():
 
 
 def test_loglik_length_matches_no_data_leaf():
-    model = jm.Model(lambda p, x: _normal_ll(p, x[:4]), {"mu": jm.Real(), "sigma": jm.Positive()})
+    model = jm.Model(
+        lambda p, x: normal_loglik(p, x[:4]), {"mu": jm.Real(), "sigma": jm.Positive()}
+    )
     with pytest.raises(ValueError, match=r"returned 4 values.*no data leaf has 4.*\[5\]"):
         jm.fit(model, X5)
 
@@ -93,7 +90,7 @@ def test_loglik_returning_ints():
 
 def test_loglik_keyerror_propagates_with_note():
     model = jm.Model(
-        lambda p, x: _normal_ll({"mu": p["mu"], "sigma": p["scale"]}, x), {"mu": jm.Real()}
+        lambda p, x: normal_loglik({"mu": p["mu"], "sigma": p["scale"]}, x), {"mu": jm.Real()}
     )
     with pytest.raises(KeyError, match="scale") as exc:
         jm.fit(model, X5)
@@ -122,7 +119,7 @@ def test_mask_wrong_shape():
 
 def test_weights_with_scalar_total_loglik():
     model = jm.Model(
-        lambda p, x: jnp.sum(_normal_ll(p, x)), {"mu": jm.Real(), "sigma": jm.Positive()}
+        lambda p, x: jnp.sum(normal_loglik(p, x)), {"mu": jm.Real(), "sigma": jm.Positive()}
     )
     with pytest.raises(
         ValueError, match=r"weights= and mask= need a loglik that returns per-observation"
@@ -142,7 +139,7 @@ def test_fit_batch_leaves_disagree_on_batch_size():
 
 def test_fit_batch_scalar_leaf():
     model = jm.Model(
-        lambda p, d: _normal_ll({"mu": p["mu"], "sigma": d["s"]}, d["x"]), {"mu": jm.Real()}
+        lambda p, d: normal_loglik({"mu": p["mu"], "sigma": d["s"]}, d["x"]), {"mu": jm.Real()}
     )
     with pytest.raises(ValueError, match=r"data\['s'\] is a scalar"):
         jm.fit_batch(model, {"x": jnp.ones((2, 5)), "s": jnp.asarray(1.0)})
@@ -150,7 +147,7 @@ def test_fit_batch_scalar_leaf():
 
 def test_first_argument_not_a_model():
     with pytest.raises(TypeError, match=r"expected a jm.Model.*function"):
-        jm.fit(_normal_ll, X5)
+        jm.fit(normal_loglik, X5)
     with pytest.raises(TypeError, match=r"expected a jm.Model"):
         jm.fit_batch({"mu": jm.Real()}, X5[None])
 

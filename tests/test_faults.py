@@ -3,9 +3,9 @@ was already computed, and the command line never leaves a partial output file be
 
 import importlib
 
-import jax
 import numpy as np
 import pytest
+from helpers import NORMAL as MODEL
 
 import jaxmle as jm
 from jaxmle import cli
@@ -13,11 +13,6 @@ from jaxmle import cli
 jfit = importlib.import_module("jaxmle.fit")  # the module (jm.fit is the function)
 
 
-def _normal_ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-MODEL = jm.Model(_normal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 B, N, CHUNK = 9, 6, 2  # 5 chunks, the last one padded
 X = np.random.default_rng(7).normal(2.0, 1.5, size=(B, N))
 
