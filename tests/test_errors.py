@@ -1,7 +1,5 @@
-"""Bad inputs raise errors that name the problem; nan_policy='omit', mask= and
-frequency weights do what dropping or repeating observations would."""
-
-import math
+"""Bad inputs raise errors that name the problem. (What nan_policy='omit', mask= and frequency
+weights do: test_fit.py.)"""
 
 import jax
 import jax.numpy as jnp
@@ -171,76 +169,3 @@ def test_conf_int_bad_level(good_fit, level):
 def test_conf_int_unknown_method(good_fit):
     with pytest.raises(ValueError, match=r"unknown interval method 'likelihood'"):
         good_fit.conf_int(0.95, method="likelihood")
-
-
-# --------------------------------------------------------------------------
-# positive behaviours: omit, mask, weights
-# --------------------------------------------------------------------------
-def _lognormal_ll(p, x):
-    # log-normal density: log x enters, so x = 0 gives a non-finite term
-    lx = jnp.log(x)
-    return jax.scipy.stats.norm.logpdf(lx, p["mu"], p["sigma"]) - lx
-
-
-LOGNORMAL = jm.Model(_lognormal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="lognormal")
-
-
-def _assert_same_fit(a, b, *, nobs):
-    # both are the same optimum, solved to the float64 Newton tolerance
-    for key in ("mu", "sigma"):
-        np.testing.assert_allclose(float(a.params[key]), float(b.params[key]), rtol=1e-9)
-        np.testing.assert_allclose(float(a.se[key]), float(b.se[key]), rtol=1e-8)
-    np.testing.assert_allclose(float(a.loglik), float(b.loglik), rtol=1e-12)
-    assert float(a.nobs) == float(b.nobs) == nobs
-    assert int(a.status) == int(b.status) == jm.Status.CONVERGED
-
-
-def _lognormal_closed_form(x, w=None):
-    """MLE of the log-normal: weighted mean and (divisor sum w) std of log x."""
-    lx = np.log(x)
-    w = np.ones_like(lx) if w is None else w
-    mu = np.sum(w * lx) / np.sum(w)
-    sigma = math.sqrt(np.sum(w * (lx - mu) ** 2) / np.sum(w))
-    return mu, sigma
-
-
-def test_nan_policy_omit_equals_dropping():
-    x = np.array([1.2, 0.4, np.nan, 3.1, 2.2, np.inf, 0.9, 5.0])
-    keep = np.isfinite(x)
-    omit = jm.fit(LOGNORMAL, jnp.asarray(x), nan_policy="omit")
-    dropped = jm.fit(LOGNORMAL, jnp.asarray(x[keep]))
-    _assert_same_fit(omit, dropped, nobs=6.0)
-    mu, sigma = _lognormal_closed_form(x[keep])
-    assert math.isclose(float(omit.params["mu"]), mu, rel_tol=1e-9)
-    assert math.isclose(float(omit.params["sigma"]), sigma, rel_tol=1e-9)
-
-
-def test_mask_equals_dropping_even_where_loglik_is_not_finite():
-    x = np.array([1.2, 0.4, 0.0, 3.1, 2.2, -1.0, 0.9, 5.0])  # 0 and -1: log-density -inf / nan
-    mask = x > 0
-    unmasked = jm.fit(LOGNORMAL, jnp.asarray(x))
-    assert int(unmasked.status) == jm.Status.NONFINITE  # the bad terms do matter unmasked
-    masked = jm.fit(LOGNORMAL, jnp.asarray(x), mask=jnp.asarray(mask))
-    dropped = jm.fit(LOGNORMAL, jnp.asarray(x[mask]))
-    _assert_same_fit(masked, dropped, nobs=6.0)
-    # an integer 0/1 mask means the same
-    masked_int = jm.fit(LOGNORMAL, jnp.asarray(x), mask=jnp.asarray(mask.astype(int)))
-    _assert_same_fit(masked_int, dropped, nobs=6.0)
-    # mask in a batch too: each row its own mask
-    batch = jm.fit_batch(
-        LOGNORMAL, jnp.asarray(np.stack([x, x])), mask=jnp.asarray(np.stack([mask, mask]))
-    )
-    _assert_same_fit(batch[1], dropped, nobs=6.0)
-
-
-def test_integer_weights_equal_repeated_observations():
-    x = np.array([1.2, 0.4, 3.1, 2.2, 0.9, 5.0])
-    w = np.array([1, 3, 0, 2, 1, 4])
-    weighted = jm.fit(LOGNORMAL, jnp.asarray(x), weights=jnp.asarray(w))
-    repeated = jm.fit(LOGNORMAL, jnp.asarray(np.repeat(x, w)))
-    _assert_same_fit(weighted, repeated, nobs=float(w.sum()))
-    mu, sigma = _lognormal_closed_form(x, w.astype(float))
-    assert math.isclose(float(weighted.params["mu"]), mu, rel_tol=1e-9)
-    assert math.isclose(float(weighted.params["sigma"]), sigma, rel_tol=1e-9)
-    # BIC uses nobs = sum of weights
-    assert math.isclose(float(weighted.bic), float(repeated.bic), rel_tol=1e-12)
