@@ -6,9 +6,9 @@ NORMAL``; pytest puts ``tests/`` on ``sys.path``) rather than conftest fixtures:
 
 - a module-level constant can be used where fixtures cannot: in ``parametrize`` lists, in a
   module's own constants, and in the helper functions of a test module;
-- each test process builds each model once, and the compiled fit kernels are keyed by the
-  model object, so the test modules that fit ``NORMAL`` to data of one shape share its kernel
-  within the module (conftest.py frees the compiled kernels after each module);
+- each test process builds each model once: the compiled fit kernels are keyed by the model
+  object, so the tests of a module that fit ``NORMAL`` to data of one shape compile its kernel
+  once (conftest.py frees the compiled kernels after each module);
 - a test reads its data by name, and the values stay exactly what they were when each module
   wrote them out itself.
 
@@ -17,6 +17,7 @@ were set for these exact models and values. Add a new one instead. The hand-writ
 functions of the family tests, references rather than fixtures, stay in ``_scores.py``.
 """
 
+import contextlib
 import csv
 
 import jax
@@ -132,6 +133,39 @@ def logistic_data(n, beta, seed=0):
     X = np.column_stack([np.ones(n), rng.normal(size=(n, beta.size - 1))])
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(X @ beta)))).astype(float)
     return {"X": X, "y": y}
+
+
+# --------------------------------------------------------------------------
+# compilations
+# --------------------------------------------------------------------------
+
+#: what JAX records (``jax.monitoring``) each time it lowers a program to compile it: on every
+#: miss of a jit's own cache, before any persistent compilation cache is looked at
+LOWERING_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
+
+
+@contextlib.contextmanager
+def programs_compiled():
+    """The names of the programs JAX lowers to compile them inside the block, as a list that
+    fills as they come: empty when every call ran a program already compiled.
+
+    It checks first that it sees the lowering of a new program (so that an empty list means
+    what it says with this version of JAX)."""
+    names = []
+
+    def listen(event, duration, **kwargs):
+        if event == LOWERING_EVENT:
+            names.append(kwargs.get("fun_name"))
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        jax.jit(lambda v: v * 3.0)(1.0)  # a new program: one lowering
+        if not names:
+            raise RuntimeError(f"jax.monitoring reports no {LOWERING_EVENT!r} event")
+        names.clear()
+        yield names
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
 
 
 # --------------------------------------------------------------------------
