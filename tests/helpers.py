@@ -40,6 +40,15 @@ def normal_loglik(p, x):  # module level: a model of it pickles by reference
 NORMAL = jm.Model(normal_loglik, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 
 
+def unit_normal_loglik(p, x):
+    """The normal log-density of each observation, with standard deviation 1."""
+    return jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0)
+
+
+#: the normal model with a known standard deviation of 1: the mean ``mu`` alone
+UNIT_NORMAL = jm.Model(unit_normal_loglik, {"mu": jm.Real()}, name="unit normal")
+
+
 def expo_loglik(p, x):
     """The exponential log-density (``rate``) of each observation."""
     return jnp.log(p["rate"]) - p["rate"] * x

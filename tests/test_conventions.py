@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from helpers import LOGIT3, NORMAL
+from helpers import LOGIT3, NORMAL, UNIT_NORMAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -211,7 +211,7 @@ def test_options_are_checked():
         jm.fit(GLM["logit"], data, df_correction=True)
     with pytest.raises(ValueError, match="leverages"):
         jm.fit(jm.families.Normal(), {"x": np.arange(5.0)}, cov_type="HC3")
-    model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0), {"mu": jm.Real()})
+    model = UNIT_NORMAL
     with pytest.raises(ValueError, match="no expected information"):
         jm.fit(model, np.arange(5.0), information="expected")
     with pytest.raises(ValueError, match="censor"):

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import NORMAL, normal_loglik
+from helpers import NORMAL, normal_loglik, unit_normal_loglik
 from scipy import special, stats
 
 import jaxmle as jm
@@ -18,20 +18,16 @@ import jaxmle as jm
 # --------------------------------------------------------------------------
 # construction and its errors
 # --------------------------------------------------------------------------
-def _ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0)
-
-
 @pytest.mark.parametrize("bad", ["real", 3.0, None, jm.Simplex])
 def test_unknown_constraint_in_spec_lists_known_ones(bad):
     with pytest.raises(TypeError, match=r"'mu'.*unknown constraint") as exc:
-        jm.Model(_ll, {"mu": bad})
+        jm.Model(unit_normal_loglik, {"mu": bad})
     for name in ("Real", "Positive", "Bounded", "UnitInterval", "Simplex"):
         assert name in str(exc.value)
 
 
 def test_constraint_class_is_instantiated_with_defaults():
-    model = jm.Model(_ll, {"mu": jm.Real, "sigma": jm.Positive})
+    model = jm.Model(unit_normal_loglik, {"mu": jm.Real, "sigma": jm.Positive})
     assert model.spec == {"mu": jm.Real(), "sigma": jm.Positive()}
 
 
@@ -40,11 +36,11 @@ def test_construction_errors_say_what_is_expected():
         jm.Model({"mu": jm.Real()}, {"mu": jm.Real()})
     for spec in ({}, None, [("mu", jm.Real())]):
         with pytest.raises(TypeError, match="non-empty dict spec"):
-            jm.Model(_ll, spec)
+            jm.Model(unit_normal_loglik, spec)
     with pytest.raises(TypeError, match="parameter names must be strings, got 0"):
-        jm.Model(_ll, {0: jm.Real()})
+        jm.Model(unit_normal_loglik, {0: jm.Real()})
     with pytest.raises(TypeError, match=r"simulate must be a function \(key, params, data\)"):
-        jm.Model(_ll, {"mu": jm.Real()}, simulate=3)
+        jm.Model(unit_normal_loglik, {"mu": jm.Real()}, simulate=3)
 
 
 def test_name_and_repr():
@@ -85,7 +81,7 @@ def test_param_names():
     # free coordinates: 2 + 1 + (3 - 1) + 4 + 1; constrained elements: 2 + 1 + 3 + 4 + 1
     assert model.free_size == 10
     assert model.constrained_size == 11
-    simple = jm.Model(_ll, {"beta": jm.Real(shape=(2,)), "sigma": jm.Positive()})
+    simple = jm.Model(unit_normal_loglik, {"beta": jm.Real(shape=(2,)), "sigma": jm.Positive()})
     assert simple.param_names == ("beta[0]", "beta[1]", "sigma")
 
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import EXPO, NORMAL, normal_data
+from helpers import EXPO, NORMAL, UNIT_NORMAL, normal_data
 from scipy import stats
 
 import jaxmle as jm
@@ -105,7 +105,7 @@ def test_batch_status_names():
 
 
 def test_fit_result_is_a_pytree_of_arrays():
-    model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0), {"mu": jm.Real()})
+    model = UNIT_NORMAL
     res = jm.fit(model, jax.numpy.array([1.0, 2.0]))
     leaves = jax.tree_util.tree_leaves(res)
     assert leaves and all(isinstance(x, jax.Array) for x in leaves)
