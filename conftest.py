@@ -48,16 +48,26 @@ def pytest_configure(config):
 
 
 _EXTENDED = Path(__file__).parent / "tests" / "extended.txt"
+_COLLECTED = pytest.StashKey[frozenset]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Mark the tests listed in ``tests/extended.txt`` ``extended`` (before ``-m`` selects)."""
+    """Mark the tests listed in ``tests/extended.txt`` ``extended`` (before ``-m`` selects),
+    and keep the node ids of every collected test (``collected_node_ids``)."""
+    config.stash[_COLLECTED] = frozenset(item.nodeid for item in items)
     lines = _EXTENDED.read_text().splitlines()
     listed = {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
     for item in items:
         if item.nodeid in listed:
             item.add_marker(pytest.mark.extended)
+
+
+@pytest.fixture
+def collected_node_ids(request):
+    """The node ids of the tests this run collected, before ``-m`` or ``-k`` deselected any
+    (tests/test_tiers.py checks tests/extended.txt against them)."""
+    return request.config.stash[_COLLECTED]
 
 
 def pytest_unconfigure(config):

@@ -13,17 +13,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import NORMAL
 
 import jaxmle as jm
 
 S = jm.Status
 
 
-def _normal_ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(_normal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 NORMAL_FAM = jm.families.Normal()
 EXPO_FAM = jm.families.Exponential()
 

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import CENSORED_EXPO, COIN, EXPO, NORMAL, normal_loglik
 
 import jaxmle as jm
 from jaxmle.inference import z_value
@@ -21,13 +22,6 @@ fit_module = sys.modules["jaxmle.fit"]
 
 B, N = 64, 20
 RTOL = 1e-10
-
-
-def _normal_loglik(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(_normal_loglik, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 
 
 def _normal_closed_form(x):
@@ -248,7 +242,7 @@ class _CompileCounter:
 
 
 def test_no_recompilation_on_second_call_same_shapes():
-    model = jm.Model(_normal_loglik, {"mu": jm.Real(), "sigma": jm.Positive()}, name="fresh")
+    model = jm.Model(normal_loglik, {"mu": jm.Real(), "sigma": jm.Positive()}, name="fresh")
     rng = np.random.default_rng(3)
     # all inputs made up front (creating device arrays can itself compile small ops)
     x1, x2 = (jnp.asarray(rng.normal(size=17)) for _ in range(2))
@@ -350,17 +344,11 @@ def test_robust_equals_statsmodels_hc0_for_linear_regression():
 
 
 # (h) ------------------------------------------------------------------------
-def _censored_exp(p, d):
-    # density for a failure, survival for a censored unit (right-censored exponential)
-    return d["event"] * jnp.log(p["rate"]) - p["rate"] * d["t"]
-
-
-CENSORED = jm.Model(_censored_exp, {"rate": jm.Positive()}, name="censored exponential")
 
 
 def test_pytree_dataset_fit_and_fit_batch():
     d = {"t": jnp.array([2.0, 4.0, 5.0]), "event": jnp.array([1.0, 1.0, 0.0])}
-    res = jm.fit(CENSORED, d)
+    res = jm.fit(CENSORED_EXPO, d)
     # closed form: rate = events / total time = 2/11, se = rate / sqrt(events)
     assert math.isclose(float(res.params["rate"]), 2 / 11, rel_tol=1e-12)
     assert math.isclose(float(res.se["rate"]), 2 / 11 / math.sqrt(2), rel_tol=1e-10)
@@ -368,7 +356,7 @@ def test_pytree_dataset_fit_and_fit_batch():
 
     T = np.array([[2.0, 4.0, 5.0], [1.0, 1.0, 1.0], [3.0, 0.5, 7.0], [10.0, 2.0, 2.0]])
     E = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
-    batch = jm.fit_batch(CENSORED, {"t": jnp.asarray(T), "event": jnp.asarray(E)})
+    batch = jm.fit_batch(CENSORED_EXPO, {"t": jnp.asarray(T), "event": jnp.asarray(E)})
     assert len(batch) == 4
     assert np.all(np.asarray(batch.status) == jm.Status.CONVERGED)
     rate = E.sum(1) / T.sum(1)
@@ -402,26 +390,18 @@ def _check_intervals(res, key, low, high, level=0.95):
     return int(np.sum((lo_w <= low) | (hi_w >= high)))
 
 
-_COIN = jm.Model(
-    lambda p, x: x * jnp.log(p["theta"]) + (1 - x) * jnp.log1p(-p["theta"]),
-    {"theta": jm.UnitInterval()},
-    name="coin",
-)
-
-
 def _unit_case(rng):
     # UnitInterval: Bernoulli, n=8, theta near the edges
     theta = rng.uniform(0.05, 0.95, size=(200, 1))
     flips = (rng.uniform(size=(200, 8)) < theta).astype(float)
-    return _COIN, jnp.asarray(flips), "theta", 1.0
+    return COIN, jnp.asarray(flips), "theta", 1.0
 
 
 def _positive_case(rng):
     # Positive: exponential rate from 3 waits (se ~ rate/sqrt(3), so Wald goes below 0)
-    expo = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x, {"rate": jm.Positive()})
     waits = rng.exponential(size=(200, 3))
     waits[0] = [1.0, 2.0, 3.0]  # rate 0.5, se 0.5/sqrt(3): checked exactly below
-    return expo, jnp.asarray(waits), "rate", np.inf
+    return EXPO, jnp.asarray(waits), "rate", np.inf
 
 
 def _simplex_case(rng):
@@ -449,7 +429,7 @@ def test_wald_transformed_inside_support_wald_symmetric_batch(case):
 
 def test_wald_transformed_single_fit():
     # the note's coin with 4 heads in 5: the Wald upper bound is > 1
-    one = jm.fit(_COIN, jnp.array([1.0, 1.0, 1.0, 1.0, 0.0]))
+    one = jm.fit(COIN, jnp.array([1.0, 1.0, 1.0, 1.0, 0.0]))
     lo, hi = one.conf_int(0.95, method="wald")["theta"]
     assert float(hi) > 1.0
     lo_t, hi_t = one.conf_int(0.95, method="wald_transformed")["theta"]

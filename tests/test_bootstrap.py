@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import UNIT_NORMAL
 from scipy import stats
 
 import jaxmle as jm
@@ -108,7 +109,7 @@ def test_parametric_bootstrap_and_errors():
     assert float(b.se["loc"]) == pytest.approx(sd, rel=0.15)
     lo, hi = b.percentile["loc"]
     assert lo < X1.mean() < hi
-    no_sim = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0), {"mu": jm.Real()})
+    no_sim = UNIT_NORMAL  # (no simulate function)
     with pytest.raises(ValueError, match="simulator"):
         jm.bootstrap(no_sim, jnp.asarray(X1), jax.random.key(0), kind="parametric", n_boot=10)
     with pytest.raises(ValueError, match="key"):

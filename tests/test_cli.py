@@ -1,6 +1,7 @@
 """`jaxmle fit`: CSV in, one row per group out, equal to the library's fits; every user
 mistake is one line on stderr with exit code 2; the compilation cache works across runs."""
 
+import builtins
 import json
 import os
 import shutil
@@ -9,8 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-from _shared import read_csv as _read_csv
-from _shared import write_csv as _write
+from helpers import read_csv as _read_csv
+from helpers import write_csv as _write
 
 import jaxmle as jm
 from jaxmle.cli import EXIT_NOT_CONVERGED, EXIT_OK, EXIT_USAGE, main
@@ -597,13 +598,15 @@ def test_options_fit_closed_forms(tmp_path):
 
 def test_unreadable_file(bad_inputs, capsys, monkeypatch):
     # (file permissions do not stop root, so the refusal is simulated where the file is opened)
-    import jaxmle._io as io_module
-
-    def denied(path):
-        raise PermissionError(13, "Permission denied", path)
-
-    monkeypatch.setattr(io_module, "_open_text", denied)
     path = bad_inputs["ok"]
+    real_open = builtins.open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == path:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
     assert main(["fit", path, "--family", "weibull", "--value", "x"]) == EXIT_USAGE
     assert capsys.readouterr().err == (
         f"jaxmle: error: {path}: cannot read it as CSV: [Errno 13] Permission denied: '{path}'\n"

@@ -4,8 +4,8 @@ quantities are positive."""
 
 import numpy as np
 import pytest
-from _shared import read_csv as _read_csv
-from _shared import write_csv as _write
+from helpers import read_csv as _read_csv
+from helpers import write_csv as _write
 
 import jaxmle as jm
 from jaxmle.cli import EXIT_OK, EXIT_USAGE, main

@@ -1,5 +1,5 @@
 """Constraints as bijectors (round trip, shapes, log-det, support, saturation, jit/vmap),
-their construction errors, and the Model's parameter names and flatten/unconstrain maps."""
+and their construction errors (a Model's parameter layout: test_model.py)."""
 
 import math
 
@@ -146,23 +146,6 @@ class TestBijector:
 # --------------------------------------------------------------------------
 # construction errors
 # --------------------------------------------------------------------------
-def _ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0)
-
-
-@pytest.mark.parametrize("bad", ["real", 3.0, None, jm.Simplex])
-def test_unknown_constraint_in_spec_lists_known_ones(bad):
-    with pytest.raises(TypeError, match=r"'mu'.*unknown constraint") as exc:
-        jm.Model(_ll, {"mu": bad})
-    for name in ("Real", "Positive", "Bounded", "UnitInterval", "Simplex"):
-        assert name in str(exc.value)
-
-
-def test_constraint_class_is_instantiated_with_defaults():
-    model = jm.Model(_ll, {"mu": jm.Real, "sigma": jm.Positive})
-    assert model.spec == {"mu": jm.Real(), "sigma": jm.Positive()}
-
-
 @pytest.mark.parametrize("low, high", [(5.0, 1.0), (2.0, 2.0), (math.nan, 1.0), (inf, inf)])
 def test_bounded_needs_low_below_high(low, high):
     with pytest.raises(ValueError, match=r"low < high"):
@@ -173,92 +156,3 @@ def test_bounded_needs_low_below_high(low, high):
 def test_simplex_needs_two_categories(k):
     with pytest.raises(ValueError, match=r"k >= 2"):
         jm.Simplex(k)
-
-
-# --------------------------------------------------------------------------
-# the Model's names and maps
-# --------------------------------------------------------------------------
-def _model():
-    return jm.Model(
-        lambda p, x: jnp.zeros_like(x),
-        {
-            "beta": jm.Real(shape=(2,)),
-            "sigma": jm.Positive(),
-            "w": jm.Simplex(3),
-            "r": jm.Bounded(-1.0, 1.0, shape=(2, 2)),
-            "q": jm.UnitInterval(),
-        },
-    )
-
-
-def test_param_names():
-    model = _model()
-    assert model.names == ("beta", "sigma", "w", "r", "q")
-    assert model.param_names == (
-        "beta[0]", "beta[1]", "sigma", "w[0]", "w[1]", "w[2]",
-        "r[0,0]", "r[0,1]", "r[1,0]", "r[1,1]", "q",
-    )  # fmt: skip
-    # free coordinates: 2 + 1 + (3 - 1) + 4 + 1; constrained elements: 2 + 1 + 3 + 4 + 1
-    assert model.free_size == 10
-    assert model.constrained_size == 11
-    simple = jm.Model(_ll, {"beta": jm.Real(shape=(2,)), "sigma": jm.Positive()})
-    assert simple.param_names == ("beta[0]", "beta[1]", "sigma")
-
-
-def _params():
-    return {
-        "beta": jnp.array([-1.5, 2.0]),
-        "sigma": jnp.asarray(0.7),
-        "w": jnp.array([0.2, 0.5, 0.3]),
-        "r": jnp.array([[-0.9, 0.1], [0.4, 0.99]]),
-        "q": jnp.asarray(0.05),
-    }
-
-
-def test_to_unconstrained_to_constrained_round_trip():
-    model, params = _model(), _params()
-    u = model.to_unconstrained(params)
-    assert u.shape == (model.free_size,)
-    back = model.to_constrained(u)
-    assert set(back) == set(params)
-    for key, val in params.items():
-        assert back[key].shape == val.shape
-        np.testing.assert_allclose(np.asarray(back[key]), np.asarray(val), rtol=1e-13, atol=1e-15)
-    # and the other way: from random free coordinates
-    u2 = jnp.asarray(np.random.default_rng(5).standard_normal(model.free_size))
-    np.testing.assert_allclose(
-        np.asarray(model.to_unconstrained(model.to_constrained(u2))),
-        np.asarray(u2),
-        rtol=1e-12,
-        atol=1e-12,
-    )
-    # the model's log-det is the sum of the blocks' log-dets (Simplex: of its first k-1 parts)
-    ld = sum(
-        float(model.spec[key].forward_log_det_jacobian(u2[free]))
-        for key, _, free in model.param_blocks()
-    )
-    assert math.isclose(float(model.log_det_jacobian(u2)), ld, rel_tol=1e-13)
-
-
-def test_flatten_unflatten_round_trip():
-    model, params = _model(), _params()
-    flat = model.flatten(params)
-    assert flat.shape == (model.constrained_size,)
-    # the flat order is the param_names order
-    by_name = dict(zip(model.param_names, np.asarray(flat).tolist()))
-    assert by_name["beta[1]"] == 2.0
-    assert by_name["w[2]"] == 0.3
-    assert by_name["r[1,0]"] == 0.4
-    assert by_name["q"] == 0.05
-    back = model.unflatten(flat)
-    for key, val in params.items():
-        assert back[key].shape == val.shape
-        np.testing.assert_array_equal(np.asarray(back[key]), np.asarray(val))
-    # with a leading batch axis
-    stacked = {k: jnp.stack([v, v]) for k, v in params.items()}
-    flat_b = model.flatten_batched(stacked, (2,))
-    assert flat_b.shape == (2, model.constrained_size)
-    back_b = model.unflatten(flat_b)
-    for key, val in params.items():
-        assert back_b[key].shape == (2,) + val.shape
-        np.testing.assert_array_equal(np.asarray(back_b[key][1]), np.asarray(val))

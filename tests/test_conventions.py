@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from helpers import LOGIT3, NORMAL, UNIT_NORMAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -23,7 +24,7 @@ REF = json.loads(
     (pathlib.Path(__file__).parent / "references" / "inference_conventions.json").read_text()
 )
 GLM = {
-    "logit": jm.models.LogisticRegression(3),
+    "logit": LOGIT3,
     "probit": jm.models.ProbitRegression(3),
     "poisson": jm.models.PoissonRegression(3),
 }
@@ -210,7 +211,7 @@ def test_options_are_checked():
         jm.fit(GLM["logit"], data, df_correction=True)
     with pytest.raises(ValueError, match="leverages"):
         jm.fit(jm.families.Normal(), {"x": np.arange(5.0)}, cov_type="HC3")
-    model = jm.Model(lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], 1.0), {"mu": jm.Real()})
+    model = UNIT_NORMAL
     with pytest.raises(ValueError, match="no expected information"):
         jm.fit(model, np.arange(5.0), information="expected")
     with pytest.raises(ValueError, match="censor"):
@@ -230,13 +231,6 @@ def test_expected_information_of_families_in_batches_and_with_fixed():
     fx = jm.fit(jm.families.Gamma(), {"x": x[1]}, fixed={"shape": 2.0}, information="expected")
     th0 = float(fx.params["scale"])
     assert float(fx.se["scale"]) == pytest.approx(th0 / math.sqrt(30 * 2.0), rel=1e-10)
-
-
-def _normal_loglik(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(_normal_loglik, {"mu": jm.Real(), "sigma": jm.Positive()})
 
 
 def test_score_test_never_negative_on_the_documented_example():

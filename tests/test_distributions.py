@@ -15,7 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats as st
+from helpers import P3
 
+import jaxmle as jm
 from jaxmle._compile import tuned_jit
 from jaxmle.distributions import DISTRIBUTIONS, censored_loglik, get_distribution
 
@@ -42,8 +44,6 @@ def _gamma_logsf_asymptotic(z, a):
         j += 1
     return (a - 1) * math.log(z) - z - math.lgamma(a) + math.log(total)
 
-
-P3 = np.array([0.2, 0.3, 0.5])
 
 # name, options, params, scipy reference, points, {(function, point): reference} where
 # scipy underflows
@@ -306,7 +306,12 @@ def test_bernoulli_logit_value_and_derivatives_in_both_tails():
     but must not round to 0: separation is seen through them)."""
     from scipy.special import expit, log_expit
 
-    from jaxmle.distributions._special import bernoulli_logit
+    # the loglik of one observation with one covariate equal to 1: X @ beta is eta exactly
+    model = jm.models.LogisticRegression(1)
+
+    def bernoulli_logit(y, eta):
+        data = {"X": jnp.ones((1, 1)), "y": jnp.reshape(y, (1,))}
+        return model.loglik({"beta": jnp.reshape(eta, (1,))}, data)[0]
 
     eta = np.array([-800.0, -40.0, -3.0, -1e-3, 0.0, 1e-3, 2.0, 40.0, 700.0])
     for y in (0.0, 1.0, 0.3):

@@ -12,15 +12,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import NORMAL
 
 import jaxmle as jm
 from jaxmle import interop
 
-NORMAL = jm.Model(
-    lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
-    {"mu": jm.Real(), "sigma": jm.Positive()},
-    name="normal",
-)
 N = 8
 XS = jnp.asarray(np.random.default_rng(3).normal(2.0, 1.5, size=(3, N)))
 

@@ -1,21 +1,14 @@
-"""Bad inputs raise errors that name the problem; nan_policy='omit', mask= and
-frequency weights do what dropping or repeating observations would."""
-
-import math
+"""Bad inputs raise errors that name the problem. (What nan_policy='omit', mask= and frequency
+weights do: test_fit.py.)"""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import NORMAL, normal_loglik
 
 import jaxmle as jm
 
-
-def _normal_ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(_normal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 X5 = jnp.array([1.0, 2.5, 3.0, 4.5, 7.0])
 
 
@@ -80,7 +73,9 @@ def test_loglik_wrong_shape_from_broadcasting():
 
 
 def test_loglik_length_matches_no_data_leaf():
-    model = jm.Model(lambda p, x: _normal_ll(p, x[:4]), {"mu": jm.Real(), "sigma": jm.Positive()})
+    model = jm.Model(
+        lambda p, x: normal_loglik(p, x[:4]), {"mu": jm.Real(), "sigma": jm.Positive()}
+    )
     with pytest.raises(ValueError, match=r"returned 4 values.*no data leaf has 4.*\[5\]"):
         jm.fit(model, X5)
 
@@ -93,7 +88,7 @@ def test_loglik_returning_ints():
 
 def test_loglik_keyerror_propagates_with_note():
     model = jm.Model(
-        lambda p, x: _normal_ll({"mu": p["mu"], "sigma": p["scale"]}, x), {"mu": jm.Real()}
+        lambda p, x: normal_loglik({"mu": p["mu"], "sigma": p["scale"]}, x), {"mu": jm.Real()}
     )
     with pytest.raises(KeyError, match="scale") as exc:
         jm.fit(model, X5)
@@ -122,7 +117,7 @@ def test_mask_wrong_shape():
 
 def test_weights_with_scalar_total_loglik():
     model = jm.Model(
-        lambda p, x: jnp.sum(_normal_ll(p, x)), {"mu": jm.Real(), "sigma": jm.Positive()}
+        lambda p, x: jnp.sum(normal_loglik(p, x)), {"mu": jm.Real(), "sigma": jm.Positive()}
     )
     with pytest.raises(
         ValueError, match=r"weights= and mask= need a loglik that returns per-observation"
@@ -142,7 +137,7 @@ def test_fit_batch_leaves_disagree_on_batch_size():
 
 def test_fit_batch_scalar_leaf():
     model = jm.Model(
-        lambda p, d: _normal_ll({"mu": p["mu"], "sigma": d["s"]}, d["x"]), {"mu": jm.Real()}
+        lambda p, d: normal_loglik({"mu": p["mu"], "sigma": d["s"]}, d["x"]), {"mu": jm.Real()}
     )
     with pytest.raises(ValueError, match=r"data\['s'\] is a scalar"):
         jm.fit_batch(model, {"x": jnp.ones((2, 5)), "s": jnp.asarray(1.0)})
@@ -150,7 +145,7 @@ def test_fit_batch_scalar_leaf():
 
 def test_first_argument_not_a_model():
     with pytest.raises(TypeError, match=r"expected a jm.Model.*function"):
-        jm.fit(_normal_ll, X5)
+        jm.fit(normal_loglik, X5)
     with pytest.raises(TypeError, match=r"expected a jm.Model"):
         jm.fit_batch({"mu": jm.Real()}, X5[None])
 
@@ -174,76 +169,3 @@ def test_conf_int_bad_level(good_fit, level):
 def test_conf_int_unknown_method(good_fit):
     with pytest.raises(ValueError, match=r"unknown interval method 'likelihood'"):
         good_fit.conf_int(0.95, method="likelihood")
-
-
-# --------------------------------------------------------------------------
-# positive behaviours: omit, mask, weights
-# --------------------------------------------------------------------------
-def _lognormal_ll(p, x):
-    # log-normal density: log x enters, so x = 0 gives a non-finite term
-    lx = jnp.log(x)
-    return jax.scipy.stats.norm.logpdf(lx, p["mu"], p["sigma"]) - lx
-
-
-LOGNORMAL = jm.Model(_lognormal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="lognormal")
-
-
-def _assert_same_fit(a, b, *, nobs):
-    # both are the same optimum, solved to the float64 Newton tolerance
-    for key in ("mu", "sigma"):
-        np.testing.assert_allclose(float(a.params[key]), float(b.params[key]), rtol=1e-9)
-        np.testing.assert_allclose(float(a.se[key]), float(b.se[key]), rtol=1e-8)
-    np.testing.assert_allclose(float(a.loglik), float(b.loglik), rtol=1e-12)
-    assert float(a.nobs) == float(b.nobs) == nobs
-    assert int(a.status) == int(b.status) == jm.Status.CONVERGED
-
-
-def _lognormal_closed_form(x, w=None):
-    """MLE of the log-normal: weighted mean and (divisor sum w) std of log x."""
-    lx = np.log(x)
-    w = np.ones_like(lx) if w is None else w
-    mu = np.sum(w * lx) / np.sum(w)
-    sigma = math.sqrt(np.sum(w * (lx - mu) ** 2) / np.sum(w))
-    return mu, sigma
-
-
-def test_nan_policy_omit_equals_dropping():
-    x = np.array([1.2, 0.4, np.nan, 3.1, 2.2, np.inf, 0.9, 5.0])
-    keep = np.isfinite(x)
-    omit = jm.fit(LOGNORMAL, jnp.asarray(x), nan_policy="omit")
-    dropped = jm.fit(LOGNORMAL, jnp.asarray(x[keep]))
-    _assert_same_fit(omit, dropped, nobs=6.0)
-    mu, sigma = _lognormal_closed_form(x[keep])
-    assert math.isclose(float(omit.params["mu"]), mu, rel_tol=1e-9)
-    assert math.isclose(float(omit.params["sigma"]), sigma, rel_tol=1e-9)
-
-
-def test_mask_equals_dropping_even_where_loglik_is_not_finite():
-    x = np.array([1.2, 0.4, 0.0, 3.1, 2.2, -1.0, 0.9, 5.0])  # 0 and -1: log-density -inf / nan
-    mask = x > 0
-    unmasked = jm.fit(LOGNORMAL, jnp.asarray(x))
-    assert int(unmasked.status) == jm.Status.NONFINITE  # the bad terms do matter unmasked
-    masked = jm.fit(LOGNORMAL, jnp.asarray(x), mask=jnp.asarray(mask))
-    dropped = jm.fit(LOGNORMAL, jnp.asarray(x[mask]))
-    _assert_same_fit(masked, dropped, nobs=6.0)
-    # an integer 0/1 mask means the same
-    masked_int = jm.fit(LOGNORMAL, jnp.asarray(x), mask=jnp.asarray(mask.astype(int)))
-    _assert_same_fit(masked_int, dropped, nobs=6.0)
-    # mask in a batch too: each row its own mask
-    batch = jm.fit_batch(
-        LOGNORMAL, jnp.asarray(np.stack([x, x])), mask=jnp.asarray(np.stack([mask, mask]))
-    )
-    _assert_same_fit(batch[1], dropped, nobs=6.0)
-
-
-def test_integer_weights_equal_repeated_observations():
-    x = np.array([1.2, 0.4, 3.1, 2.2, 0.9, 5.0])
-    w = np.array([1, 3, 0, 2, 1, 4])
-    weighted = jm.fit(LOGNORMAL, jnp.asarray(x), weights=jnp.asarray(w))
-    repeated = jm.fit(LOGNORMAL, jnp.asarray(np.repeat(x, w)))
-    _assert_same_fit(weighted, repeated, nobs=float(w.sum()))
-    mu, sigma = _lognormal_closed_form(x, w.astype(float))
-    assert math.isclose(float(weighted.params["mu"]), mu, rel_tol=1e-9)
-    assert math.isclose(float(weighted.params["sigma"]), sigma, rel_tol=1e-9)
-    # BIC uses nobs = sum of weights
-    assert math.isclose(float(weighted.bic), float(repeated.bic), rel_tol=1e-12)

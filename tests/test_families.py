@@ -14,12 +14,12 @@ import pytest
 import scipy.optimize as so
 import scipy.stats as st
 from _scores import score_loglogistic, score_student_t
+from helpers import P3
 
 import jaxmle as jm
 from jaxmle.distributions import DISTRIBUTIONS, families, fit_dist
 
 B, N, N_RAGGED = 8, 60, 45  # batch size, padded length, length of the ragged last dataset
-P3 = np.array([0.2, 0.3, 0.5])
 
 
 def _mean(x):

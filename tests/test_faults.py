@@ -1,11 +1,12 @@
 """Fault injection: a long fit_batch interrupted between (or inside) its chunks keeps what
 was already computed, and the command line never leaves a partial output file behind."""
 
+import csv
 import importlib
 
-import jax
 import numpy as np
 import pytest
+from helpers import NORMAL as MODEL
 
 import jaxmle as jm
 from jaxmle import cli
@@ -13,11 +14,6 @@ from jaxmle import cli
 jfit = importlib.import_module("jaxmle.fit")  # the module (jm.fit is the function)
 
 
-def _normal_ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-MODEL = jm.Model(_normal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 B, N, CHUNK = 9, 6, 2  # 5 chunks, the last one padded
 X = np.random.default_rng(7).normal(2.0, 1.5, size=(B, N))
 
@@ -134,19 +130,26 @@ def test_cli_output_is_complete(table, tmp_path):
 
 
 def test_cli_interrupted_write_leaves_no_partial_file(table, tmp_path, monkeypatch):
-    from jaxmle import _io
-
     out = tmp_path / "res.csv"
     out.write_text("previous,complete,file\n")
-    real, calls = _io._csv_cell, []
+    real_writer = csv.writer
 
-    def flaky(v):
-        calls.append(1)
-        if len(calls) == 7:  # in the middle of the rows
-            raise KeyboardInterrupt
-        return real(v)
+    class Interrupted:
+        """A CSV writer interrupted in the middle of the rows (after the header and two)."""
 
-    monkeypatch.setattr(_io, "_csv_cell", flaky)
+        def __init__(self, *args, **kwargs):
+            self.writer = real_writer(*args, **kwargs)
+
+        def writerow(self, row):
+            return self.writer.writerow(row)
+
+        def writerows(self, rows):
+            for i, row in enumerate(rows):
+                if i == 2:
+                    raise KeyboardInterrupt
+                self.writer.writerow(row)
+
+    monkeypatch.setattr(csv, "writer", Interrupted)
     assert cli.main(_argv(table, out)) == cli.EXIT_INTERRUPTED
     assert out.read_text() == "previous,complete,file\n"
     assert {p.name for p in tmp_path.iterdir()} == {"life.csv", "res.csv"}  # no temp left

@@ -4,22 +4,16 @@ batches, errors, no recompilation, and their profiles."""
 import math
 import sys
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from helpers import NORMAL
 from scipy import stats
 
 import jaxmle as jm
 import jaxmle.fit  # noqa: F401  (the module, for its compiled kernel)
 
-
-def _normal(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(_normal, {"mu": jm.Real(), "sigma": jm.Positive()})
 LINEAR = jm.models.LinearRegression(3)
 CATEGORICAL = jm.families.Categorical(k=3)
 X = np.array([1.2, 0.4, 2.9, 1.7, 0.8, 2.2, 1.1, 3.0])

@@ -1,17 +1,13 @@
 """What a new user meets first: the README's first example prints what it says when run as a
-script, batch statuses have names, `jaxmle fit --help` lists the families with their
-parameters, and the float32 warning points at the user's line and quotes the README's
-precision."""
+script, `jaxmle fit --help` lists the families with their parameters, and the float32 warning
+points at the user's line and quotes the README's precision. (Batch status names:
+test_results.py.)"""
 
 import pathlib
 import re
 import subprocess
 import sys
 
-import jax.numpy as jnp
-import numpy as np
-
-import jaxmle as jm
 from jaxmle._warnings import FLOAT32_MESSAGE
 from jaxmle.cli import EXIT_OK, main
 from jaxmle.distributions import DISTRIBUTIONS
@@ -40,14 +36,6 @@ def test_readme_first_example_prints_what_it_says(tmp_path):
     for line in promised:
         assert line in out, (line, out[-5:])
     assert any(line.startswith("mu ") and "12" in line for line in out)  # the summary's table
-
-
-def test_batch_status_names():
-    model = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x, {"rate": jm.Positive()})
-    batch = jm.fit_batch(model, jnp.array([[2.0, 4.0], [1.0, 3.0], [0.0, 0.0]]))
-    assert batch.status_names[:3].tolist() == ["CONVERGED", "CONVERGED", "BOUNDARY"]
-    assert batch[2].status_names == "BOUNDARY"
-    assert np.asarray(batch.status).tolist() == [0, 0, int(jm.Status.BOUNDARY)]
 
 
 def test_fit_help_lists_families_and_parameters(capsys):

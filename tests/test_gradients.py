@@ -3,14 +3,12 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from helpers import CENSORED_EVENT as EVENT
+from helpers import CENSORED_EXPO, NORMAL
+from helpers import CENSORED_T as T
+from helpers import SMALL as X
 
 import jaxmle as jm
-
-NORMAL = jm.Model(
-    lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
-    {"mu": jm.Real(), "sigma": jm.Positive()},
-)
-X = jnp.array([1.0, 2.0, 4.0, 7.0, 3.5])
 
 
 def _est(x):
@@ -29,10 +27,7 @@ def test_gaussian_closed_forms_reverse_and_forward():
 
 
 def test_matches_finite_differences_for_a_censored_model():
-    def loglik(p, d):
-        return d["event"] * jnp.log(p["rate"]) - p["rate"] * d["t"]
-
-    model = jm.Model(loglik, {"rate": jm.Positive()})
+    model = CENSORED_EXPO
     event = jnp.array([1.0, 1.0, 0.0, 1.0])
 
     def rate(t):
@@ -132,8 +127,6 @@ def test_closed_over_hyperparameter_forward_mode():
 
 
 WEIBULL = jm.families.Weibull()
-T = jnp.array([0.8, 1.9, 2.4, 3.1, 3.3, 4.0, 5.2, 6.5])
-EVENT = jnp.array([1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
 
 
 def _weibull_est(t):

@@ -16,12 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import CENSORED_EVENT as EVENT
+from helpers import CENSORED_T as T
+from helpers import EXPO as EXPON
+from helpers import NORMAL
+from helpers import SMALL as X
 
 import jaxmle as jm
 
-X = jnp.array([1.0, 2.0, 4.0, 7.0, 3.5])
 N = X.size
-EXPON = jm.Model(lambda p, x: jnp.log(p["rate"]) - p["rate"] * x, {"rate": jm.Positive()})
 
 NESTINGS = {
     "hessian": jax.hessian,
@@ -88,12 +91,6 @@ def test_exponential_second_and_third_derivatives_in_a_closed_over_hyperparamete
     np.testing.assert_allclose(
         jax.jit(jax.jacfwd(jax.jacfwd(jax.jacfwd(_expon_hyper))))(h), want3, rtol=1e-8
     )
-
-
-NORMAL = jm.Model(
-    lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
-    {"mu": jm.Real(), "sigma": jm.Positive()},
-)
 
 
 def _gauss_shift(s):
@@ -183,8 +180,6 @@ def test_fit_batch_under_vmap_and_grad():
 # finite differences of the exact lower-order derivative
 # --------------------------------------------------------------------------
 WEIBULL = jm.families.Weibull()
-T = jnp.array([0.8, 1.9, 2.4, 3.1, 3.3, 4.0, 5.2, 6.5])
-EVENT = jnp.array([1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
 V = jnp.array([0.3, -0.2, 0.5, 0.1, -0.4, 0.2, 0.6, -0.1])
 
 

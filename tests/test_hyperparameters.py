@@ -10,10 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import programs_compiled
 
 import jaxmle as jm
 from jaxmle._warnings import RECOMPILE_LIMIT
-from jaxmle.fit import _kernel_jit
 
 X = jnp.asarray(np.random.default_rng(11).normal(1.0, 2.0, size=30))
 N = X.size
@@ -36,11 +36,10 @@ def _posterior_mean(tau):
 def test_a_sweep_of_fifty_values_compiles_once():
     taus = np.linspace(0.1, 3.0, 50)
     jm.fit(SHRUNK, X, args=taus[0])  # compiled here (or by an earlier test)
-    before = _kernel_jit._cache_size()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), programs_compiled() as compiled:
         warnings.simplefilter("error")  # and no recompile warning
         mus = np.array([float(jm.fit(SHRUNK, X, args=t).params["mu"]) for t in taus])
-    assert _kernel_jit._cache_size() == before
+    assert compiled == []
     np.testing.assert_allclose(mus, _posterior_mean(taus), rtol=1e-12)
 
 
@@ -75,8 +74,6 @@ def test_a_new_model_per_value_warns_after_a_few_compiles():
 
 
 def test_fit_batch_args_are_shared_by_the_batch_and_compile_once():
-    from jaxmle.fit import _kernel_chunk
-
     xs = jnp.stack([X, X + 1.0, 2.0 * X])
     sums = np.asarray(xs.sum(axis=1))
 
@@ -84,11 +81,11 @@ def test_fit_batch_args_are_shared_by_the_batch_and_compile_once():
         return (sums / 4.0) / (N / 4.0 + tau**-2.0)
 
     jm.fit_batch(SHRUNK, xs, args=0.5)
-    before = _kernel_chunk._cache_size()
-    for tau in (0.7, 1.1, 2.0):
-        res = jm.fit_batch(SHRUNK, xs, args=tau)
-        np.testing.assert_allclose(res.params["mu"], want(tau), rtol=1e-12)
-    assert _kernel_chunk._cache_size() == before
+    with programs_compiled() as compiled:
+        for tau in (0.7, 1.1, 2.0):
+            res = jm.fit_batch(SHRUNK, xs, args=tau)
+            np.testing.assert_allclose(res.params["mu"], want(tau), rtol=1e-12)
+    assert compiled == []
     # under jit and grad: one vmapped kernel, differentiable in the shared args
     g = jax.jit(jax.grad(lambda t: jm.fit_batch(SHRUNK, xs, args=t).params["mu"].sum()))(0.9)
     dwant = np.sum((sums / 4.0) * 2 * 0.9**-3.0 / (N / 4.0 + 0.9**-2.0) ** 2)

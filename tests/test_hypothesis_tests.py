@@ -3,16 +3,16 @@ covariances against statsmodels and hand computations."""
 
 import math
 
-import jax
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from helpers import LOGIT3 as LOGIT
+from helpers import NORMAL
 from scipy import optimize, stats
 
 import jaxmle as jm
 
 N = 200
-LOGIT = jm.models.LogisticRegression(3)
 POISSON = jm.models.PoissonRegression(3)
 
 
@@ -30,11 +30,6 @@ def reg():
     return {"X": X, "groups": groups, "logit": y_logit, "poisson": y_pois}
 
 
-def _normal(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(_normal, {"mu": jm.Real(), "sigma": jm.Positive()})
 EXPO, WEIBULL, LOGNORMAL = jm.families.Exponential(), jm.families.Weibull(), jm.families.LogNormal()
 
 
@@ -174,7 +169,7 @@ def test_compare_information_criteria():
 def test_lr_test_warns_when_a_fit_failed():
     # a null whose log-likelihood is not finite (the scale fixed at 0): its fit fails, and the
     # test says so instead of returning a quiet NaN
-    x = jax.numpy.asarray([0.3, 1.9, 0.8, 1.4, 2.2])
+    x = np.asarray([0.3, 1.9, 0.8, 1.4, 2.2])
     alt = jm.fit(NORMAL, x)
     null = jm.fit(NORMAL, x, fixed={"sigma": 0.0})
     assert not np.isfinite(float(null.loglik))

@@ -10,19 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import COIN, LOGIT3, NORMAL
 
 import jaxmle as jm
 
-NORMAL = jm.Model(
-    lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
-    {"mu": jm.Real(), "sigma": jm.Positive()},
-    name="normal",
-)
-COIN = jm.Model(
-    lambda p, x: x * jnp.log(p["theta"]) + (1 - x) * jnp.log1p(-p["theta"]),
-    {"theta": jm.UnitInterval()},
-    name="coin",
-)
 X = jnp.array([1.0, 2.0, 4.0, 7.0, 3.5, -0.5, 2.2, 5.1])
 
 
@@ -96,9 +87,6 @@ def test_gaussian_closed_form_and_se_false():
     assert "standard errors: not computed (fitted with se=False)" in text
     assert "information positive definite:    not computed" in text
     assert "not computed" not in res.summary()
-
-
-LOGIT3 = jm.models.LogisticRegression(3)
 
 
 def test_statuses_nonfinite_boundary_singular():

@@ -8,18 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import NORMAL, normal_loglik
 
 import jaxmle as jm
 
 RNG = np.random.default_rng(0)
 X = RNG.weibull(1.5, size=30) * 2.0
-
-
-def normal_loglik(p, x):  # module level: pickles by reference
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(normal_loglik, {"mu": jm.Real(), "sigma": jm.Positive()})
 
 
 def scaled_loglik(p, x, h):

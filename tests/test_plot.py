@@ -12,7 +12,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _shared import plot_line as _line  # noqa: E402
+from helpers import plot_line as _line  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import jaxmle as jm  # noqa: E402

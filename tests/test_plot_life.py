@@ -13,7 +13,7 @@ from scipy import stats
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _shared import plot_line as _line  # noqa: E402
+from helpers import plot_line as _line  # noqa: E402
 
 import jaxmle as jm  # noqa: E402
 from jaxmle import plot  # noqa: E402

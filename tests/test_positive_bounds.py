@@ -7,7 +7,7 @@ import re
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _shared import read_csv, write_csv
+from helpers import read_csv, write_csv
 
 import jaxmle as jm
 from jaxmle.cli import EXIT_OK, main

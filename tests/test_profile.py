@@ -7,6 +7,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import COIN, EXPO
 from scipy import optimize, stats
 
 import jaxmle as jm
@@ -15,16 +16,6 @@ import jaxmle.profile as P
 Q95 = stats.chi2.ppf(0.95, 1)
 
 
-def _expo_loglik(p, x):
-    return jnp.log(p["rate"]) - p["rate"] * x
-
-
-def _coin_loglik(p, x):
-    return x * jnp.log(p["theta"]) + (1 - x) * jnp.log1p(-p["theta"])
-
-
-EXPO = jm.Model(_expo_loglik, {"rate": jm.Positive()})
-COIN = jm.Model(_coin_loglik, {"theta": jm.UnitInterval()})
 WEIBULL = jm.families.Weibull()
 CATEGORICAL = jm.families.Categorical(k=3)
 NORMAL = jm.families.Normal()

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import NORMAL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,15 +36,10 @@ N_MAX = 8  # every dataset is padded to this many observations (a mask says how 
 B = 3
 
 
-def _normal_ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
 def _normal_log_ll(p, x):
     return jax.scipy.stats.norm.logpdf(x, p["mu"], jnp.exp(p["log_sigma"]))
 
 
-NORMAL = jm.Model(_normal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 NORMAL_LOG = jm.Model(_normal_log_ll, {"mu": jm.Real(), "log_sigma": jm.Real()}, name="normal_log")
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 import scipy.special as sp
 import scipy.stats as st
+from helpers import LOGIT3, NORMAL, WEIBULL, weibull_loglik
 from jax.scipy import special as jsp
 from jax.scipy import stats as jst
 from scipy.optimize import brentq, root
@@ -99,11 +100,7 @@ def _inv_info_se(neg_hessian):
 @_cached
 def normal_model():
     # shared with case 16 (same model and n: one compilation)
-    return jm.Model(
-        lambda p, x: jst.norm.logpdf(x, p["mu"], p["sigma"]),
-        {"mu": jm.Real(), "sigma": jm.Positive()},
-        name="normal",
-    )
+    return NORMAL
 
 
 @_cached
@@ -228,14 +225,6 @@ def ref_gamma(x):
 
 
 # ---- 5./6. Weibull(shape k, scale lam), optionally right-censored ----------
-def _weibull_loglik(p, data):
-    t, d = data["t"], data["event"]
-    k, lam = p["shape"], p["scale"]
-    z = t / lam
-    # event: log density; censored: log survival -(t/lam)^k
-    return d * (jnp.log(k) - jnp.log(lam) + (k - 1) * jnp.log(z)) - z**k
-
-
 def _weibull_reference(t, d, with_scipy):
     """Profile equation in the shape, solved to rounding, analytic information,
     and lifelines' WeibullFitter (lambda_ = scale, rho_ = shape)."""
@@ -309,10 +298,7 @@ def _weibull_reference(t, d, with_scipy):
 @_cached
 def build_weibull():
     t = st.weibull_min.rvs(1.7, scale=3.0, size=300, random_state=np.random.default_rng(105))
-    model = jm.Model(
-        _weibull_loglik, {"shape": jm.Positive(), "scale": jm.Positive()}, name="weibull"
-    )
-    return model, {"t": t, "event": np.ones_like(t)}, {}
+    return WEIBULL, {"t": t, "event": np.ones_like(t)}, {}
 
 
 def ref_weibull(data):
@@ -327,7 +313,7 @@ def build_weibull_censored():
     t = np.minimum(T, C)
     event = (T <= C).astype(float)
     model = jm.Model(
-        _weibull_loglik, {"shape": jm.Positive(), "scale": jm.Positive()}, name="weibull_censored"
+        weibull_loglik, {"shape": jm.Positive(), "scale": jm.Positive()}, name="weibull_censored"
     )
     return model, {"t": t, "event": event}, {}
 
@@ -495,7 +481,7 @@ def build_logit():
     X = np.column_stack([np.ones(n), rng.normal(size=n), rng.uniform(-2, 2, size=n)])
     eta = X @ np.array([-0.4, 1.1, -0.7])
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(float)
-    return jm.models.LogisticRegression(3), {"X": X, "y": y}, {}
+    return LOGIT3, {"X": X, "y": y}, {}
 
 
 def ref_logit(data):

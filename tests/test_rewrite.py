@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import LOGIT3, NORMAL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jax import lax
@@ -356,19 +357,13 @@ def _gamma_draws(shape=(2, 30)):
 NOTHING_TO_REWRITE = {
     "weibull": (jm.families.Weibull(), lambda: {"x": _gamma_draws(), "event": jnp.ones((2, 30))}),
     "logistic": (
-        jm.models.LogisticRegression(3),
+        LOGIT3,
         lambda: {
             "X": jnp.asarray(np.random.default_rng(7).normal(size=(2, 30, 3))),
             "y": jnp.asarray(np.random.default_rng(8).integers(0, 2, (2, 30)) * 1.0),
         },
     ),
-    "normal": (
-        jm.Model(
-            lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
-            {"mu": jm.Real(), "sigma": jm.Positive()},
-        ),
-        _gamma_draws,
-    ),
+    "normal": (NORMAL, _gamma_draws),
 }
 
 

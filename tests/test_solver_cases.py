@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import mpmath
 import numpy as np
 import pytest
+from helpers import NORMAL
 from jax.scipy.stats import beta as jbeta
 from jax.scipy.stats import norm
 from scipy import stats
@@ -20,9 +21,6 @@ from scipy import stats
 import jaxmle as jm
 
 S = jm.Status
-NORMAL = jm.Model(
-    lambda p, x: norm.logpdf(x, p["mu"], p["sigma"]), {"mu": jm.Real(), "sigma": jm.Positive()}
-)
 
 
 def _status(res):

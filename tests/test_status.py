@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import NORMAL
 
 import jaxmle as jm
 
@@ -18,13 +19,6 @@ def _check(res, expected):
     assert int(res.status) == expected, S(int(res.status)).name
     assert bool(res.converged) == (int(res.status) == S.CONVERGED)
     return res
-
-
-def _normal_ll(p, x):
-    return jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"])
-
-
-NORMAL = jm.Model(_normal_ll, {"mu": jm.Real(), "sigma": jm.Positive()}, name="normal")
 
 
 def _bernoulli_ll(p, x):

@@ -8,16 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import NORMAL
 
 import jaxmle as jm
 from jaxmle.optimize import LBFGS, DampedNewton, TrustRegion, newton, newton_batch
 
 FIT = sys.modules["jaxmle.fit"]
-NORMAL = jm.Model(
-    lambda p, x: jax.scipy.stats.norm.logpdf(x, p["mu"], p["sigma"]),
-    {"mu": jm.Real(), "sigma": jm.Positive()},
-    name="normal",
-)
 
 
 def test_newton_batch_leaves_few_members_behind_and_equals_newton():

@@ -254,7 +254,7 @@ def test_probability_plot_of_a_three_parameter_fit():
 
 
 def test_command_line_fits_the_three_parameter_weibull(tmp_path, monkeypatch):
-    from _shared import read_csv, write_csv
+    from helpers import read_csv, write_csv
 
     from jaxmle.cli import EXIT_OK, main
 
