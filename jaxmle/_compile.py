@@ -69,7 +69,8 @@ def compiler_options(dtype="float64") -> dict:
     default CPU emitters take about 25 ms per fused loop, and a fit with its solver, its
     statuses and its standard errors has a hundred or more. With these options a jitted
     logistic-regression fit compiled in 2.6 s instead of 5.5 s, and a gradient through it in
-    4.1 s instead of 7.4 s (medians of 5, one loaded 2-core machine; bench/embedding.py).
+    4.1 s instead of 7.4 s (medians of 5 compiles on one loaded 2-core machine;
+    ``bench/embedding.py`` (d) compares both settings with optimistix).
     The options apply to the whole program: they suit small arrays and many loops (XLA's
     older loop emitter, no "YNN" fusions); time your own code with and without them.
     ``dtype``: the floating dtype of the program; for float64, sums are also fused with

@@ -33,7 +33,7 @@ from .laplace import laplace_model
 from .model import Model
 from .optimize import (
     LBFGS,
-    ON_FAILURE_GRAD,
+    check_on_failure_grad,
     gate_derivatives,
     make_solver,
     minimize_implicit,
@@ -635,7 +635,7 @@ def _pipeline(model, data, *, batch, init, fixed, groups, cov_type, information,
             init = {k: v for k, v in init.items() if k in model.spec}
     solve["max_iter"] = _check_method(solve["method"], solve["se"], solve["max_iter"])
     solve["tol"] = _check_tol(solve["tol"])
-    _check_on_failure_grad(solve["on_failure_grad"])
+    check_on_failure_grad(solve["on_failure_grad"])
     covariance = dict(
         cov_type=cov_type, groups=groups, information=information, small_sample=small_sample,
         df_correction=df_correction,
@@ -803,13 +803,6 @@ def _compiled(kernel) -> int:
     """How many programs ``kernel`` has compiled (0 for a plain function)."""
     size = getattr(kernel, "_cache_size", None)
     return size() if size is not None else 0
-
-
-def _check_on_failure_grad(on_failure_grad):
-    if on_failure_grad not in ON_FAILURE_GRAD:
-        raise ValueError(
-            f"on_failure_grad must be one of {ON_FAILURE_GRAD}, got {on_failure_grad!r}"
-        )
 
 
 def _check_tol(tol):

@@ -111,8 +111,7 @@ class RandomEffects:
         """``(u_hat, result, closed, all_args)``: the conditional modes (flat, per group in the
         grouped form), differentiable in ``theta`` and the data."""
         leaves, treedef = jax.tree_util.tree_flatten(data)
-        dtype = jnp.result_type(*[jnp.asarray(x) for x in leaves], float)
-        dtype = jnp.promote_types(dtype, jnp.float32)
+        dtype = jnp.result_type(*leaves, float)
         solver = InnerNewton(max_iter=INNER_MAX_ITER)
         if self.grouped:
             G = _groups(leaves)

@@ -63,6 +63,7 @@ __all__ = [
     "minimize_implicit_batch",
     "gate_derivatives",
     "ON_FAILURE_GRAD",
+    "check_on_failure_grad",
     "reuse_at_optimum",
     "lbfgs",
     "lbfgs_default_tol",
@@ -1501,10 +1502,7 @@ def minimize_implicit(objective, x0, args, *, solver=None, on_failure_grad="nan"
         >>> jax.hessian(g)(jnp.array([2.0])).tolist()  # d^2 a^3 / da^2 = 6 a
         [[12.0]]
     """
-    if on_failure_grad not in ON_FAILURE_GRAD:
-        raise ValueError(
-            f"on_failure_grad must be one of {ON_FAILURE_GRAD}, got {on_failure_grad!r}"
-        )
+    check_on_failure_grad(on_failure_grad)
     x0 = jnp.asarray(x0)
     closed, consts = jax.closure_convert(lambda x, *a: objective(x, *a), x0, *args)
     all_args = (*args, *consts)
@@ -1549,10 +1547,7 @@ def minimize_implicit_batch(
         >>> float(jax.grad(f)(2.0))   # d/ds of s * (0 + 1 + 2)
         3.0
     """
-    if on_failure_grad not in ON_FAILURE_GRAD:
-        raise ValueError(
-            f"on_failure_grad must be one of {ON_FAILURE_GRAD}, got {on_failure_grad!r}"
-        )
+    check_on_failure_grad(on_failure_grad)
     x0, args, shared = jnp.asarray(x0), tuple(args), tuple(shared)
     one = jax.tree_util.tree_map(lambda a: a[0], args)
     closed, consts = jax.closure_convert(lambda x, *a: objective(x, *a), x0[0], *one, *shared)
@@ -1573,6 +1568,19 @@ def minimize_implicit_batch(
     axes = (0, 0) + (0,) * n + (None,) * len(common)
     x_star = jax.vmap(member, in_axes=axes)(sol.x, sol.converged, *args, *common)
     return x_star, sol, closed, (args, common)
+
+
+def check_on_failure_grad(on_failure_grad) -> None:
+    """Raise a ``ValueError`` unless ``on_failure_grad`` is one of :data:`ON_FAILURE_GRAD`.
+
+    Example:
+        >>> from jaxmle.optimize import check_on_failure_grad
+        >>> check_on_failure_grad("zero")
+    """
+    if on_failure_grad not in ON_FAILURE_GRAD:
+        raise ValueError(
+            f"on_failure_grad must be one of {ON_FAILURE_GRAD}, got {on_failure_grad!r}"
+        )
 
 
 def gate_derivatives(ok, tree):
