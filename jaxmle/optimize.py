@@ -395,14 +395,15 @@ class Solver:
         raise NotImplementedError
 
 
-def _evaluate(fun, x, args):
+def _evaluate(fun, x, args, mirror=True):
     """``(f, g, H, known)``: one forward-over-reverse pass gives the Hessian, the gradient
     and f. Non-finite second derivatives where f and g are finite (0 * inf at an isolated
     point, such as d2/drho2 of 0 ** rho at rho = 1) carry no curvature information: they are
     zero in ``H`` (the scaling handles a zero diagonal), so that the step is taken on the
-    rest; ``known`` (p x p) says which entries are finite. An entry is taken from its mirror
-    where that is finite: forward-over-reverse rows can fail where columns do not (the
-    negative binomial's at alpha -> 0)."""
+    rest; ``known`` (p x p) says which entries are finite. With ``mirror``, an entry is taken
+    from its mirror where that is finite (:func:`_mirror`); a solver with a repair hook leaves
+    that to the repair, which runs only where some entry is not finite (the transposes here
+    would run at every member's every evaluation)."""
 
     def grad_aux(x):
         f, g = jax.value_and_grad(fun)(x, *args)
@@ -410,9 +411,17 @@ def _evaluate(fun, x, args):
 
     H, (f, g) = jax.jacfwd(grad_aux, has_aux=True)(x)
     finite = jnp.isfinite(H)
-    known = finite | finite.T
-    Hs = jnp.where(finite, H, jnp.where(finite.T, H.T, 0.0))
-    return f, g, Hs, known
+    if mirror:
+        H, known = _mirror(jnp.where(finite, H, 0.0), finite)
+        return f, g, H, known
+    return f, g, jnp.where(finite, H, 0.0), finite
+
+
+def _mirror(H, known):
+    """``(H, known)`` with each unknown entry taken from its mirror where that is known:
+    forward-over-reverse rows can fail where columns do not (the negative binomial's at
+    alpha -> 0)."""
+    return jnp.where(known, H, jnp.where(known.T, H.T, 0.0)), known | known.T
 
 
 def _complete_hessian(fun, x, args, H, known):
@@ -496,8 +505,11 @@ class _NewtonSolver(Solver):
         return ~jnp.all(s.H_known) & jnp.isfinite(s.f) & jnp.all(jnp.isfinite(s.g)) & ~s.fresh
 
     def repair(self, fun, args, s):
-        H, known = _complete_hessian(fun, s.x, args, s.H, s.H_known)
-        return s._replace(H=H, H_known=known)
+        H, known = _complete_hessian(fun, s.x, args, *_mirror(s.H, s.H_known))
+        # (the curvature along the last step at its end, where it was accepted: with the
+        # completed Hessian there)
+        c1 = jnp.where(s.rejected, s.c1, jnp.dot(s.step, matvec(H, s.step)))
+        return s._replace(H=H, H_known=known, c1=jnp.where(jnp.all(known), c1, jnp.nan))
 
     def _levels(self, s):
         """``(noise, small)``: the rounding level of f, and the decrement that counts as
@@ -531,7 +543,7 @@ class _NewtonSolver(Solver):
         p = jnp.where(s.fresh, jnp.zeros_like(p), p)
         ok = prop.ok
         x_new = s.x + p
-        f_new, g_new, H_new, H_known = _evaluate(fun, x_new, args)
+        f_new, g_new, H_new, H_known = _evaluate(fun, x_new, args, mirror=not self.has_repair)
         H_finite = jnp.all(H_known)
         c0 = jnp.dot(p, matvec(s.H, p))  # the curvature along the step at its start
         pred = -(jnp.dot(s.g, p) + 0.5 * c0)
