@@ -1293,7 +1293,9 @@ def _where_needed(work, skip, tree, need, few, aux=()):
     others (both map a batch to a batch; ``aux``: per-member inputs of ``work`` that it does
     not return): skipped where none does; where at most ``few`` do, computed on those
     gathered into a batch of ``few`` (a handful of hard members then costs a handful of
-    solves, not a batch of them); otherwise on the whole batch."""
+    solves, not a batch of them); otherwise on the whole batch. ``few = 0``: no gathered
+    branch (each branch is a copy of ``work`` in the compiled program: where ``work`` is
+    cheap or rarely needed, the copy costs more compile time than it saves)."""
     B = need.shape[0]
     count = jnp.sum(need)
 
@@ -1313,6 +1315,8 @@ def _where_needed(work, skip, tree, need, few, aux=()):
             work(tree, aux), skip(tree),
         )  # fmt: skip
 
+    if few == 0:
+        return lax.cond(count == 0, skip, every, tree)
     branch = jnp.where(count == 0, 0, jnp.where(count <= few, 1, 2))
     return lax.switch(branch, [skip, gathered, every], tree)
 
@@ -1429,9 +1433,11 @@ def newton_batch(
                 out = jax.tree_util.tree_leaves(jax.vmap(lambda s_, a: fix(fun, a, s_))(*aux))
                 return tuple(out[i] for i in written)
 
+            # (the fixes run where a Hessian entry is not finite, or once per window of
+            # steps: without a gathered branch of their own)
             part = _where_needed(
                 work, lambda p: p, tuple(leaves[i] for i in written),
-                on & jax.vmap(needed)(s), few, (s, args),
+                on & jax.vmap(needed)(s), 0, (s, args),
             )  # fmt: skip
             for i, leaf in zip(written, part):
                 leaves[i] = leaf

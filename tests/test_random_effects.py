@@ -333,6 +333,27 @@ def test_likelihood_ratio_test_on_the_fixed_parameters_equals_the_exact_one(lmm)
     assert 0 < float(icc.low) < float(icc.estimate) < float(icc.high) < 1
 
 
+def _pooled(p, y):
+    """The null of a variance-component test: the model without the random intercept."""
+    return st.norm.logpdf(y, p["mu"], p["sigma"]).sum()
+
+
+def test_lr_test_of_a_variance_component_with_the_model_without_it_as_the_null(lmm):
+    y, alt = lmm
+    null = jm.fit(jm.Model(_pooled, {"mu": jm.Real(), "sigma": jm.Positive()}), jnp.asarray(y))
+    assert null.status == jm.Status.CONVERGED
+    # the null is one normal sample: the pooled mean and ML standard deviation
+    pooled = sst.norm.logpdf(y, y.mean(), y.std()).sum()
+    np.testing.assert_allclose(float(null.loglik), pooled, rtol=1e-10)
+    test = jm.lr_test(null, alt, boundary=True)
+    lr = 2 * (float(alt.loglik) - pooled)
+    assert test.df == 1
+    np.testing.assert_allclose(float(test.statistic), lr, rtol=1e-8)
+    # the 50:50 mixture of chi2_0 and chi2_1: half the chi2_1 p-value
+    np.testing.assert_allclose(float(test.pvalue), 0.5 * sst.chi2.sf(lr, 1), rtol=1e-8)
+    assert "boundary" in test.note
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="the null of a variance-component test, the model fitted with its SD fixed at 0 "
