@@ -66,11 +66,11 @@ def compiler_options(dtype="float64") -> dict:
     program that contains fits: ``jax.jit(step, compiler_options=jm.compiler_options())``.
 
     Inside your ``jit`` a fit is part of your program and compiled with your options; XLA's
-    default CPU emitters take about 25 ms per fused loop, and a fit with its solver, its
-    statuses and its standard errors has a hundred or more. With these options a jitted
-    logistic-regression fit compiled in 2.6 s instead of 5.5 s, and a gradient through it in
-    4.1 s instead of 7.4 s (medians of 5 compiles on one loaded 2-core machine;
-    ``bench/embedding.py`` (d) compares both settings with optimistix).
+    default CPU emitters take several milliseconds per fused loop, and a fit with its
+    solver, its statuses and its standard errors has over a hundred. With these options a
+    jitted logistic-regression fit traced and compiled in 0.8 s instead of 1.5 s, and a
+    gradient through it in 1.4 s instead of 2.3 s (``bench/RESULTS-embedding.md`` (d),
+    medians of 3 compiles on a 2-core machine, beside optimistix with both settings).
     The options apply to the whole program: they suit small arrays and many loops (XLA's
     older loop emitter, no "YNN" fusions); time your own code with and without them.
     ``dtype``: the floating dtype of the program; for float64, sums are also fused with
