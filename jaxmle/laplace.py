@@ -38,6 +38,7 @@ limit), its contribution, and so ``L``, is not finite, and the fit does not end
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -275,24 +276,9 @@ def random_effects(result) -> dict:
     if jnp.ndim(result.loglik) != 0:
         raise ValueError("random_effects takes one fit; index a batch first (res[i])")
     model = result.model
-    flat = model.flatten(result.params)
-
-    def modes_of(flat_theta):
-        u, *_ = re.modes(model.unflatten(flat_theta), result.data)
-        return u
-
-    u_hat, sol, _, _ = re.modes(result.params, result.data)
-    J = jax.jacobian(modes_of)(flat)
-    hess = lax.stop_gradient(sol.hess)
-    if re.grouped:
-        cond = jax.vmap(jnp.linalg.inv)(hess)
-        extra = jnp.einsum("gia,ab,gjb->gij", J, result.cov, J)
-        var_c, var_p = jax.vmap(diag)(cond), jax.vmap(diag)(cond + extra)
-        lead = (u_hat.shape[0],)
-    else:
-        cond = jnp.linalg.inv(hess)
-        var_c, var_p = diag(cond), diag(cond + J @ result.cov @ J.T)
-        lead = ()
+    u_hat, var_c, var_p = _conditional(model, model.flatten(result.params), result.data,
+                                       result.cov)  # fmt: skip
+    lead = (u_hat.shape[0],) if re.grouped else ()
 
     def split(v):
         out, start = {}, 0
@@ -302,6 +288,26 @@ def random_effects(result) -> dict:
         return out
 
     return {"mode": split(u_hat), "sd": split(jnp.sqrt(var_c)), "se": split(jnp.sqrt(var_p))}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _conditional(model, flat, data, cov):
+    """``(u_hat, var_c, var_p)`` of :func:`random_effects`, compiled once per model: one inner
+    solve, its derivative in theta by the implicit function theorem (forward mode: one
+    column per parameter)."""
+    re = model.integrated
+
+    def modes_of(flat_theta):
+        u, sol, _, _ = re.modes(model.unflatten(flat_theta), data)
+        return u, lax.stop_gradient((u, sol.hess))
+
+    J, (u_hat, hess) = jax.jacfwd(modes_of, has_aux=True)(flat)
+    if re.grouped:
+        cond = jax.vmap(jnp.linalg.inv)(hess)
+        extra = jnp.einsum("gia,ab,gjb->gij", J, cov, J)
+        return u_hat, jax.vmap(diag)(cond), jax.vmap(diag)(cond + extra)
+    cond = jnp.linalg.inv(hess)
+    return u_hat, diag(cond), diag(cond + J @ cov @ J.T)
 
 
 def pad_groups(data: dict, groups, *, n_groups: int | None = None) -> dict:
