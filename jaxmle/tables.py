@@ -231,22 +231,36 @@ def batch_buckets(sizes, buckets: str = "auto") -> np.ndarray:
 # --------------------------------------------------------------------------
 # fitting long-format data group by group, in size buckets
 # --------------------------------------------------------------------------
-def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width):
+def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width, contiguous=False):
     """The rows ``rows`` of every leaf laid out as ``(n_groups, width, ...)`` (group
-    ``g_local``, position ``pos``), the padding a copy of the group's first row; the mask."""
-    mask = np.zeros((n_groups, width), bool)
-    mask[g_local, pos] = True
-    first = rows[pos == 0][np.argsort(g_local[pos == 0], kind="stable")]
+    ``g_local``, position ``pos``; ``rows`` come group by group, in order of position), the
+    padding a copy of the group's first row; the mask. One table of row numbers serves every
+    leaf: each is laid out by one gather (``contiguous``: ``rows`` are ``0, 1, ...``, the
+    whole table in its own order, which a reshape lays out)."""
+    if rows.size == n_groups * width:  # every group fills the width: no padding
+        idx, mask = rows.reshape(n_groups, width), None
+        if contiguous:
+
+            def view(leaf):
+                leaf = np.asarray(leaf)
+                return leaf.reshape((n_groups, width) + leaf.shape[1:])
+
+            padded = jax.tree_util.tree_map(view, data)
+            return padded, None if weights is None else view(weights), None
+    else:
+        mask = np.zeros((n_groups, width), bool)
+        mask[g_local, pos] = True
+        first = rows[pos == 0][np.argsort(g_local[pos == 0], kind="stable")]
+        idx = np.repeat(first[:, None], width, axis=1)
+        idx[g_local, pos] = rows
 
     def pad(leaf):
-        leaf = np.asarray(leaf)
-        out = np.repeat(leaf[first][:, None], width, axis=1)
-        out[g_local, pos] = leaf[rows]
-        return out
+        return np.asarray(leaf)[idx]
 
     padded = jax.tree_util.tree_map(pad, data)
-    w = None if weights is None else np.where(mask, pad(weights), 0.0)
-    return padded, w, (None if mask.all() else mask)
+    if mask is None or mask.all():
+        return padded, None if weights is None else pad(weights), None
+    return padded, None if weights is None else np.where(mask, pad(weights), 0.0), mask
 
 
 def _stable_size(n: int) -> int:
@@ -387,8 +401,11 @@ def fit_grouped(
     if counts.size != n_groups or (counts == 0).any():
         raise ValueError("every group needs at least one row")
     widths = batch_buckets(counts, buckets)
-    order = np.argsort(inverse, kind="stable")  # rows by group, file order within a group
-    g = inverse[order]
+    if inverse.size < 2 or bool(np.all(inverse[1:] >= inverse[:-1])):
+        order, g = np.arange(inverse.size), inverse  # (a table sorted by the key already)
+    else:
+        order = np.argsort(inverse, kind="stable")  # rows by group, file order within a group
+        g = inverse[order]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pos = np.arange(g.size) - starts[g]
     parts, placed = [], []
@@ -396,14 +413,19 @@ def fit_grouped(
     try:
         for width in np.unique(widths):
             members = np.flatnonzero(widths == width)  # groups of this bucket, in order
-            local = np.full(n_groups, -1)
-            local[members] = np.arange(members.size)
-            sel = local[g] >= 0
+            if members.size == n_groups:  # one bucket: every row
+                rows, g_local, pos_b = order, g, pos
+            else:
+                local = np.full(n_groups, -1)
+                local[members] = np.arange(members.size)
+                sel = local[g] >= 0
+                rows, g_local, pos_b = order[sel], local[g[sel]], pos[sel]
             longest = int(counts[members].max())  # (padded to its longest group only)
             if stable_shapes:
                 longest = _stable_size(longest)
+            contiguous = members.size == n_groups and g is inverse
             arrays, w, mask = _pad_bucket(
-                data, weights, order[sel], local[g[sel]], pos[sel], members.size, longest
+                data, weights, rows, g_local, pos_b, members.size, longest, contiguous
             )
             m = members.size
             if stable_shapes:

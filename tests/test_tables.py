@@ -214,3 +214,25 @@ def test_missing_values_and_mistakes():
         jm.fit_groups([1, 2], "exponential", by=None, value="x")
     binom = jm.fit_groups(df.fillna(0.0), "binomial", by="g", value="x", trials=3)
     np.testing.assert_allclose(binom["p"], [1 / 6, 2 / 3], rtol=1e-10)
+
+
+def test_a_table_sorted_by_the_key_is_laid_out_without_a_copy_and_fits_the_same():
+    # groups of one size in one bucket, the rows sorted by the key (a table partitioned by
+    # sensor): the padded arrays are views of the columns; the same rows shuffled are gathered
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(40), 25)
+    hours = rng.weibull(1.5, g.size) * 100.0
+    failed = (rng.uniform(size=g.size) < 0.7).astype(np.int64)
+    table = pd.DataFrame({"sensor": g, "hours": hours, "failed": failed})
+    inverse = g.astype(np.int64)
+    arrays, w, mask = TABLES._pad_bucket(
+        {"x": hours}, None, np.arange(g.size), inverse, np.tile(np.arange(25), 40), 40, 25, True
+    )
+    assert np.shares_memory(arrays["x"], hours) and w is None and mask is None
+    np.testing.assert_array_equal(arrays["x"], hours.reshape(40, 25))
+    kw = dict(by="sensor", value="hours", event="failed")
+    ordered = jm.fit_groups(table, "weibull", **kw)
+    shuffled = jm.fit_groups(table.sample(frac=1.0, random_state=1), "weibull", **kw)
+    assert (ordered["status"] == "CONVERGED").all()
+    for col in ("shape", "scale", "shape_se", "loglik"):
+        np.testing.assert_allclose(ordered[col], shuffled[col], rtol=1e-10)
