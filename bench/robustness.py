@@ -512,7 +512,10 @@ def _is_local_min(prob: MGHProblem, x, S) -> bool:
     """Whether ``x`` is a strict local minimizer of the sum of squares (from the exact
     gradient and Hessian of S in float64): a minimum the paper does not document, which every
     local method may end at, depending on its path."""
-    sumsq = lambda z: jnp.sum(prob.residual(z) ** 2)  # noqa: E731
+
+    def sumsq(z):
+        return jnp.sum(prob.residual(z) ** 2)
+
     z = jnp.asarray(x, jnp.float64)
     g = np.asarray(jax.grad(sumsq)(z))
     H = np.asarray(jax.hessian(sumsq)(z))

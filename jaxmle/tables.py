@@ -237,16 +237,9 @@ def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width, contiguous=F
     padding a copy of the group's first row; the mask. One table of row numbers serves every
     leaf: each is laid out by one gather (``contiguous``: ``rows`` are ``0, 1, ...``, the
     whole table in its own order, which a reshape lays out)."""
-    if rows.size == n_groups * width:  # every group fills the width: no padding
+    full = rows.size == n_groups * width  # every group fills the width: no padding
+    if full:
         idx, mask = rows.reshape(n_groups, width), None
-        if contiguous:
-
-            def view(leaf):
-                leaf = np.asarray(leaf)
-                return leaf.reshape((n_groups, width) + leaf.shape[1:])
-
-            padded = jax.tree_util.tree_map(view, data)
-            return padded, None if weights is None else view(weights), None
     else:
         mask = np.zeros((n_groups, width), bool)
         mask[g_local, pos] = True
@@ -255,12 +248,15 @@ def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width, contiguous=F
         idx[g_local, pos] = rows
 
     def pad(leaf):
-        return np.asarray(leaf)[idx]
+        leaf = np.asarray(leaf)
+        if full and contiguous:
+            return leaf.reshape((n_groups, width) + leaf.shape[1:])
+        return leaf[idx]
 
     padded = jax.tree_util.tree_map(pad, data)
-    if mask is None or mask.all():
-        return padded, None if weights is None else pad(weights), None
-    return padded, None if weights is None else np.where(mask, pad(weights), 0.0), mask
+    if weights is None:
+        return padded, None, mask
+    return padded, pad(weights) if full else np.where(mask, pad(weights), 0.0), mask
 
 
 def _stable_size(n: int) -> int:

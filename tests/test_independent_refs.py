@@ -14,6 +14,7 @@ import scipy.optimize as so
 import scipy.special as sp
 import scipy.stats as st
 from _scores import difference_scores
+from helpers import difference_hessian
 
 import jaxmle as jm
 
@@ -56,29 +57,6 @@ def _loglogistic_mle(x):
     return sol.x
 
 
-def _difference_hessian(f, theta, rel=2e-3):
-    """Hessian of a scalar function: four-point central differences at steps h and h/2,
-    Richardson-extrapolated (truncation error O(h^4), rounding error ~eps |f| / h^2)."""
-    theta = np.asarray(theta, float)
-    k = theta.size
-
-    def at(h):
-        H = np.empty((k, k))
-        for i in range(k):
-            for j in range(k):
-                ei, ej = np.eye(k)[i] * h[i], np.eye(k)[j] * h[j]
-                H[i, j] = (
-                    f(theta + ei + ej)
-                    - f(theta + ei - ej)
-                    - f(theta - ei + ej)
-                    + f(theta - ei - ej)
-                ) / (4 * h[i] * h[j])
-        return H
-
-    h = rel * np.maximum(np.abs(theta), 1.0)
-    return (4 * at(h / 2) - at(h)) / 3
-
-
 GAMMA_LOGPDF = lambda x, k, s: st.gamma.logpdf(x, k, scale=s)  # noqa: E731
 WEIBULL_LOGPDF = lambda x, k, s: st.weibull_min.logpdf(x, k, scale=s)  # noqa: E731
 
@@ -101,7 +79,7 @@ def test_opg_and_robust_covariance_match_difference_scores(family):
     theta = mle(x)
     S = difference_scores(logpdf, x, theta)
     meat = S.T @ S
-    H = _difference_hessian(lambda t: np.sum(logpdf(x, *t)), theta)
+    H = difference_hessian(lambda t: np.sum(logpdf(x, *t)), theta)
     bread = np.linalg.inv(-H)
     opg = jm.fit_dist(family, x, cov_type="opg")
     rob = jm.fit_dist(family, x, cov_type="robust")
@@ -129,7 +107,7 @@ def test_derived_on_a_batch_matches_per_dataset_delta_method():
             # each dataset's own fit, its observed information by differences of scipy's
             # logpdf, and the gradients of k s and k s^2 by hand
             k, s = _gamma_mle(x)
-            H = _difference_hessian(lambda t, x=x: np.sum(GAMMA_LOGPDF(x, *t)), [k, s])
+            H = difference_hessian(lambda t, x=x: np.sum(GAMMA_LOGPDF(x, *t)), [k, s])
             cov = np.linalg.inv(-H)
             for d, est, g in (
                 (mean, k * s, np.array([s, k])),

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.optimize as so
 import scipy.stats as sst
+from helpers import difference_hessian
 
 import jaxmle as jm
 
@@ -66,17 +67,7 @@ def test_linear_mixed_model_equals_the_exact_marginal_likelihood(lmm):
     def nll_nat(t):
         return _exact_nll([t[0], np.log(t[1]), np.log(t[2])], y)
 
-    h = 1e-4 * np.maximum(np.abs(theta), 1.0)
-    H = np.zeros((3, 3))
-    for i in range(3):
-        for j in range(3):
-            ei, ej = np.eye(3)[i] * h[i], np.eye(3)[j] * h[j]
-            H[i, j] = (
-                nll_nat(theta + ei + ej)
-                - nll_nat(theta + ei - ej)
-                - nll_nat(theta - ei + ej)
-                + nll_nat(theta - ei - ej)
-            ) / (4 * h[i] * h[j])
+    H = difference_hessian(nll_nat, theta)
     se_ref = np.sqrt(np.diag(np.linalg.inv(H)))
     se = [float(res.se[k]) for k in ("mu", "sigma", "tau")]
     np.testing.assert_allclose(se, se_ref, rtol=1e-4)
