@@ -126,6 +126,20 @@ def _missing_key(k) -> bool:
         return False
 
 
+def _sorted_groups(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(col, return_inverse=True)`` of a typed column; in one pass where the column
+    is already sorted (a table sorted or partitioned by its key, the usual layout of a fleet's
+    readings), where ``np.unique`` would sort it again (1.1 s for 10^7 rows)."""
+    col = col.reshape(-1)
+    # (NaN and NaT compare false: a column with one takes the general path)
+    if col.size > 1 and np.all(col[1:] >= col[:-1]):
+        starts = np.concatenate([[0], np.flatnonzero(col[1:] != col[:-1]) + 1])
+        sizes = np.diff(np.append(starts, col.size))
+        return col[starts], np.repeat(np.arange(starts.size), sizes)
+    labels, inverse = np.unique(col, return_inverse=True)
+    return labels, inverse.reshape(-1)
+
+
 def group_rows(keys: list[np.ndarray], names: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
     """The distinct groups of one or more key columns, sorted, and each row's group number.
 
@@ -149,8 +163,7 @@ def group_rows(keys: list[np.ndarray], names: list[str]) -> tuple[list[np.ndarra
     for col, name in zip(keys, names):
         col = np.asarray(col)
         if col.dtype.kind in "biufMm":  # typed keys: NaN / NaT sort last
-            labels, inverse = np.unique(col, return_inverse=True)
-            inverse = inverse.reshape(-1)
+            labels, inverse = _sorted_groups(col)
             missing = np.isnat(labels) if col.dtype.kind in "Mm" else labels != labels
         else:  # text and other objects
             labels, inverse = group_index(col.astype(object))
@@ -237,11 +250,12 @@ def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width, contiguous=F
     padding a copy of the group's first row; the mask. One table of row numbers serves every
     leaf: each is laid out by one gather (``contiguous``: ``rows`` are ``0, 1, ...``, the
     whole table in its own order, which a reshape lays out)."""
-    full = rows.size == n_groups * width  # every group fills the width: no padding
-    if full:
-        idx, mask = rows.reshape(n_groups, width), None
+    if rows is None:  # (the whole table, in order, every group filling the width)
+        full, idx, mask = True, None, None
+    elif rows.size == n_groups * width:  # every group fills the width: no padding
+        full, idx, mask = True, rows.reshape(n_groups, width), None
     else:
-        mask = np.zeros((n_groups, width), bool)
+        full, mask = False, np.zeros((n_groups, width), bool)
         mask[g_local, pos] = True
         first = rows[pos == 0][np.argsort(g_local[pos == 0], kind="stable")]
         idx = np.repeat(first[:, None], width, axis=1)
@@ -397,13 +411,20 @@ def fit_grouped(
     if counts.size != n_groups or (counts == 0).any():
         raise ValueError("every group needs at least one row")
     widths = batch_buckets(counts, buckets)
-    if inverse.size < 2 or bool(np.all(inverse[1:] >= inverse[:-1])):
-        order, g = np.arange(inverse.size), inverse  # (a table sorted by the key already)
+    in_order = inverse.size < 2 or bool(np.all(inverse[1:] >= inverse[:-1]))
+    longest = int(counts.max())
+    if in_order and np.all(counts == longest) and not stable_shapes:
+        # (a table sorted by the key, its groups of one size: one bucket, laid out by a
+        # reshape; no table of row numbers, which for 10^7 rows costs more than the reshape)
+        order = g = pos = None
+    elif in_order:
+        order, g = np.arange(inverse.size), inverse
     else:
         order = np.argsort(inverse, kind="stable")  # rows by group, file order within a group
         g = inverse[order]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    pos = np.arange(g.size) - starts[g]
+    if g is not None:
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        pos = np.arange(g.size) - starts[g]
     parts, placed = [], []
     bar = _Progress(progress, n_groups)
     try:
@@ -419,7 +440,7 @@ def fit_grouped(
             longest = int(counts[members].max())  # (padded to its longest group only)
             if stable_shapes:
                 longest = _stable_size(longest)
-            contiguous = members.size == n_groups and g is inverse
+            contiguous = members.size == n_groups and in_order
             arrays, w, mask = _pad_bucket(
                 data, weights, rows, g_local, pos_b, members.size, longest, contiguous
             )

@@ -236,3 +236,25 @@ def test_a_table_sorted_by_the_key_is_laid_out_without_a_copy_and_fits_the_same(
     assert (ordered["status"] == "CONVERGED").all()
     for col in ("shape", "scale", "shape_se", "loglik"):
         np.testing.assert_allclose(ordered[col], shuffled[col], rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "col",
+    [
+        np.repeat(np.arange(5), 3),  # sorted: labels and row numbers in one pass
+        np.array([3, 1, 1, 2]),  # not sorted: np.unique
+        np.array([0.5, 0.5, 2.0]),
+        np.array(["2020-01-01", "2020-01-01", "2021-06-01"], dtype="datetime64[D]"),
+        np.array([True, True]),
+        np.array([7]),
+    ],
+)
+def test_group_rows_of_a_sorted_key_equal_those_of_np_unique(col):
+    (labels,), inverse = TABLES.group_rows([col], ["g"])
+    want_labels, want_inverse = np.unique(col, return_inverse=True)
+    np.testing.assert_array_equal(labels, want_labels)
+    np.testing.assert_array_equal(inverse, want_inverse.reshape(-1))
+    # a missing key breaks the order (NaN compares false) and is still reported
+    if col.dtype.kind == "f":
+        with pytest.raises(ValueError, match="missing value on row 1"):
+            TABLES.group_rows([np.array([0.5, np.nan, np.nan])], ["g"])
