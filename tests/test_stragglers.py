@@ -83,7 +83,7 @@ def test_default_chunks_are_even_and_few_sizes():
     def chunk(B, per_dataset, n_dev=1):
         return default_chunk_size(jax.ShapeDtypeStruct((B, per_dataset), jnp.float64), n_dev)
 
-    assert chunk(1000, 400) == 520 and chunk(100, 400) == 100
+    assert chunk(2000, 400) == 1053 and chunk(100, 400) == 100
     assert chunk(10_000, 5) == 10_000 and chunk(20_000, 5) == 10_240  # 2 x, grain 1,024
     assert chunk(40_000, 5) <= MAX_CHUNK
     largest = chunk(10**6, 400)
