@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -260,28 +261,9 @@ class FitResult:
         if method == "profile":
             z_value(level)  # validates the level
             return _refit("conf_int_profile")(self, level)
-        crit = self._critical(level)
-        out = {}
-        for key, c in self.model.spec.items():
-            est, se = self.params[key], self.se[key]
-            # (with df_resid: one value per dataset of a batch)
-            z = (
-                crit
-                if self.df_resid is None
-                else jnp.reshape(crit, jnp.shape(crit) + (1,) * len(c.shape))
-            )
-            if method == "wald":
-                out[key] = (est - z * se, est + z * se)
-            else:
-                eta, deta = c.link(est)
-                half = z * se * jnp.abs(deta)
-                # a fixed component (se 0) keeps its value exactly
-                exact = se == 0
-                out[key] = (
-                    jnp.where(exact, est, c.link_inverse(eta - half)),
-                    jnp.where(exact, est, c.link_inverse(eta + half)),
-                )
-        return out
+        return _wald_intervals(
+            self.model, dict(self.params), dict(self.se), self._critical(level), method
+        )
 
     def _critical(self, level: float):
         """The two-sided critical value of the Wald intervals: the normal's, or t's with
@@ -347,13 +329,22 @@ class FitResult:
             >>> round(float(res.to_dict(method="wald")["rate_lo"]), 4)    # natural scale
             -0.193
         """
-        ci = self.conf_int(level, method)
         batch = self.batch_shape
+        if method == "profile":
+            ci = self.conf_int(level, method)
+            lo = self.model.flatten_batched({k: v[0] for k, v in ci.items()}, batch)
+            hi = self.model.flatten_batched({k: v[1] for k, v in ci.items()}, batch)
+            est = self.model.flatten_batched(self.params, batch)
+            se = self.model.flatten_batched(self.se, batch)
+        else:  # (one compiled computation, not an eager operation per column)
+            if method not in _CI_METHODS:
+                raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
+            est, se, lo, hi = _flat_columns(
+                self.model, dict(self.params), dict(self.se), self._critical(level), method,
+                len(batch),
+            )  # fmt: skip
         cols: dict[str, np.ndarray] = {}
-        lo = self.model.flatten_batched({k: v[0] for k, v in ci.items()}, batch)
-        hi = self.model.flatten_batched({k: v[1] for k, v in ci.items()}, batch)
-        est = self.model.flatten_batched(self.params, batch)
-        se = self.model.flatten_batched(self.se, batch)
+        est, se, lo, hi = (np.asarray(a) for a in (est, se, lo, hi))
         for j, name in enumerate(self.param_names):
             cols[name] = np.asarray(est[..., j])
             cols[f"{name}_se"] = np.asarray(se[..., j])
@@ -438,3 +429,40 @@ class FitResult:
 
 
 jax.tree_util.register_dataclass(FitResult)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "method"))
+def _wald_intervals(model, params, se, crit, method):
+    """The Wald intervals of :meth:`FitResult.conf_int` (``method`` ``"wald"`` or
+    ``"wald_transformed"``), every parameter in one compiled computation (op by op, each of a
+    batch's columns compiled an operation of its own: 0.5 s for 100,000 fits)."""
+    out = {}
+    for key, c in model.spec.items():
+        est, s = params[key], se[key]
+        # (with df_resid: one critical value per dataset of a batch)
+        z = jnp.reshape(crit, jnp.shape(crit) + (1,) * len(c.shape))
+        if method == "wald":
+            out[key] = (est - z * s, est + z * s)
+        else:
+            eta, deta = c.link(est)
+            half = z * s * jnp.abs(deta)
+            # a fixed component (se 0) keeps its value exactly
+            exact = s == 0
+            out[key] = (
+                jnp.where(exact, est, c.link_inverse(eta - half)),
+                jnp.where(exact, est, c.link_inverse(eta + half)),
+            )
+    return out
+
+
+@functools.partial(jax.jit, static_argnames=("model", "method", "batch_ndim"))
+def _flat_columns(model, params, se, crit, method, batch_ndim):
+    """``(estimate, se, low, high)`` of :meth:`FitResult.to_dict`, each flattened (``batch +
+    (m,)``), in one compiled computation."""
+    batch = jnp.shape(jax.tree_util.tree_leaves(params)[0])[:batch_ndim]
+    ci = _wald_intervals(model, params, se, crit, method)
+    flat = functools.partial(model.flatten_batched, batch_shape=batch)
+    return (
+        flat(params), flat(se), flat({k: v[0] for k, v in ci.items()}),
+        flat({k: v[1] for k, v in ci.items()}),
+    )  # fmt: skip
