@@ -329,10 +329,14 @@ def observation_count(model, one, dtype) -> int | None:
     """Evaluate the loglik's output shape on one dataset; None for a scalar total.
 
     The answer depends only on the model and the data's structure and shapes; it is kept per
-    model (tracing the loglik on every call cost a fifth of a small batch's fit)."""
-    leaves, treedef = jax.tree_util.tree_flatten(one)
-    key = (treedef, tuple((x.shape, str(x.dtype)) for x in leaves), str(jnp.dtype(dtype)))
-    known = _COUNTS.setdefault(model, {})
+    model (tracing the loglik on every call cost a fifth of a small batch's fit). A model with
+    ``args`` bound (a fit with ``args=``, a new model on every call) is kept under the model it
+    was made of, with the structure and shapes of its ``args``."""
+    model_of, args = getattr(model, "bound_args", (model, None))
+    leaves, treedef = jax.tree_util.tree_flatten((one, args))
+    shapes = tuple((jnp.shape(x), str(jnp.result_type(x))) for x in leaves)
+    key = (treedef, shapes, str(jnp.dtype(dtype)))
+    known = _COUNTS.setdefault(model_of, {})
     if key not in known:
         known[key] = _count_observations(model, one, dtype)
     return known[key]

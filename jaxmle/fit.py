@@ -100,6 +100,7 @@ def with_args(model: Model, args) -> Model:
     bound.loglik = functools.partial(_with_args, model.loglik, args=args)
     bound.compiled_loglik = functools.partial(_with_args, model.compiled_loglik, args=args)
     bound.free_loglik = None  # (a family's own form in u takes no args)
+    bound.bound_args = (model, args)  # (what it was made of: see observation_count)
     return bound
 
 

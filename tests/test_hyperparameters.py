@@ -43,6 +43,25 @@ def test_a_sweep_of_fifty_values_compiles_once():
     np.testing.assert_allclose(mus, _posterior_mean(taus), rtol=1e-12)
 
 
+def test_a_sweep_does_not_trace_the_loglik_again():
+    # the loglik's output shape (scalar total or one value per observation) is found once per
+    # model and shapes of the data and args, not once per value of args
+    calls = []
+
+    def loglik(p, x, tau):
+        calls.append(1)
+        return jax.scipy.stats.norm.logpdf(x, p["mu"], 2.0) - 0.5 * (p["mu"] / tau) ** 2 / N
+
+    model = jm.Model(loglik, {"mu": jm.Real()})
+    jm.fit(model, X, args=1.0)
+    before = len(calls)
+    for tau in (0.5, 2.0, 3.0):
+        jm.fit(model, X, args=tau)
+    assert len(calls) == before
+    jm.fit(model, X, args=jnp.ones(1))  # another shape of args: found again (and compiled)
+    assert len(calls) > before
+
+
 def test_args_are_differentiable_and_the_result_has_them_bound():
     tau = 0.8
     g = jax.grad(lambda t: jm.fit(SHRUNK, X, args=t).params["mu"])(tau)
