@@ -262,8 +262,9 @@ class FitResult:
             z_value(level)  # validates the level
             return _refit("conf_int_profile")(self, level)
         return _wald_intervals(
-            self.model, dict(self.params), dict(self.se), self._critical(level), method
-        )
+            tuple(self.model.spec.items()), dict(self.params), dict(self.se),
+            self._critical(level), method,
+        )  # fmt: skip
 
     def _critical(self, level: float):
         """The two-sided critical value of the Wald intervals: the normal's, or t's with
@@ -340,8 +341,8 @@ class FitResult:
             if method not in _CI_METHODS:
                 raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
             est, se, lo, hi = _flat_columns(
-                self.model, dict(self.params), dict(self.se), self._critical(level), method,
-                len(batch),
+                tuple(self.model.spec.items()), dict(self.params), dict(self.se),
+                self._critical(level), method, len(batch),
             )  # fmt: skip
         cols: dict[str, np.ndarray] = {}
         est, se, lo, hi = (np.asarray(a) for a in (est, se, lo, hi))
@@ -431,13 +432,16 @@ class FitResult:
 jax.tree_util.register_dataclass(FitResult)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "method"))
-def _wald_intervals(model, params, se, crit, method):
+# (keyed by the constraints, which compare by value, not by the model: every fit with
+# ``args=`` or ``fixed=`` has a model object of its own)
+@functools.partial(jax.jit, static_argnames=("spec", "method"))
+def _wald_intervals(spec, params, se, crit, method):
     """The Wald intervals of :meth:`FitResult.conf_int` (``method`` ``"wald"`` or
-    ``"wald_transformed"``), every parameter in one compiled computation (op by op, each of a
-    batch's columns compiled an operation of its own: 0.5 s for 100,000 fits)."""
+    ``"wald_transformed"``; ``spec``: the model's ``(name, constraint)`` pairs), every
+    parameter in one compiled computation (op by op, each of a batch's columns compiled an
+    operation of its own: 0.5 s for 100,000 fits)."""
     out = {}
-    for key, c in model.spec.items():
+    for key, c in spec:
         est, s = params[key], se[key]
         # (with df_resid: one critical value per dataset of a batch)
         z = jnp.reshape(crit, jnp.shape(crit) + (1,) * len(c.shape))
@@ -455,13 +459,17 @@ def _wald_intervals(model, params, se, crit, method):
     return out
 
 
-@functools.partial(jax.jit, static_argnames=("model", "method", "batch_ndim"))
-def _flat_columns(model, params, se, crit, method, batch_ndim):
-    """``(estimate, se, low, high)`` of :meth:`FitResult.to_dict`, each flattened (``batch +
-    (m,)``), in one compiled computation."""
+@functools.partial(jax.jit, static_argnames=("spec", "method", "batch_ndim"))
+def _flat_columns(spec, params, se, crit, method, batch_ndim):
+    """``(estimate, se, low, high)`` of :meth:`FitResult.to_dict`, each flattened as
+    :meth:`~jaxmle.Model.flatten_batched` does (``batch + (m,)``), in one compiled
+    computation."""
     batch = jnp.shape(jax.tree_util.tree_leaves(params)[0])[:batch_ndim]
-    ci = _wald_intervals(model, params, se, crit, method)
-    flat = functools.partial(model.flatten_batched, batch_shape=batch)
+    ci = _wald_intervals(spec, params, se, crit, method)
+
+    def flat(values):
+        return jnp.concatenate([jnp.reshape(values[k], batch + (-1,)) for k, _ in spec], axis=-1)
+
     return (
         flat(params), flat(se), flat({k: v[0] for k, v in ci.items()}),
         flat({k: v[1] for k, v in ci.items()}),
