@@ -256,8 +256,7 @@ class FitResult:
             >>> round(float(lo), 4), round(float(hi), 4)
             (0.1706, 1.0294)
         """
-        if method not in _CI_METHODS:
-            raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
+        _check_ci_method(method)
         if method == "profile":
             z_value(level)  # validates the level
             return _refit("conf_int_profile")(self, level)
@@ -338,8 +337,7 @@ class FitResult:
             est = self.model.flatten_batched(self.params, batch)
             se = self.model.flatten_batched(self.se, batch)
         else:  # (one compiled computation, not an eager operation per column)
-            if method not in _CI_METHODS:
-                raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
+            _check_ci_method(method)
             est, se, lo, hi = _flat_columns(
                 tuple(self.model.spec.items()), dict(self.params), dict(self.se),
                 self._critical(level), method, len(batch),
@@ -432,6 +430,11 @@ class FitResult:
 jax.tree_util.register_dataclass(FitResult)
 
 
+def _check_ci_method(method: str) -> None:
+    if method not in _CI_METHODS:
+        raise ValueError(f"unknown interval method {method!r}; use one of {_CI_METHODS}")
+
+
 # (keyed by the constraints, which compare by value, not by the model: every fit with
 # ``args=`` or ``fixed=`` has a model object of its own)
 @functools.partial(jax.jit, static_argnames=("spec", "method"))
@@ -467,7 +470,7 @@ def _flat_columns(spec, params, se, crit, method, batch_ndim):
     batch = jnp.shape(jax.tree_util.tree_leaves(params)[0])[:batch_ndim]
     ci = _wald_intervals(spec, params, se, crit, method)
 
-    def flat(values):
+    def flat(values):  # (Model.flatten_batched, from the spec: results does not import model)
         return jnp.concatenate([jnp.reshape(values[k], batch + (-1,)) for k, _ in spec], axis=-1)
 
     return (

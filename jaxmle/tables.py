@@ -244,13 +244,13 @@ def batch_buckets(sizes, buckets: str = "auto") -> np.ndarray:
 # --------------------------------------------------------------------------
 # fitting long-format data group by group, in size buckets
 # --------------------------------------------------------------------------
-def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width, contiguous=False):
+def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width):
     """The rows ``rows`` of every leaf laid out as ``(n_groups, width, ...)`` (group
     ``g_local``, position ``pos``; ``rows`` come group by group, in order of position), the
     padding a copy of the group's first row; the mask. One table of row numbers serves every
-    leaf: each is laid out by one gather (``contiguous``: ``rows`` are ``0, 1, ...``, the
-    whole table in its own order, which a reshape lays out)."""
-    if rows is None:  # (the whole table, in order, every group filling the width)
+    leaf: each is laid out by one gather. ``rows=None``: the whole table in its own order,
+    every group filling the width, which a reshape lays out."""
+    if rows is None:
         full, idx, mask = True, None, None
     elif rows.size == n_groups * width:  # every group fills the width: no padding
         full, idx, mask = True, rows.reshape(n_groups, width), None
@@ -263,7 +263,7 @@ def _pad_bucket(data, weights, rows, g_local, pos, n_groups, width, contiguous=F
 
     def pad(leaf):
         leaf = np.asarray(leaf)
-        if full and contiguous:
+        if idx is None:
             return leaf.reshape((n_groups, width) + leaf.shape[1:])
         return leaf[idx]
 
@@ -412,10 +412,11 @@ def fit_grouped(
         raise ValueError("every group needs at least one row")
     widths = batch_buckets(counts, buckets)
     in_order = inverse.size < 2 or bool(np.all(inverse[1:] >= inverse[:-1]))
-    longest = int(counts.max())
-    if in_order and np.all(counts == longest) and not stable_shapes:
-        # (a table sorted by the key, its groups of one size: one bucket, laid out by a
-        # reshape; no table of row numbers, which for 10^7 rows costs more than the reshape)
+    size = int(counts[0])
+    if in_order and np.all(counts == size) and (not stable_shapes or _stable_size(size) == size):
+        # (a table sorted by the key, its groups of one size that is the width: one bucket,
+        # laid out by a reshape; no table of row numbers, which for 10^7 rows costs more than
+        # the reshape)
         order = g = pos = None
     elif in_order:
         order, g = np.arange(inverse.size), inverse
@@ -440,9 +441,8 @@ def fit_grouped(
             longest = int(counts[members].max())  # (padded to its longest group only)
             if stable_shapes:
                 longest = _stable_size(longest)
-            contiguous = members.size == n_groups and in_order
             arrays, w, mask = _pad_bucket(
-                data, weights, rows, g_local, pos_b, members.size, longest, contiguous
+                data, weights, rows, g_local, pos_b, members.size, longest
             )
             m = members.size
             if stable_shapes:
